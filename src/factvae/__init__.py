@@ -1,0 +1,2 @@
+"""FactVAE engine."""
+__version__ = "0.1.0"

@@ -1,0 +1,215 @@
+"""The `factvae` command line. Bad input ends in one line on stderr and a non-zero exit;
+`--debug` shows the traceback instead."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from .errors import FactVAEInputError
+
+EXIT_INPUT = 2
+EXIT_INTERNAL = 1
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _one_line_warnings() -> None:
+    def show(message, category, filename, lineno, file=None, line=None):
+        _say(f"factvae: warning: {message}")
+
+    warnings.showwarning = show
+    # library chatter that says nothing about the user's data
+    for module in ("anndata", "mudata", "scanpy", "numba", "umap", "dask", "torch"):
+        warnings.filterwarnings("ignore", category=FutureWarning, module=module)
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=module)
+
+
+def _add_input_args(p: argparse.ArgumentParser, required: bool = True) -> None:
+    src = p.add_argument_group("input (one .h5mu, or two .h5ad files)")
+    src.add_argument("--mudata", metavar="DATA.h5mu", help="MuData with modalities 'rna' and 'atac'")
+    src.add_argument("--rna", metavar="RNA.h5ad", help="RNA counts (spots x genes)")
+    src.add_argument("--atac", metavar="ATAC.h5ad", help="ATAC counts (spots x peaks)")
+    src.add_argument("--image", metavar="IMAGE", help="tissue image (PNG/JPEG/TIFF); replaces any "
+                     "image stored in the files")
+    src.add_argument("--image-scale", type=float, default=1.0, metavar="S",
+                     help="image pixels per unit of obsm['spatial'] (default 1.0)")
+    src.add_argument("--counts-layer", metavar="LAYER", help="layer holding raw counts "
+                     "(default: layers['counts'] if present, else X)")
+    src.add_argument("--genes", metavar="GENES.gtf|.gff3|.bed",
+                     help="gene annotation for the gene-peak prior (default: rna.var columns)")
+    src.add_argument("--promoter", type=int, default=2000, metavar="BP",
+                     help="promoter length upstream of the TSS in the prior (default 2000)")
+
+
+def _load(args):
+    from .io import load_paired
+
+    if not (args.mudata or args.rna or args.atac):
+        raise FactVAEInputError("no input given.", field="arguments",
+                                fix="pass --mudata DATA.h5mu, or --rna RNA.h5ad --atac ATAC.h5ad.")
+    if args.mudata and (args.rna or args.atac):
+        raise FactVAEInputError("both --mudata and --rna/--atac given.", field="arguments",
+                                fix="pass either one .h5mu or the two .h5ad files.")
+    if not args.mudata and not (args.rna and args.atac):
+        missing = "--atac" if args.rna else "--rna"
+        raise FactVAEInputError(f"{missing} is missing.", field="arguments",
+                                fix="pass both --rna RNA.h5ad and --atac ATAC.h5ad.")
+    return load_paired(args.mudata, rna=args.rna, atac=args.atac, image=args.image,
+                       image_scale=args.image_scale, counts_layer=args.counts_layer)
+
+
+def _check_output(path: str | Path, overwrite: bool) -> Path:
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FactVAEInputError("already exists.", file=str(path), field="--out",
+                                fix="choose another path or pass --overwrite.")
+    return path
+
+
+def _summary(mdata) -> str:
+    rna, atac = mdata.mod["rna"], mdata.mod["atac"]
+    text = f"{mdata.n_obs} spots, {rna.n_vars} genes, {atac.n_vars} peaks"
+    info = mdata.uns.get("factvae_prior")
+    if info:
+        text += (f", {info['n_pairs']} gene-peak pairs ({info['n_genes_linked']} genes, "
+                 f"{info['n_peaks_linked']} peaks linked)")
+    return text
+
+
+def cmd_simulate(args) -> int:
+    from .datasets import simulate
+    from .io import write_h5ad_pair, write_h5mu
+
+    if args.out is None and not (args.rna_out and args.atac_out):
+        raise FactVAEInputError("no output given.", field="arguments",
+                                fix="pass --out SIM.h5mu, or --rna-out and --atac-out.")
+    mdata = simulate(n_spots=args.n_spots, n_genes=args.n_genes, n_peaks=args.n_peaks,
+                     n_domains=args.n_domains, n_motifs=args.n_motifs, seed=args.seed)
+    if args.out:
+        _say(f"factvae: wrote {write_h5mu(mdata, args.out, overwrite=args.overwrite)}")
+    if args.rna_out and args.atac_out:
+        r, a = write_h5ad_pair(mdata, args.rna_out, args.atac_out, overwrite=args.overwrite)
+        _say(f"factvae: wrote {r} and {a}")
+    print(_summary(mdata))
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .prior import add_gene_peak_prior
+
+    mdata = _load(args)
+    add_gene_peak_prior(mdata, args.genes, promoter=args.promoter)
+    print(f"ok: {_summary(mdata)}")
+    return 0
+
+
+def run_pipeline(mdata, args, *, progress=True):
+    """Preprocess, build the prior and, when the engine has a trainer, train. Returns the MuData."""
+    from .preprocess import preprocess
+    from .prior import add_gene_peak_prior
+
+    t0 = time.perf_counter()
+    mdata = preprocess(mdata, seed=args.seed)
+    add_gene_peak_prior(mdata, args.genes, promoter=args.promoter)
+    _say(f"factvae: preprocessed {_summary(mdata)} in {time.perf_counter() - t0:.1f} s")
+    return mdata
+
+
+def cmd_run(args) -> int:
+    from .io import write_h5mu
+    from .plotting import plot_domains
+
+    out = _check_output(args.out, args.overwrite)
+    png = out.with_suffix(".png")
+    mdata = _load(args)
+    mdata = run_pipeline(mdata, args)
+    write_h5mu(mdata, out, overwrite=args.overwrite)
+    plot_domains(mdata, png)
+    print(f"results: {out}")
+    print(f"picture: {png}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .datasets import simulate
+    from .io import write_h5mu
+
+    out_dir = Path(args.out_dir)
+    sim_path = out_dir / "simulated.h5mu"
+    t0 = time.perf_counter()
+    write_h5mu(simulate(seed=args.seed), sim_path, overwrite=True)
+    _say(f"factvae: simulated tissue written to {sim_path} ({time.perf_counter() - t0:.1f} s)")
+    args.mudata, args.rna, args.atac, args.image = str(sim_path), None, None, None
+    args.image_scale, args.counts_layer, args.genes, args.promoter = 1.0, None, None, 2000
+    args.out, args.overwrite = str(out_dir / "result.h5mu"), True
+    return cmd_run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="factvae", description="FactVAE for paired spatial ATAC + RNA (headless engine).")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("simulate", help="write the built-in simulated tissue")
+    p.add_argument("--out", metavar="SIM.h5mu")
+    p.add_argument("--rna-out", metavar="RNA.h5ad")
+    p.add_argument("--atac-out", metavar="ATAC.h5ad")
+    p.add_argument("--n-spots", type=int, default=1500)
+    p.add_argument("--n-genes", type=int, default=1000)
+    p.add_argument("--n-peaks", type=int, default=8000)
+    p.add_argument("--n-domains", type=int, default=5)
+    p.add_argument("--n-motifs", type=int, default=20)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("check", help="validate an input and summarise it")
+    _add_input_args(p)
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("run", help="validate, preprocess, build the prior, train; write results")
+    _add_input_args(p)
+    p.add_argument("--out", required=True, metavar="RESULT.h5mu")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="the main job on the built-in simulated tissue")
+    p.add_argument("--out-dir", default="factvae-demo", metavar="DIR")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.debug:
+        _one_line_warnings()
+    try:
+        return args.func(args)
+    except FactVAEInputError as err:
+        if args.debug:
+            raise
+        _say(f"factvae: error: {err}")
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        _say("factvae: interrupted")
+        return 130
+    except Exception as err:  # noqa: BLE001 - the last line of defence for the command line
+        if args.debug:
+            raise
+        _say(f"factvae: internal error: {type(err).__name__}: {err} (run with --debug for the "
+             "traceback, and please report it)")
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""Load a paired spatial ATAC + RNA dataset into one MuData (modalities 'rna' and 'atac'),
+validating it on the way in, and write it back out.
+
+After `load_paired`:
+- `mdata.mod['rna'].X`, `mdata.mod['atac'].X`: raw counts, CSR float32, same spots in the same order;
+- `mdata.obsm['spatial']`: spot centres (x, y) when the input had them;
+- `mdata.uns['spatial'][library_id]`: image and scale factors (scanpy convention), when given.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .errors import FactVAEDataWarning, FactVAEInputError
+from .spatial import attach_image, check_spots_on_image, first_library, tissue_view
+
+MODALITIES = ("rna", "atac")
+
+
+def _read_h5(path: Path, role: str):
+    """Read .h5ad or .h5mu, turning every failure into a FactVAEInputError naming the file."""
+    if not path.exists():
+        raise FactVAEInputError("file not found.", file=str(path), field=role,
+                                fix="check the path.")
+    try:
+        import h5py
+
+        if not h5py.is_hdf5(path):
+            raise FactVAEInputError(
+                "is not an HDF5 file, so not AnnData (.h5ad) or MuData (.h5mu).",
+                file=str(path), field=role,
+                fix="convert it with anndata/mudata (e.g. adata.write_h5ad) and try again.")
+        with h5py.File(path, "r") as f:
+            is_mudata = "mod" in f
+            is_anndata = "X" in f or "obs" in f
+        if is_mudata:
+            import mudata
+
+            return mudata.read_h5mu(path)
+        if is_anndata:
+            return ad.read_h5ad(path)
+    except FactVAEInputError:
+        raise
+    except Exception as err:  # anndata/h5py raise many types for corrupt files
+        raise FactVAEInputError(f"cannot be read as AnnData/MuData ({type(err).__name__}: {err}).",
+                                file=str(path), field=role,
+                                fix="re-export the file with anndata or mudata.") from None
+    raise FactVAEInputError("is an HDF5 file but holds neither AnnData nor MuData.",
+                            file=str(path), field=role,
+                            fix="give an .h5ad written by anndata or an .h5mu written by mudata.")
+
+
+def counts_matrix(adata: ad.AnnData, name: str, *, file: str | None = None,
+                  layer: str | None = None) -> sp.csr_matrix:
+    """The raw counts of one modality as CSR float32, checked: finite, non-negative, integer.
+    Taken from `layer`, else `layers['counts']` when present, else `X`."""
+    if layer is None:
+        layer = "counts" if "counts" in adata.layers else None
+    where = f"{name}.layers['{layer}']" if layer else f"{name}.X"
+    if layer is not None and layer not in adata.layers:
+        raise FactVAEInputError(f"no layer '{layer}'.", file=file, field=where,
+                                fix=f"use one of {list(adata.layers)} or X.")
+    X = adata.layers[layer] if layer else adata.X
+    if X is None:
+        raise FactVAEInputError("has no matrix.", file=file, field=where,
+                                fix="store raw counts in X or layers['counts'].")
+    X = sp.csr_matrix(X, dtype=np.float32) if not sp.issparse(X) or X.format != "csr" else X
+    data = X.data
+    if not np.isfinite(data).all():
+        raise FactVAEInputError(f"contains {int((~np.isfinite(data)).sum())} NaN or infinite values.",
+                                file=file, field=where,
+                                fix="give raw counts (integers >= 0); remove or zero the bad entries.")
+    if (data < 0).any():
+        raise FactVAEInputError(f"contains {int((data < 0).sum())} negative values; raw counts are "
+                                "required.", file=file, field=where,
+                                fix="give raw counts, not normalised or scaled data (keep them in "
+                                    "layers['counts'] if X holds something else).")
+    frac = data != np.round(data)
+    if frac.any():
+        raise FactVAEInputError(f"contains {int(frac.sum())} non-integer values (e.g. "
+                                f"{data[frac][0]:g}); raw counts are required.", file=file,
+                                field=where,
+                                fix="give raw counts, not log-normalised data (keep them in "
+                                    "layers['counts'] if X holds something else).")
+    if X.dtype != np.float32:
+        X = X.astype(np.float32)
+    X.sort_indices()
+    return X
+
+
+def _check_names(adata: ad.AnnData, name: str, file: str | None) -> None:
+    if adata.n_obs == 0 or adata.n_vars == 0:
+        raise FactVAEInputError(f"is empty ({adata.n_obs} spots x {adata.n_vars} features).",
+                                file=file, field=name, fix=f"give a non-empty {name} matrix.")
+    for axis, names in (("obs_names (spots)", adata.obs_names), ("var_names (features)",
+                                                                  adata.var_names)):
+        dup = names[names.duplicated()]
+        if len(dup):
+            raise FactVAEInputError(
+                f"{len(dup)} duplicated {axis}, e.g. {list(dup[:3])}.", file=file,
+                field=f"{name}.{axis.split()[0]}",
+                fix="make them unique (e.g. adata.obs_names_make_unique() / "
+                    "var_names_make_unique()) or remove the duplicates.")
+
+
+def _clean_modality(adata: ad.AnnData, name: str, file: str | None, layer: str | None) -> ad.AnnData:
+    _check_names(adata, name, file)
+    X = counts_matrix(adata, name, file=file, layer=layer)
+    out = ad.AnnData(X=X, obs=adata.obs.copy(), var=adata.var.copy(),
+                     obsm=dict(adata.obsm), varm=dict(adata.varm), uns=dict(adata.uns))
+    return out
+
+
+def pair_spots(rna: ad.AnnData, atac: ad.AnnData, *, files: tuple[str | None, str | None] = (None, None)
+               ) -> tuple[ad.AnnData, ad.AnnData]:
+    """Keep the spots profiled in both modalities, in RNA's order. No shared spot is an error;
+    a partial overlap is intersected with a warning that says how many were dropped."""
+    shared = rna.obs_names.intersection(atac.obs_names, sort=False)
+    if len(shared) == 0:
+        raise FactVAEInputError(
+            f"RNA ({rna.n_obs} spots, e.g. {list(rna.obs_names[:2])}) and ATAC ({atac.n_obs} "
+            f"spots, e.g. {list(atac.obs_names[:2])}) share no spot name.",
+            file=" / ".join(f for f in files if f) or None, field="obs_names",
+            fix="both modalities must name the same spots the same way (strip suffixes such "
+                "as '-ATAC' or '#GEX' so the barcodes match).")
+    if len(shared) < rna.n_obs or len(shared) < atac.n_obs:
+        warnings.warn(
+            f"RNA has {rna.n_obs} spots and ATAC {atac.n_obs}; keeping the {len(shared)} in both "
+            f"(dropped {rna.n_obs - len(shared)} RNA-only and {atac.n_obs - len(shared)} "
+            "ATAC-only spots).", FactVAEDataWarning, stacklevel=3)
+    order = rna.obs_names[rna.obs_names.isin(shared)]
+    return rna[order].copy(), atac[order].copy()
+
+
+def _spatial_from(mods: dict, extra_uns=None, extra_obsm=None):
+    """Coordinates and image library from the global object first, then RNA, then ATAC."""
+    coords = None
+    if extra_obsm is not None and "spatial" in extra_obsm:
+        coords = np.asarray(extra_obsm["spatial"])
+    for m in MODALITIES:
+        if coords is None and "spatial" in mods[m].obsm:
+            coords = np.asarray(mods[m].obsm["spatial"])
+    lib = first_library(extra_uns) if extra_uns is not None else None
+    for m in MODALITIES:
+        if lib is None:
+            lib = first_library(mods[m].uns)
+    return coords, lib
+
+
+def assemble(rna: ad.AnnData, atac: ad.AnnData, *, coords=None, library=None, uns=None):
+    """One MuData from two aligned modalities; spatial data stored once, at the top level."""
+    import mudata
+
+    for m in (rna, atac):
+        m.uns.pop("spatial", None)
+    with mudata.set_options(pull_on_update=False):
+        mdata = mudata.MuData({"rna": rna, "atac": atac})
+    if coords is not None:
+        coords = np.asarray(coords, dtype=np.float64)
+        if coords.ndim != 2 or coords.shape[1] < 2:
+            raise FactVAEInputError(f"must be an N x 2 array of (x, y), got shape {coords.shape}.",
+                                    field="obsm['spatial']", fix="store spot centres as (x, y).")
+        mdata.obsm["spatial"] = coords[:, :2]
+    if library is not None:
+        mdata.uns["spatial"] = {library[0]: library[1]}
+    for k, v in (uns or {}).items():
+        if k != "spatial":
+            mdata.uns[k] = v
+    return mdata
+
+
+def load_paired(mudata: str | Path | None = None, *, rna: str | Path | None = None,
+                atac: str | Path | None = None, image: str | Path | None = None,
+                image_scale: float = 1.0, library_id: str | None = None,
+                counts_layer: str | None = None):
+    """Load and validate paired spatial RNA + ATAC counts into one MuData.
+
+    Give either `mudata` (an .h5mu with modalities 'rna' and 'atac') or both `rna` and `atac`
+    (.h5ad files). `image` (PNG/JPEG/TIFF) with `image_scale` (image pixels per unit of
+    obsm['spatial']) replaces any image stored in the files. Raises FactVAEInputError with the
+    file, the field and the fix for anything unusable.
+    """
+    if (mudata is None) == (rna is None and atac is None) or (mudata is None and (rna is None or atac is None)):
+        raise FactVAEInputError("give either one .h5mu (mudata=...) or both rna=... and atac=... "
+                                ".h5ad files.", field="input", fix="see `factvae run --help`.")
+    top_uns, top_obsm = None, None
+    if mudata is not None:
+        path = Path(mudata)
+        obj = _read_h5(path, "mudata")
+        if not hasattr(obj, "mod"):
+            raise FactVAEInputError("is a single AnnData, not a MuData with 'rna' and 'atac'.",
+                                    file=str(path), field="modalities",
+                                    fix="pass it as --rna or --atac with its partner file, or "
+                                        "save both as one MuData({'rna': ..., 'atac': ...}).")
+        missing = [m for m in MODALITIES if m not in obj.mod]
+        if missing:
+            raise FactVAEInputError(f"has modalities {list(obj.mod)}; missing {missing}.",
+                                    file=str(path), field="mod",
+                                    fix="name the modalities 'rna' and 'atac' "
+                                        "(e.g. mdata.mod['atac'] = mdata.mod.pop('peaks')).")
+        files = (str(path), str(path))
+        mods = {m: obj.mod[m] for m in MODALITIES}
+        top_uns, top_obsm = dict(obj.uns), dict(obj.obsm)
+    else:
+        files = (str(rna), str(atac))
+        mods = {}
+        for m, p in zip(MODALITIES, (rna, atac)):
+            obj = _read_h5(Path(p), m)
+            if hasattr(obj, "mod"):
+                raise FactVAEInputError("is a MuData file, expected a single-modality .h5ad.",
+                                        file=str(p), field=m, fix="pass it with --mudata instead.")
+            mods[m] = obj
+    cleaned = {m: _clean_modality(mods[m], m, f, counts_layer) for m, f in zip(MODALITIES, files)}
+    if top_obsm is not None and "spatial" in top_obsm:
+        for m in MODALITIES:  # global coordinates follow the global obs order
+            cleaned[m].obsm["spatial"] = np.asarray(top_obsm["spatial"])[
+                obj.obs_names.get_indexer(cleaned[m].obs_names)]
+    r, a = pair_spots(cleaned["rna"], cleaned["atac"], files=files)
+    coords, lib = _spatial_from({"rna": r, "atac": a}, top_uns)
+    mdata = assemble(r, a, coords=coords, library=lib,
+                     uns={k: v for k, v in (top_uns or {}).items()})
+    mdata.uns["factvae_input"] = {"files": [f for f in dict.fromkeys(files)],
+                                  "n_spots": int(mdata.n_obs)}
+    if image is not None:
+        if coords is None:
+            raise FactVAEInputError("an image was given but the spots have no coordinates.",
+                                    file=files[0], field="obsm['spatial']",
+                                    fix="store spot centres (x, y) in obsm['spatial'].")
+        attach_image(mdata, image, image_scale, library_id=library_id)
+    if coords is None:
+        warnings.warn("No spot coordinates (obsm['spatial']): everything works except the tissue "
+                      "view.", FactVAEDataWarning, stacklevel=2)
+    else:
+        check_spots_on_image(tissue_view(mdata), file=str(image) if image else files[0])
+    return mdata
+
+
+def write_h5mu(mdata, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write a MuData, refusing to replace an existing file unless `overwrite`."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FactVAEInputError("already exists.", file=str(path), field="output",
+                                fix="choose another path or pass --overwrite.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    mdata.write(tmp)
+    tmp.replace(path)  # atomic: a crash never leaves a half-written result under the real name
+    return path
+
+
+def write_h5ad_pair(mdata, rna_path: str | Path, atac_path: str | Path, *,
+                    overwrite: bool = False) -> tuple[Path, Path]:
+    """Write the two modalities as .h5ad files; coordinates go into both, the image into RNA."""
+    out = []
+    for m, p in zip(MODALITIES, (rna_path, atac_path)):
+        p = Path(p)
+        if p.exists() and not overwrite:
+            raise FactVAEInputError("already exists.", file=str(p), field="output",
+                                    fix="choose another path or pass --overwrite.")
+        adata = mdata.mod[m].copy()
+        if "spatial" in mdata.obsm:
+            adata.obsm["spatial"] = np.asarray(mdata.obsm["spatial"])
+        if m == "rna" and "spatial" in mdata.uns:
+            adata.uns["spatial"] = mdata.uns["spatial"]
+        for col in mdata.obs.columns:
+            if col not in adata.obs and ":" not in col:
+                adata.obs[col] = mdata.obs[col].to_numpy()
+        p.parent.mkdir(parents=True, exist_ok=True)
+        adata.write_h5ad(p)
+        out.append(p)
+    return out[0], out[1]
