@@ -1,0 +1,54 @@
+"""Reader for .h5mu / .h5ad files (inputs, or results written by `factvae run`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ._layers import spot_layers
+
+SUFFIXES = (".h5mu", ".h5ad")
+
+
+def get_reader(path):
+    """A reader function for a spatial .h5mu/.h5ad, or None (quickly, never raising) otherwise."""
+    if isinstance(path, (list, tuple)):
+        if len(path) != 1:
+            return None
+        path = path[0]
+    p = Path(str(path))
+    if p.suffix.lower() not in SUFFIXES or not p.is_file():
+        return None
+    try:
+        import h5py
+
+        if not h5py.is_hdf5(p):
+            return None
+        with h5py.File(p, "r") as f:
+            if p.suffix.lower() == ".h5mu" and "mod" not in f:
+                return None
+            if p.suffix.lower() == ".h5ad" and "obs" not in f:
+                return None
+    except OSError:
+        return None
+    return read_spatial
+
+
+def read_spatial(path):
+    """Layers for one file: tissue image (if any) and spots with the spot table as features."""
+    if isinstance(path, (list, tuple)):
+        path = path[0]
+    p = Path(str(path))
+    if p.suffix.lower() == ".h5mu":
+        import mudata
+
+        obj = mudata.read_h5mu(p)
+    else:
+        import anndata
+
+        obj = anndata.read_h5ad(p)
+    layers = spot_layers(obj, name=p.stem)
+    if not layers:
+        from napari.utils.notifications import show_warning
+
+        show_warning(f"{p.name}: no spot coordinates (obsm['spatial']); nothing to draw.")
+    return layers

@@ -1,0 +1,58 @@
+"""Shared fixtures: tiny simulated tissues and the optional shared reference datasets."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("FACTVAE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def pytest_configure(config):
+    warnings.filterwarnings("ignore", category=FutureWarning, module="mudata")
+
+
+@pytest.fixture(scope="session")
+def tiny_mdata():
+    """A small simulated tissue, made once per session; tests must copy before changing it."""
+    from factvae.datasets import simulate
+
+    return simulate(n_spots=240, n_genes=150, n_peaks=900, n_domains=4, n_motifs=8,
+                    image_size=300, seed=1)
+
+
+@pytest.fixture
+def tiny(tiny_mdata):
+    return tiny_mdata.copy()
+
+
+@pytest.fixture
+def tiny_h5mu(tiny_mdata, tmp_path):
+    path = tmp_path / "tiny.h5mu"
+    tiny_mdata.write(path)
+    return path
+
+
+@pytest.fixture
+def tiny_h5ad_pair(tiny_mdata, tmp_path):
+    from factvae.io import write_h5ad_pair
+
+    return write_h5ad_pair(tiny_mdata, tmp_path / "rna.h5ad", tmp_path / "atac.h5ad")
+
+
+@pytest.fixture
+def shared_data():
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared datasets not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def artifacts():
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
