@@ -78,7 +78,7 @@ def filter_spots_and_features(mdata, params: PreprocessParams):
         out.uns["spatial"] = mdata.uns["spatial"]
     for col in mdata.obs.columns:
         if ":" not in col:
-            out.obs[col] = mdata.obs[col].to_numpy()[spot_ok]
+            out.obs[col] = mdata.obs[col].iloc[np.flatnonzero(spot_ok)].values
     for k, v in obsm.items():
         out.obsm[k] = v
     return out, removed

@@ -1,0 +1,74 @@
+"""Augmented ATAC, x_hat = exp(sf) * softmax(z_a W_peak^T), one column block at a time.
+
+Computed from what `FactVAE.write_results` stored: z_a (`atac.obsm['X_factvae']`), the peak
+embeddings (`atac.varm['factvae_feature']`), the per-spot log-sum-exp (`atac.obs['factvae_lse']`)
+and the size factor (`atac.obs['factvae_log_size']`). The spots x peaks matrix never exists.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import FactVAEInputError
+from .model import EMBEDDING_KEY, FEATURE_KEY, LSE_KEY
+from .preprocess import LOG_SIZE_KEY
+
+
+def _parts(mdata):
+    atac = mdata.mod["atac"]
+    for where, key in (("obsm", EMBEDDING_KEY), ("varm", FEATURE_KEY), ("obs", LSE_KEY),
+                       ("obs", LOG_SIZE_KEY)):
+        if key not in getattr(atac, where):
+            raise FactVAEInputError("is missing: no trained FactVAE results in this data.",
+                                    field=f"mod['atac'].{where}['{key}']",
+                                    fix="train first (factvae run / factvae train, or "
+                                        "factvae.train(mdata)).")
+    return (np.asarray(atac.obsm[EMBEDDING_KEY], np.float64), np.asarray(atac.varm[FEATURE_KEY]),
+            atac.obs[LSE_KEY].to_numpy(np.float64), atac.obs[LOG_SIZE_KEY].to_numpy(np.float64))
+
+
+def _peak_positions(mdata, peaks) -> np.ndarray:
+    names = mdata.mod["atac"].var_names
+    if peaks is None:
+        return np.arange(len(names))
+    peaks = [peaks] if isinstance(peaks, (str, int, np.integer)) else list(peaks)
+    if all(isinstance(p, (int, np.integer)) for p in peaks):
+        pos = np.asarray(peaks, dtype=np.int64)
+        bad = (pos < 0) | (pos >= len(names))
+        if bad.any():
+            raise FactVAEInputError(f"peak positions out of range: {pos[bad][:3].tolist()}.",
+                                    field="peaks", fix=f"use 0..{len(names) - 1} or peak names.")
+        return pos
+    pos = names.get_indexer(pd.Index([str(p) for p in peaks]))
+    if (pos < 0).any():
+        missing = [p for p, i in zip(peaks, pos) if i < 0][:3]
+        raise FactVAEInputError(f"{int((pos < 0).sum())} peaks not in the data, e.g. {missing}.",
+                                field="peaks", fix="use names from mdata.mod['atac'].var_names.")
+    return pos
+
+
+def augment_atac(mdata, peaks: Sequence[str] | Sequence[int] | str | None = None,
+                 *, dtype=np.float32) -> np.ndarray:
+    """Augmented accessibility (spots x len(peaks)) for the requested peaks (names or
+    positions). For many peaks, prefer `iter_augmented_atac`, which never holds them all."""
+    z, W, lse, log_size = _parts(mdata)
+    pos = _peak_positions(mdata, peaks)
+    emb = W[pos]
+    if np.isnan(emb).any():
+        raise FactVAEInputError("some requested peaks were not modelled (NaN embeddings).",
+                                field="peaks", fix="request peaks that passed QC filtering.")
+    return np.exp(z @ emb.T - lse[:, None] + log_size[:, None]).astype(dtype)
+
+
+def iter_augmented_atac(mdata, peaks=None, *, chunk_size: int = 4096, dtype=np.float32
+                        ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(peak positions, spots x chunk block) for all (or the given) peaks, chunk by chunk."""
+    z, W, lse, log_size = _parts(mdata)
+    pos = _peak_positions(mdata, peaks)
+    offset = (log_size - lse)[:, None]
+    for s in range(0, len(pos), chunk_size):
+        p = pos[s:s + chunk_size]
+        yield p, np.exp(z @ W[p].T + offset).astype(dtype)

@@ -1,0 +1,67 @@
+"""Every FactVAE hyper-parameter, with the authors' defaults (docs/method.md)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+
+@dataclass
+class FactVAEConfig:
+    """FactVAE parameters.
+
+    n_latent: embedding size d of spots and features (50).
+    rna_hidden, atac_hidden: encoder widths ((512, 256) and (256,)).
+    dropout_rate: encoder dropout (0.2).
+    dispersion: 'feature' (one learned theta per gene/peak, our default, see docs/benchmarks.md)
+        or 'paper' (theta = exp(softmax(z Wd^T)), eq. 7 of the paper).
+    w_nll_rna, w_kl_rna, w_nll_atac, w_kl_atac: loss weights (0.1, 0.001, 0.002, 0.001).
+    alpha: weight of exp(L_reg), the gene-peak prior term (1.0; 0 switches it off).
+    ssa: run the similarity-structure-alignment step after each joint step (True).
+    lr, lr_ssa: Adam learning rates of the joint and SSA steps (1e-3, 5e-4).
+    gamma: exponential learning-rate decay per epoch, both optimisers (0.995).
+    batch_size: spots per mini-batch (128); the last incomplete batch is dropped.
+    epochs: training epochs (300).
+    seed: seeds torch and the batch order (0).
+    """
+
+    n_latent: int = 50
+    rna_hidden: tuple[int, ...] = (512, 256)
+    atac_hidden: tuple[int, ...] = (256,)
+    dropout_rate: float = 0.2
+    dispersion: str = "feature"
+    w_nll_rna: float = 0.1
+    w_kl_rna: float = 0.001
+    w_nll_atac: float = 0.002
+    w_kl_atac: float = 0.001
+    alpha: float = 1.0
+    ssa: bool = True
+    lr: float = 1e-3
+    lr_ssa: float = 5e-4
+    gamma: float = 0.995
+    batch_size: int = 128
+    epochs: int = 300
+    seed: int = 0
+
+    # parameters that change the network's shape: a checkpoint must agree on these
+    ARCHITECTURE = ("n_latent", "rna_hidden", "atac_hidden", "dispersion")
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["rna_hidden"] = list(self.rna_hidden)
+        d["atac_hidden"] = list(self.atac_hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FactVAEConfig":
+        names = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in names}
+        for k in ("rna_hidden", "atac_hidden"):
+            if k in kw:
+                kw[k] = tuple(int(v) for v in kw[k])
+        return cls(**kw)
+
+    def updated(self, **overrides) -> "FactVAEConfig":
+        unknown = set(overrides) - {f.name for f in fields(self)}
+        if unknown:
+            raise TypeError(f"unknown FactVAE parameter(s): {sorted(unknown)}")
+        return FactVAEConfig.from_dict({**self.as_dict(), **overrides})

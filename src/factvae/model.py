@@ -1,0 +1,274 @@
+"""`FactVAE`: the user-facing model that owns a preprocessed MuData (scvi-tools style).
+
+    model = FactVAE(mdata, epochs=300)          # after factvae.preprocess and the prior
+    model.train()                              # or: for p in model.train_iter(): ...
+    model.write_results()                      # embeddings and feature embeddings into mdata
+    model.save("model.pt"); FactVAE.load("model.pt", mdata)
+
+Keys written (a stable contract):
+- `mod['rna'].obsm['X_factvae']` = z_r, `mod['atac'].obsm['X_factvae']` = z_a (means);
+  `mdata.obsm['X_factvae']` = concat(z_a, z_r);
+- `mod['rna'].varm['factvae_feature']`, `mod['atac'].varm['factvae_feature']`: gene and peak
+  embeddings (NaN rows for features not modelled);
+- `mod['atac'].obs['factvae_lse']`: log-sum-exp of z_a W_peak^T per spot, for augmentation;
+- `mdata.uns['factvae']`: parameters, per-epoch loss history, timings, device, versions.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+import warnings
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .config import FactVAEConfig
+from .errors import FactVAEDataWarning, FactVAEInputError
+from .module import FactVAEModule
+from .preprocess import LOG_SIZE_KEY
+from .prior import g2p_matrix
+from .trainer import Progress, Trainer, TrainingData, pick_device
+
+EMBEDDING_KEY = "X_factvae"
+FEATURE_KEY = "factvae_feature"
+LSE_KEY = "factvae_lse"
+UNS_KEY = "factvae"
+CHECKPOINT_FORMAT = 1
+
+
+def _versions() -> dict:
+    import anndata
+    import scipy
+
+    from . import __version__
+
+    return {"factvae": __version__, "torch": torch.__version__, "numpy": np.__version__,
+            "scipy": scipy.__version__, "anndata": anndata.__version__,
+            "python": platform.python_version()}
+
+
+def _require(mdata, mod: str, where: str, key: str):
+    container = getattr(mdata.mod[mod], where)
+    if key not in container:
+        raise FactVAEInputError(f"is missing; the data has not been preprocessed.",
+                                field=f"mod['{mod}'].{where}['{key}']",
+                                fix="run factvae.preprocess(mdata) first (the CLI does this).")
+    return container[key]
+
+
+def training_data(mdata, genes: pd.Index, peaks: pd.Index) -> TrainingData:
+    rna, atac = mdata.mod["rna"], mdata.mod["atac"]
+    x_rna = np.asarray(_require(mdata, "rna", "obsm", "X_pca"), dtype=np.float32)
+    x_atac = np.asarray(_require(mdata, "atac", "obsm", "X_lsi"), dtype=np.float32)
+    ls_rna = _require(mdata, "rna", "obs", LOG_SIZE_KEY).to_numpy(np.float32)
+    ls_atac = _require(mdata, "atac", "obs", LOG_SIZE_KEY).to_numpy(np.float32)
+    g2p = g2p_matrix(mdata, genes, peaks).tocoo()
+    if g2p.nnz == 0 and "factvae_g2p" not in mdata.uns:
+        warnings.warn("No gene-peak prior in mdata.uns['factvae_g2p']: the regulatory loss is off. "
+                      "Run factvae.add_gene_peak_prior(mdata) first to use it.",
+                      FactVAEDataWarning, stacklevel=3)
+    counts_rna = rna.X[:, rna.var_names.get_indexer(genes)].tocsr()
+    counts_rna.sort_indices()
+    return TrainingData(x_rna, x_atac, counts_rna, atac.X.tocsr(), ls_rna, ls_atac,
+                        g2p.row.astype(np.int64), g2p.col.astype(np.int64))
+
+
+class FactVAE:
+    """FactVAE on one preprocessed MuData (modalities 'rna' and 'atac').
+
+    Parameters are those of `FactVAEConfig` (the authors' defaults), given as keyword arguments
+    or as `config`; `device` is 'auto' (CUDA, then MPS, then CPU), 'cpu', 'cuda' or 'mps';
+    `n_threads` sets torch's CPU threads. The RNA decoder models the highly variable genes, the
+    ATAC decoder every peak.
+    """
+
+    def __init__(self, mdata, config: FactVAEConfig | None = None, *, device: str = "auto",
+                 n_threads: int | None = None, **params):
+        self.mdata = mdata
+        self.config = (config or FactVAEConfig()).updated(**params)
+        if n_threads:
+            torch.set_num_threads(int(n_threads))
+        self.device = pick_device(device)
+        rna = mdata.mod["rna"]
+        hvg = rna.var["highly_variable"].to_numpy(bool) if "highly_variable" in rna.var else \
+            np.ones(rna.n_vars, bool)
+        self.genes = rna.var_names[hvg]
+        self.peaks = mdata.mod["atac"].var_names.copy()
+        torch.manual_seed(self.config.seed)
+        data = training_data(mdata, self.genes, self.peaks)
+        c = self.config
+        self.module = FactVAEModule(data.x_rna.shape[1], len(self.genes), data.x_atac.shape[1],
+                                    len(self.peaks), n_latent=c.n_latent, rna_hidden=c.rna_hidden,
+                                    atac_hidden=c.atac_hidden, dropout_rate=c.dropout_rate,
+                                    dispersion=c.dispersion)
+        self.trainer = Trainer(self.module, data, c, self.device)
+        self.cancelled = False
+        self.train_seconds = 0.0
+
+    # --- training ----------------------------------------------------------------------
+    @property
+    def epochs_done(self) -> int:
+        return self.trainer.epoch
+
+    @property
+    def history(self) -> pd.DataFrame:
+        return pd.DataFrame(self.trainer.history)
+
+    def train_iter(self, epochs: int | None = None, *, cancel: Callable[[], bool] | None = None
+                   ) -> Iterator[Progress]:
+        """Train to `epochs` in total (default: config.epochs), yielding a Progress after every
+        mini-batch and every epoch. `cancel()` is checked before each mini-batch; when it returns
+        True the model goes back to its last finished epoch and the generator ends."""
+        epochs = self.config.epochs if epochs is None else int(epochs)
+        t0 = time.perf_counter()
+        try:
+            yield from self.trainer.run(epochs, cancel)
+        finally:
+            self.cancelled = bool(getattr(self.trainer, "cancelled", False))
+            self.train_seconds += time.perf_counter() - t0
+
+    def train(self, epochs: int | None = None, *, callback: Callable[[Progress], None] | None = None,
+              cancel: Callable[[], bool] | None = None, progress_bar: bool = False) -> "FactVAE":
+        """Train (see train_iter); `callback(progress)` gets every event; returns self."""
+        bar = None
+        if progress_bar:
+            from tqdm.auto import tqdm
+
+            total = (self.config.epochs if epochs is None else epochs) - self.epochs_done
+            bar = tqdm(total=max(total, 0), unit="epoch", desc="training", dynamic_ncols=True)
+        for p in self.train_iter(epochs, cancel=cancel):
+            if callback is not None:
+                callback(p)
+            if bar is not None and p.epoch_done:
+                bar.update(1)
+                bar.set_postfix(loss=f"{p.losses['joint']:.3g}", reg=f"{p.losses['reg']:.3g}",
+                                ssa=f"{p.losses['ssa']:.3g}")
+        if bar is not None:
+            bar.close()
+        return self
+
+    # --- results -----------------------------------------------------------------------
+    @torch.no_grad()
+    def latent(self, modality: str, batch_size: int = 4096) -> np.ndarray:
+        """Posterior means (spots x d) of one modality's encoder."""
+        vae = getattr(self.module, modality)
+        x = self.trainer.data._dev[f"x_{modality}"]
+        self.module.eval()
+        return torch.cat([vae.encoder(x[s:s + batch_size])[0] for s in range(0, len(x), batch_size)]
+                         ).cpu().numpy()
+
+    def feature_embedding(self, modality: str) -> np.ndarray:
+        return getattr(self.module, modality).decoder.feature.detach().cpu().numpy()
+
+    @torch.no_grad()
+    def _log_sum_exp(self, z_atac: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        W = self.module.atac.decoder.feature.detach()
+        z = torch.as_tensor(z_atac, device=W.device)
+        return torch.cat([torch.logsumexp(z[s:s + batch_size] @ W.T, dim=1)
+                          for s in range(0, len(z), batch_size)]).cpu().numpy()
+
+    def write_results(self) -> None:
+        """Store embeddings, feature embeddings, the augmentation constant and a record."""
+        m = self.mdata
+        rna, atac = m.mod["rna"], m.mod["atac"]
+        z_r, z_a = self.latent("rna"), self.latent("atac")
+        rna.obsm[EMBEDDING_KEY] = z_r
+        atac.obsm[EMBEDDING_KEY] = z_a
+        m.obsm[EMBEDDING_KEY] = np.concatenate([z_a, z_r], axis=1)
+        d = self.config.n_latent
+        for mod, names, emb in ((rna, self.genes, self.feature_embedding("rna")),
+                                (atac, self.peaks, self.feature_embedding("atac"))):
+            full = np.full((mod.n_vars, d), np.nan, np.float32)
+            full[mod.var_names.get_indexer(names)] = emb
+            mod.varm[FEATURE_KEY] = full
+        atac.obs[LSE_KEY] = self._log_sum_exp(z_a)
+        m.uns[UNS_KEY] = self.record()
+
+    def record(self) -> dict:
+        hist = self.history
+        return {"params": self.config.as_dict(), "history": hist,
+                "epochs_done": int(self.epochs_done), "cancelled": bool(self.cancelled),
+                "train_seconds": float(self.train_seconds),
+                "seconds_per_epoch": float(hist["seconds"].mean()) if len(hist) else float("nan"),
+                "device": str(self.device), "n_threads": int(torch.get_num_threads()),
+                "n_genes_modelled": int(len(self.genes)), "n_peaks_modelled": int(len(self.peaks)),
+                "n_prior_pairs": int(len(self.trainer.data.gene_idx)),
+                "versions": _versions()}
+
+    # --- checkpoints ---------------------------------------------------------------------
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+        """Weights, optimiser states, epoch, history, parameters, feature names, preprocessing
+        record and library versions in one file, written atomically."""
+        path = Path(path)
+        if path.exists() and not overwrite:
+            raise FactVAEInputError("already exists.", file=str(path), field="model file",
+                                    fix="choose another path or pass --overwrite.")
+        state = {"format": CHECKPOINT_FORMAT, "config": self.config.as_dict(),
+                 "trainer": self.trainer.state_dict(), "genes": list(map(str, self.genes)),
+                 "peaks": list(map(str, self.peaks)),
+                 "input_dims": [int(self.trainer.data.x_rna.shape[1]),
+                                int(self.trainer.data.x_atac.shape[1])],
+                 "preprocess": dict(self.mdata.uns.get("factvae_preprocess", {})),
+                 "train_seconds": self.train_seconds, "versions": _versions()}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".partial")
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, mdata, *, device: str = "auto",
+             n_threads: int | None = None, **overrides) -> "FactVAE":
+        """A model from `save`, attached to `mdata` (which must have the same genes and peaks).
+        Training continues from the saved epoch; `overrides` may change e.g. `epochs`."""
+        path = Path(path)
+        if not path.exists():
+            raise FactVAEInputError("model file not found.", file=str(path), field="model",
+                                    fix="check the path.")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=False)
+            assert isinstance(state, dict) and state.get("format") == CHECKPOINT_FORMAT
+        except Exception:
+            raise FactVAEInputError("is not a FactVAE model file.", file=str(path), field="model",
+                                    fix="give a file written by FactVAE.save / factvae train.") from None
+        config = FactVAEConfig.from_dict(state["config"])
+        fixed = {k for k in overrides if k in FactVAEConfig.ARCHITECTURE}
+        if fixed:
+            raise FactVAEInputError(f"cannot change {sorted(fixed)} of a trained model.",
+                                    file=str(path), field="parameters",
+                                    fix="train a new model to change the architecture.")
+        model = cls(mdata, config.updated(**overrides), device=device, n_threads=n_threads)
+        for kind, saved, now in (("genes", state["genes"], model.genes),
+                                 ("peaks", state["peaks"], model.peaks)):
+            if list(map(str, now)) != saved:
+                missing = len(set(saved) - set(map(str, now)))
+                raise FactVAEInputError(
+                    f"the model was trained on {len(saved)} {kind}, the data has {len(now)} "
+                    f"({missing} of the model's {kind} are absent or in another order).",
+                    file=str(path), field=f"{kind} (rna.var_names[highly_variable] / atac.var_names)"
+                    if kind == "genes" else "atac.var_names",
+                    fix="load the model with the data it was trained on (same preprocessing), "
+                        "or train a new model.")
+        dims = [model.trainer.data.x_rna.shape[1], model.trainer.data.x_atac.shape[1]]
+        if dims != state["input_dims"]:
+            raise FactVAEInputError(f"encoder inputs differ (model {state['input_dims']}, data "
+                                    f"{dims} PCA/LSI components).", file=str(path),
+                                    field="obsm['X_pca'] / obsm['X_lsi']",
+                                    fix="preprocess with the same n_pcs and n_lsi.")
+        model.trainer.load_state_dict(state["trainer"])
+        model.train_seconds = float(state.get("train_seconds", 0.0))
+        return model
+
+
+def train(mdata, *, epochs: int | None = None, device: str = "auto", n_threads: int | None = None,
+          callback=None, cancel=None, progress_bar: bool = False, **params) -> FactVAE:
+    """Fit FactVAE on a preprocessed MuData and write its results into it; returns the model."""
+    model = FactVAE(mdata, device=device, n_threads=n_threads, **params)
+    model.train(epochs, callback=callback, cancel=cancel, progress_bar=progress_bar)
+    model.write_results()
+    return model

@@ -1,0 +1,146 @@
+"""The FactVAE network (torch): two VAEs with factorized decoders, and its losses.
+
+Architecture and defaults from the paper and the authors' code (docs/method.md):
+RNA encoder in -> 512 -> 256, ATAC encoder in -> 256 (ELU, dropout 0.2), mean and log-variance
+heads of size d = 50; decoders are three D x d matrices per modality (feature, dispersion,
+dropout), Xavier-normal, no biases:
+    mu = exp(sf) * softmax(z W^T),  theta = exp(softmax(z Wd^T)) ('paper') or one learned theta
+    per feature ('feature'),  pi_logits = z Wp^T.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .zinb import zinb_nll_sparse
+
+DISPERSIONS = ("paper", "feature")
+
+
+class Encoder(nn.Module):
+    """MLP (Linear -> ELU -> Dropout per hidden layer) with mean and log-variance heads."""
+
+    def __init__(self, n_input: int, hidden: tuple[int, ...], n_latent: int, dropout: float):
+        super().__init__()
+        layers, width = [], n_input
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ELU(), nn.Dropout(dropout)]
+            width = h
+        self.net = nn.Sequential(*layers)
+        self.mean = nn.Linear(width, n_latent)
+        self.log_var = nn.Linear(width, n_latent)
+
+    def forward(self, x):
+        h = self.net(x)
+        return self.mean(h), self.log_var(h)
+
+
+class FactorizedDecoder(nn.Module):
+    """ZINB parameters from z times learned feature embeddings (no hidden layers, no biases)."""
+
+    def __init__(self, n_features: int, n_latent: int, dispersion: str = "feature"):
+        super().__init__()
+        if dispersion not in DISPERSIONS:
+            raise ValueError(f"dispersion must be one of {DISPERSIONS}, got {dispersion!r}")
+        self.dispersion = dispersion
+        self.feature = nn.Parameter(nn.init.xavier_normal_(torch.empty(n_features, n_latent)))
+        self.dropout = nn.Parameter(nn.init.xavier_normal_(torch.empty(n_features, n_latent)))
+        if dispersion == "paper":
+            self.disp = nn.Parameter(nn.init.xavier_normal_(torch.empty(n_features, n_latent)))
+        else:
+            self.log_theta = nn.Parameter(torch.zeros(n_features))
+
+    def forward(self, z, log_size):
+        log_mu = log_size[:, None] + F.log_softmax(z @ self.feature.T, dim=1)
+        if self.dispersion == "paper":
+            log_theta = F.softmax(z @ self.disp.T, dim=1)  # theta = exp(softmax(.)), eq. 7
+        else:
+            log_theta = self.log_theta
+        return log_mu, log_theta, z @ self.dropout.T
+
+
+class ModalityVAE(nn.Module):
+    def __init__(self, n_input, n_features, hidden, n_latent, dropout, dispersion):
+        super().__init__()
+        self.encoder = Encoder(n_input, hidden, n_latent, dropout)
+        self.decoder = FactorizedDecoder(n_features, n_latent, dispersion)
+
+
+def kl_normal(mean, log_var):
+    """KL(N(mean, exp(log_var)) || N(0, I)), summed over dimensions, per row."""
+    return -0.5 * torch.sum(1 + log_var - mean.pow(2) - log_var.exp(), dim=1)
+
+
+def cosine_matrix(z):
+    zn = F.normalize(z, dim=1)
+    return zn @ zn.T
+
+
+def ssa_loss(z_teacher, z_student):
+    """Similarity-structure alignment: mean over spots of 1 - cos(S_teacher[i], S_student[i])."""
+    return (1 - F.cosine_similarity(cosine_matrix(z_teacher), cosine_matrix(z_student), dim=1)).mean()
+
+
+def regulatory_loss(gene_emb, peak_emb, gene_idx, peak_idx):
+    """MSE of cos(gene, peak) against 1 over the known pairs only (no genes x peaks matrix)."""
+    if gene_idx.numel() == 0:
+        return gene_emb.new_zeros(())
+    cos = F.cosine_similarity(gene_emb[gene_idx], peak_emb[peak_idx], dim=1)
+    return (cos - 1).pow(2).mean()
+
+
+@dataclass
+class Batch:
+    """One mini-batch: encoder inputs, log size factors, and the counts as non-zero entries."""
+
+    x_rna: torch.Tensor
+    x_atac: torch.Tensor
+    log_size_rna: torch.Tensor
+    log_size_atac: torch.Tensor
+    rna_nz: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    atac_nz: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+class FactVAEModule(nn.Module):
+    """RNA-VAE + ATAC-VAE. `joint_loss` is step 1 of a mini-batch, `ssa_step_loss` step 2."""
+
+    def __init__(self, n_input_rna, n_genes, n_input_atac, n_peaks, *, n_latent=50,
+                 rna_hidden=(512, 256), atac_hidden=(256,), dropout_rate=0.2,
+                 dispersion="feature"):
+        super().__init__()
+        self.rna = ModalityVAE(n_input_rna, n_genes, rna_hidden, n_latent, dropout_rate, dispersion)
+        self.atac = ModalityVAE(n_input_atac, n_peaks, atac_hidden, n_latent, dropout_rate,
+                                dispersion)
+
+    @staticmethod
+    def _sample(mean, log_var):
+        return mean + torch.randn_like(mean) * (0.5 * log_var).exp()
+
+    def joint_loss(self, batch: Batch, pairs, weights) -> dict[str, torch.Tensor]:
+        terms = {}
+        for name, vae, x, log_size, nz in (
+                ("rna", self.rna, batch.x_rna, batch.log_size_rna, batch.rna_nz),
+                ("atac", self.atac, batch.x_atac, batch.log_size_atac, batch.atac_nz)):
+            mean, log_var = vae.encoder(x)
+            z = self._sample(mean, log_var)
+            log_mu, log_theta, pi_logits = vae.decoder(z, log_size)
+            terms[f"nll_{name}"] = zinb_nll_sparse(*nz, log_mu, log_theta, pi_logits).mean()
+            terms[f"kl_{name}"] = kl_normal(mean, log_var).mean()
+        terms["reg"] = regulatory_loss(self.rna.decoder.feature, self.atac.decoder.feature, *pairs)
+        total = (weights["nll_rna"] * terms["nll_rna"] + weights["kl_rna"] * terms["kl_rna"]
+                 + weights["nll_atac"] * terms["nll_atac"] + weights["kl_atac"] * terms["kl_atac"])
+        if weights["alpha"]:
+            total = total + weights["alpha"] * terms["reg"].exp()
+        terms["joint"] = total
+        return terms
+
+    def ssa_step_loss(self, batch: Batch) -> torch.Tensor:
+        """RNA is the teacher (no gradient); only the ATAC encoder learns from this loss."""
+        with torch.no_grad():
+            z_r, _ = self.rna.encoder(batch.x_rna)
+        z_a, _ = self.atac.encoder(batch.x_atac)
+        return ssa_loss(z_r, z_a)
