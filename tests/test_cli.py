@@ -114,7 +114,7 @@ def test_run_writes_result_and_picture(tiny_h5mu, tmp_path, capsys):
     import mudata
 
     out = tmp_path / "res.h5mu"
-    assert main(["run", "--mudata", str(tiny_h5mu), "--out", str(out)]) == 0
+    assert main(["run", "--mudata", str(tiny_h5mu), "--out", str(out), "--epochs", "2", "--batch-size", "64"]) == 0
     printed = capsys.readouterr().out
     assert f"results: {out}" in printed and f"picture: {out.with_suffix('.png')}" in printed
     res = mudata.read_h5mu(out)

@@ -12,6 +12,7 @@ from pathlib import Path
 from .errors import FactVAEInputError
 
 EXIT_INPUT = 2
+DEMO_EPOCHS = 100  # the simulated tissue converges well before the authors' 300
 EXIT_INTERNAL = 1
 
 
@@ -109,31 +110,82 @@ def cmd_check(args) -> int:
     return 0
 
 
-def run_pipeline(mdata, args, *, progress=True):
-    """Preprocess, build the prior and, when the engine has a trainer, train. Returns the MuData."""
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    from .config import FactVAEConfig
+
+    c = FactVAEConfig()
+    g = p.add_argument_group("model and training (defaults: the FactVAE authors')")
+    g.add_argument("--epochs", type=int, default=c.epochs)
+    g.add_argument("--latent", type=int, default=c.n_latent, help="embedding size d")
+    g.add_argument("--alpha", type=float, default=c.alpha, help="weight of the gene-peak prior term")
+    g.add_argument("--batch-size", type=int, default=c.batch_size)
+    g.add_argument("--lr", type=float, default=c.lr)
+    g.add_argument("--dispersion", choices=("feature", "paper"), default=c.dispersion)
+    g.add_argument("--no-ssa", action="store_true", help="skip the similarity-structure alignment")
+    g.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
+    g.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    g.add_argument("--seed", type=int, default=c.seed)
+    g.add_argument("--resume", metavar="MODEL.pt", help="continue training a saved model")
+
+
+def _model_params(args) -> dict:
+    return dict(n_latent=args.latent, alpha=args.alpha, batch_size=args.batch_size, lr=args.lr,
+                dispersion=args.dispersion, ssa=not args.no_ssa, seed=args.seed)
+
+
+def run_pipeline(mdata, args):
+    """Preprocess (unless done), build the prior (unless present), train; results into mdata.
+    Returns (mdata, model)."""
+    from .model import FactVAE
     from .preprocess import preprocess
     from .prior import add_gene_peak_prior
 
     t0 = time.perf_counter()
-    mdata = preprocess(mdata, seed=args.seed)
-    add_gene_peak_prior(mdata, args.genes, promoter=args.promoter)
+    if "factvae_preprocess" not in mdata.uns:
+        mdata = preprocess(mdata, seed=args.seed)
+    if "factvae_g2p" not in mdata.uns or args.genes:
+        add_gene_peak_prior(mdata, args.genes, promoter=args.promoter)
     _say(f"factvae: preprocessed {_summary(mdata)} in {time.perf_counter() - t0:.1f} s")
-    return mdata
+    if args.resume:
+        model = FactVAE.load(args.resume, mdata, device=args.device, n_threads=args.threads,
+                             epochs=args.epochs)
+        _say(f"factvae: resuming {args.resume} at epoch {model.epochs_done}")
+    else:
+        model = FactVAE(mdata, device=args.device, n_threads=args.threads, epochs=args.epochs,
+                        **_model_params(args))
+    _say(f"factvae: training on {model.device} ({len(model.genes)} genes, {len(model.peaks)} "
+         f"peaks, {args.epochs} epochs)")
+    model.train(args.epochs, progress_bar=True)
+    model.write_results()
+    _say(f"factvae: trained {model.epochs_done} epochs in {model.train_seconds:.1f} s")
+    return mdata, model
 
 
-def cmd_run(args) -> int:
+def model_path(out: Path) -> Path:
+    return out.with_name(out.stem + ".model.pt")
+
+
+def cmd_train(args, *, picture: bool = False) -> int:
     from .io import write_h5mu
     from .plotting import plot_domains
 
     out = _check_output(args.out, args.overwrite)
-    png = out.with_suffix(".png")
+    extra = [model_path(out)] + ([out.with_suffix(".png")] if picture else [])
+    for path in extra:
+        _check_output(path, args.overwrite)
     mdata = _load(args)
-    mdata = run_pipeline(mdata, args)
+    mdata, model = run_pipeline(mdata, args)
     write_h5mu(mdata, out, overwrite=args.overwrite)
-    plot_domains(mdata, png)
+    model.save(model_path(out), overwrite=args.overwrite)
     print(f"results: {out}")
-    print(f"picture: {png}")
+    print(f"model: {model_path(out)}")
+    if picture:
+        print(f"picture: {plot_domains(mdata, out.with_suffix('.png'))}")
     return 0
+
+
+def cmd_run(args) -> int:
+    return cmd_train(args, picture=True)
 
 
 def cmd_demo(args) -> int:
@@ -148,6 +200,7 @@ def cmd_demo(args) -> int:
     args.mudata, args.rna, args.atac, args.image = str(sim_path), None, None, None
     args.image_scale, args.counts_layer, args.genes, args.promoter = 1.0, None, None, 2000
     args.out, args.overwrite = str(out_dir / "result.h5mu"), True
+    args.resume = None
     return cmd_run(args)
 
 
@@ -174,17 +227,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_input_args(p)
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("run", help="validate, preprocess, build the prior, train; write results")
-    _add_input_args(p)
-    p.add_argument("--out", required=True, metavar="RESULT.h5mu")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    p.set_defaults(func=cmd_run)
+    for name, func, text in (
+            ("run", cmd_run, "validate, preprocess, build the prior, train; write RESULT.h5mu, "
+                             "RESULT.model.pt and RESULT.png"),
+            ("train", cmd_train, "validate, preprocess (unless done), build the prior, train; "
+                                 "write RESULT.h5mu and RESULT.model.pt")):
+        p = sub.add_parser(name, help=text)
+        _add_input_args(p)
+        _add_model_args(p)
+        p.add_argument("--out", required=True, metavar="RESULT.h5mu")
+        p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+        p.set_defaults(func=func)
 
     p = sub.add_parser("demo", help="the main job on the built-in simulated tissue")
     p.add_argument("--out-dir", default="factvae-demo", metavar="DIR")
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=cmd_demo)
+    _add_model_args(p)
+    p.set_defaults(func=cmd_demo, epochs=DEMO_EPOCHS)
     return parser
 
 

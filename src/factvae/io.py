@@ -112,7 +112,8 @@ def _check_names(adata: ad.AnnData, name: str, file: str | None) -> None:
 def _clean_modality(adata: ad.AnnData, name: str, file: str | None, layer: str | None) -> ad.AnnData:
     _check_names(adata, name, file)
     X = counts_matrix(adata, name, file=file, layer=layer)
-    out = ad.AnnData(X=X, obs=adata.obs.copy(), var=adata.var.copy(),
+    layers = {k: v for k, v in adata.layers.items() if k != "counts"}
+    out = ad.AnnData(X=X, obs=adata.obs.copy(), var=adata.var.copy(), layers=layers,
                      obsm=dict(adata.obsm), varm=dict(adata.varm), uns=dict(adata.uns))
     return out
 
@@ -225,6 +226,14 @@ def load_paired(mudata: str | Path | None = None, *, rna: str | Path | None = No
     coords, lib = _spatial_from({"rna": r, "atac": a}, top_uns)
     mdata = assemble(r, a, coords=coords, library=lib,
                      uns={k: v for k, v in (top_uns or {}).items()})
+    if mudata is not None:  # results of an earlier run: spot-level columns and embeddings
+        rows = obj.obs_names.get_indexer(mdata.obs_names)
+        for col in obj.obs.columns:
+            if ":" not in col:
+                mdata.obs[col] = obj.obs[col].iloc[rows].values
+        for key, value in obj.obsm.items():
+            if key != "spatial" and not hasattr(value, "columns") and key not in MODALITIES:
+                mdata.obsm[key] = np.asarray(value)[rows]
     mdata.uns["factvae_input"] = {"files": [f for f in dict.fromkeys(files)],
                                   "n_spots": int(mdata.n_obs)}
     if image is not None:

@@ -42,14 +42,15 @@ CHECKPOINT_FORMAT = 1
 
 
 def _versions() -> dict:
-    import anndata
-    import scipy
+    from importlib.metadata import PackageNotFoundError, version
 
-    from . import __version__
-
-    return {"factvae": __version__, "torch": torch.__version__, "numpy": np.__version__,
-            "scipy": scipy.__version__, "anndata": anndata.__version__,
-            "python": platform.python_version()}
+    out = {"python": platform.python_version()}
+    for pkg in ("napari-factvae", "torch", "numpy", "scipy", "anndata", "mudata", "scanpy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree
+            out[pkg] = "unknown"
+    return out
 
 
 def _require(mdata, mod: str, where: str, key: str):
@@ -140,7 +141,8 @@ class FactVAE:
             from tqdm.auto import tqdm
 
             total = (self.config.epochs if epochs is None else epochs) - self.epochs_done
-            bar = tqdm(total=max(total, 0), unit="epoch", desc="training", dynamic_ncols=True)
+            bar = tqdm(total=max(total, 0), unit="epoch", desc="training", dynamic_ncols=True,
+                       mininterval=1.0)
         for p in self.train_iter(epochs, cancel=cancel):
             if callback is not None:
                 callback(p)
