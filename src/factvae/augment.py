@@ -72,3 +72,29 @@ def iter_augmented_atac(mdata, peaks=None, *, chunk_size: int = 4096, dtype=np.f
     for s in range(0, len(pos), chunk_size):
         p = pos[s:s + chunk_size]
         yield p, np.exp(z @ W[p].T + offset).astype(dtype)
+
+
+def gene_activity(mdata, genes: Sequence[str] | str, *, augmented: bool = True) -> pd.DataFrame:
+    """Per spot, the summed accessibility of each gene's linked peaks (gene body + promoter, the
+    G2P prior): augmented (default) or raw counts. Returns a spots x genes DataFrame."""
+    from .prior import PRIOR_PAIRS_KEY
+
+    genes = [genes] if isinstance(genes, str) else list(genes)
+    pairs = mdata.uns.get(PRIOR_PAIRS_KEY)
+    if pairs is None:
+        raise FactVAEInputError("no gene-peak prior to link genes to peaks.",
+                                field=f"uns['{PRIOR_PAIRS_KEY}']",
+                                fix="run factvae.add_gene_peak_prior(mdata) first.")
+    atac = mdata.mod["atac"]
+    out = {}
+    for g in genes:
+        peaks = pairs.loc[pairs["gene"] == g, "peak"].tolist()
+        peaks = [p for p in peaks if p in atac.var_names]
+        if not peaks:
+            out[g] = np.zeros(atac.n_obs, np.float32)
+        elif augmented:
+            out[g] = augment_atac(mdata, peaks).sum(axis=1)
+        else:
+            pos = atac.var_names.get_indexer(peaks)
+            out[g] = np.asarray(atac.X[:, pos].sum(axis=1)).ravel().astype(np.float32)
+    return pd.DataFrame(out, index=mdata.obs_names)

@@ -161,6 +161,27 @@ def run_pipeline(mdata, args):
     return mdata, model
 
 
+def _add_domain_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("spatial domains (Leiden on the joint embedding)")
+    x = g.add_mutually_exclusive_group()
+    x.add_argument("--n-domains", type=int, metavar="K", help="search the resolution for K domains")
+    x.add_argument("--resolution", type=float, metavar="R", help="Leiden resolution (default 1.0)")
+    g.add_argument("--spatial-weight", type=float, default=0.0, metavar="W",
+                   help="weight of the spatial neighbour graph in [0, 1] (default 0: off)")
+    g.add_argument("--neighbors", type=int, default=15, help="kNN graph size (default 15)")
+
+
+def _domains(mdata, args) -> None:
+    from .domains import find_domains
+
+    t0 = time.perf_counter()
+    rec = find_domains(mdata, n_domains=args.n_domains, resolution=args.resolution,
+                       spatial_weight=args.spatial_weight, n_neighbors=args.neighbors,
+                       seed=getattr(args, "seed", 0))
+    _say(f"factvae: {rec['reached']} domains (resolution {rec['resolution']:.3g}, spatial weight "
+         f"{rec['spatial_weight']:g}) in {time.perf_counter() - t0:.1f} s")
+
+
 def model_path(out: Path) -> Path:
     return out.with_name(out.stem + ".model.pt")
 
@@ -175,6 +196,8 @@ def cmd_train(args, *, picture: bool = False) -> int:
         _check_output(path, args.overwrite)
     mdata = _load(args)
     mdata, model = run_pipeline(mdata, args)
+    if picture:
+        _domains(mdata, args)
     write_h5mu(mdata, out, overwrite=args.overwrite)
     model.save(model_path(out), overwrite=args.overwrite)
     print(f"results: {out}")
@@ -200,8 +223,119 @@ def cmd_demo(args) -> int:
     args.mudata, args.rna, args.atac, args.image = str(sim_path), None, None, None
     args.image_scale, args.counts_layer, args.genes, args.promoter = 1.0, None, None, 2000
     args.out, args.overwrite = str(out_dir / "result.h5mu"), True
-    args.resume = None
+    args.resume, args.resolution, args.spatial_weight, args.neighbors = None, None, 0.0, 15
+    args.n_domains = args.n_domains or 5
     return cmd_run(args)
+
+
+def _load_result(args):
+    """A file written by factvae (or any valid input) for the analysis subcommands."""
+    args.rna = args.atac = args.image = args.counts_layer = None
+    args.image_scale = 1.0
+    return _load(args)
+
+
+def _write_result(mdata, args) -> None:
+    from .io import write_h5mu
+
+    if args.out:
+        write_h5mu(mdata, args.out, overwrite=args.overwrite)
+        print(f"results: {args.out}")
+
+
+def _write_table(df, path, overwrite: bool) -> None:
+    path = _check_output(path, overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(path, sep="," if path.suffix == ".csv" else "\t", index=False)
+    print(f"table: {path}")
+
+
+def cmd_domains(args) -> int:
+    from .domains import domain_markers
+    from .plotting import plot_domains
+
+    if args.out:
+        _check_output(args.out, args.overwrite)
+    mdata = _load_result(args)
+    _domains(mdata, args)
+    if args.markers:
+        _write_table(domain_markers(mdata), args.markers, args.overwrite)
+    if args.picture:
+        print(f"picture: {plot_domains(mdata, _check_output(args.picture, args.overwrite))}")
+    _write_result(mdata, args)
+    return 0
+
+
+def cmd_regulation(args) -> int:
+    from .regulation import infer_regulation
+
+    if not args.all and not args.gene:
+        raise FactVAEInputError("no gene given.", field="arguments",
+                                fix="pass --gene NAME (repeatable) or --all.")
+    _check_output(args.tsv, args.overwrite)
+    if args.out:
+        _check_output(args.out, args.overwrite)
+    mdata = _load_result(args)
+    table = infer_regulation(mdata, None if args.all else args.gene, window=args.window,
+                             annotation=args.genes, n_background=args.background, seed=args.seed)
+    _say(f"factvae: scored {len(table)} gene-peak pairs; {int((table['qval'] < 0.05).sum())} "
+         "with q < 0.05")
+    _write_table(table, args.tsv, args.overwrite)
+    _write_result(mdata, args)
+    return 0
+
+
+def cmd_motifs(args) -> int:
+    from .motifs import domain_motifs, motif_deviations, read_motif_matrix, scan_motifs
+
+    if args.out:
+        _check_output(args.out, args.overwrite)
+    mdata = _load_result(args)
+    if args.motif_matrix:
+        read_motif_matrix(mdata, args.motif_matrix)
+    elif args.genome:
+        scan_motifs(mdata, args.genome, pvalue=args.pvalue)
+    t0 = time.perf_counter()
+    motif_deviations(mdata, n_backgrounds=args.backgrounds, seed=args.seed)
+    _say(f"factvae: motif deviations in {time.perf_counter() - t0:.1f} s")
+    if args.tsv:
+        if "factvae_domain" not in mdata.obs:
+            raise FactVAEInputError("no domains to compare motifs between.",
+                                    field="obs['factvae_domain']",
+                                    fix="run factvae domains first, or drop --tsv.")
+        _write_table(domain_motifs(mdata), args.tsv, args.overwrite)
+    _write_result(mdata, args)
+    return 0
+
+
+def cmd_augment(args) -> int:
+    import pandas as pd
+
+    from .augment import augment_atac, gene_activity
+
+    if not args.peaks and not args.gene_activity:
+        raise FactVAEInputError("nothing requested.", field="arguments",
+                                fix="pass --peaks NAME ... and/or --gene-activity GENE ...")
+    _check_output(args.table, args.overwrite)
+    mdata = _load_result(args)
+    parts = []
+    if args.peaks:
+        aug = augment_atac(mdata, args.peaks)
+        parts.append(pd.DataFrame(aug, index=mdata.obs_names,
+                                  columns=[f"{p}:augmented" for p in args.peaks]))
+        if args.raw:
+            pos = mdata.mod["atac"].var_names.get_indexer(args.peaks)
+            parts.append(pd.DataFrame(mdata.mod["atac"].X[:, pos].toarray(), index=mdata.obs_names,
+                                      columns=[f"{p}:raw" for p in args.peaks]))
+    for g in args.gene_activity or []:
+        parts.append(gene_activity(mdata, g).add_suffix(":activity_augmented"))
+        if args.raw:
+            parts.append(gene_activity(mdata, g, augmented=False).add_suffix(":activity_raw"))
+    table = pd.concat(parts, axis=1)
+    table.insert(0, "spot", table.index)
+    _write_table(table, args.table, args.overwrite)
+    return 0
+
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -235,13 +369,63 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         _add_input_args(p)
         _add_model_args(p)
+        if name == "run":
+            _add_domain_args(p)
         p.add_argument("--out", required=True, metavar="RESULT.h5mu")
         p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
         p.set_defaults(func=func)
 
+    p = sub.add_parser("domains", help="Leiden spatial domains on a trained result")
+    p.add_argument("--mudata", required=True, metavar="RESULT.h5mu")
+    _add_domain_args(p)
+    p.add_argument("--markers", metavar="MARKERS.tsv", help="write domain marker genes/peaks/motifs")
+    p.add_argument("--picture", metavar="DOMAINS.png", help="draw the domains on the tissue")
+    p.add_argument("--out", metavar="OUT.h5mu", help="write the result with the domains")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_domains)
+
+    p = sub.add_parser("regulation", help="rank candidate regulatory peaks of genes")
+    p.add_argument("--mudata", required=True, metavar="RESULT.h5mu")
+    x = p.add_mutually_exclusive_group()
+    x.add_argument("--gene", action="append", metavar="GENE", help="a gene (repeatable)")
+    x.add_argument("--all", action="store_true", help="every modelled gene (stored in uns)")
+    p.add_argument("--window", type=int, default=150_000, help="bp around the TSS (default 150 kb)")
+    p.add_argument("--genes", metavar="GENES.gtf|.bed", help="gene annotation (default rna.var)")
+    p.add_argument("--background", type=int, default=100_000, help="random pairs in the null")
+    p.add_argument("--tsv", required=True, metavar="TABLE.tsv")
+    p.add_argument("--out", metavar="OUT.h5mu", help="also write the result (with --all: the table in uns)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_regulation)
+
+    p = sub.add_parser("motifs", help="chromVAR-style motif deviations, raw and augmented")
+    p.add_argument("--mudata", required=True, metavar="RESULT.h5mu")
+    x = p.add_mutually_exclusive_group()
+    x.add_argument("--motif-matrix", metavar="FILE", help="peaks x motifs (.h5ad/.csv/.tsv)")
+    x.add_argument("--genome", metavar="GENOME.fa", help="scan peaks with JASPAR CORE vertebrates")
+    p.add_argument("--pvalue", type=float, default=5e-5, help="motif match p-value (with --genome)")
+    p.add_argument("--backgrounds", type=int, default=50, help="background peak sets")
+    p.add_argument("--tsv", metavar="DOMAIN_MOTIFS.tsv", help="domain-specific motifs table")
+    p.add_argument("--out", metavar="OUT.h5mu")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_motifs)
+
+    p = sub.add_parser("augment", help="augmented accessibility of peaks, or gene activity")
+    p.add_argument("--mudata", required=True, metavar="RESULT.h5mu")
+    p.add_argument("--peaks", nargs="+", metavar="PEAK")
+    p.add_argument("--gene-activity", nargs="+", metavar="GENE",
+                   help="summed accessibility of each gene's body + promoter peaks")
+    p.add_argument("--raw", action="store_true", help="add the raw values beside")
+    p.add_argument("--table", required=True, metavar="TABLE.tsv|.csv")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_augment)
+
     p = sub.add_parser("demo", help="the main job on the built-in simulated tissue")
     p.add_argument("--out-dir", default="factvae-demo", metavar="DIR")
     _add_model_args(p)
+    p.add_argument("--n-domains", type=int, default=5, metavar="K")
     p.set_defaults(func=cmd_demo, epochs=DEMO_EPOCHS)
     return parser
 

@@ -1,0 +1,189 @@
+"""Speed and peak memory of FactVAE training on the CPU, against a dense formulation of the same
+model (as the authors' code runs it: the whole ATAC matrix densified in host memory, and a dense
+genes x peaks cosine matrix and a dense G2P copy at every step).
+
+Each measurement runs in a fresh process that loads the counts from a .npz (made once, by a
+separate process) and trains; peak memory is that process's maximum resident set size.
+
+    python benchmarks/bench_speed.py                       # all sizes, both formulations
+    python benchmarks/bench_speed.py --sizes 1000x25000 --impl sparse
+    python benchmarks/bench_speed.py --device cuda         # on a GPU machine
+
+Results: benchmarks/results/speed.csv (appended) and one line per run on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / "benchmarks" / "cache"
+N_GENES = 2000
+ATAC_DENSITY, RNA_DENSITY = 0.03, 0.15
+N_INPUT = 100  # PCA / LSI components
+
+
+def data_path(n, p) -> Path:
+    return CACHE / f"counts_{n}x{p}.npz"
+
+
+def make_data(n, p, seed=0):
+    """Random sparse counts of realistic density (speed does not depend on the biology)."""
+    rng = np.random.default_rng(seed)
+
+    def counts(rows, cols, density):
+        blocks = []
+        for s in range(0, rows, 2000):
+            r = min(2000, rows - s)
+            nnz = rng.poisson(cols * density, r)
+            indptr = np.r_[0, np.cumsum(nnz)]
+            idx = np.concatenate([np.sort(rng.choice(cols, k, replace=False)) for k in nnz])
+            data = (1 + rng.poisson(0.5, idx.size)).astype(np.float32)
+            blocks.append(sp.csr_matrix((data, idx, indptr), shape=(r, cols)))
+        return sp.vstack(blocks, format="csr")
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    rna, atac = counts(n, N_GENES, RNA_DENSITY), counts(n, p, ATAC_DENSITY)
+    # a prior of realistic size: ~3 linked peaks per gene
+    gi = rng.integers(0, N_GENES, 3 * N_GENES)
+    pj = rng.integers(0, p, 3 * N_GENES)
+    np.savez(data_path(n, p), rna_data=rna.data, rna_indices=rna.indices, rna_indptr=rna.indptr,
+             atac_data=atac.data, atac_indices=atac.indices, atac_indptr=atac.indptr,
+             gi=gi, pj=pj, n=n, p=p)
+
+
+def load(n, p):
+    f = np.load(data_path(n, p))
+    rna = sp.csr_matrix((f["rna_data"], f["rna_indices"], f["rna_indptr"]), shape=(n, N_GENES))
+    atac = sp.csr_matrix((f["atac_data"], f["atac_indices"], f["atac_indptr"]), shape=(n, p))
+    return rna, atac, f["gi"], f["pj"]
+
+
+def run_one(n, p, impl, device, max_steps, threads):
+    """Train in this process; print a JSON line with timings and peak memory."""
+    import torch
+
+    from factvae.config import FactVAEConfig
+    from factvae.module import FactVAEModule, kl_normal, regulatory_loss
+    from factvae.trainer import Trainer, TrainingData
+    from factvae.zinb import zinb_log_prob
+
+    torch.set_num_threads(threads)
+    rna, atac, gi, pj = load(n, p)
+    rng = np.random.default_rng(0)
+    x_rna = rng.normal(size=(n, N_INPUT)).astype(np.float32)
+    x_atac = rng.normal(size=(n, N_INPUT)).astype(np.float32)
+    ls_rna = np.log(np.asarray(rna.sum(1)).ravel() + 1).astype(np.float32)
+    ls_atac = np.log(np.asarray(atac.sum(1)).ravel() + 1).astype(np.float32)
+    cfg = FactVAEConfig()
+    dev = torch.device(device)
+    module = FactVAEModule(N_INPUT, N_GENES, N_INPUT, p)
+    data = TrainingData(x_rna, x_atac, rna, atac, ls_rna, ls_atac, gi, pj)
+    trainer = Trainer(module, data, cfg, dev)
+    n_steps = max(1, n // cfg.batch_size)
+    steps = min(n_steps, max_steps)
+    perm = np.random.default_rng(0).permutation(n)
+
+    if impl == "dense":
+        # the authors' formulation: dense counts on the host, dense cosine and G2P per step
+        rna_dense, atac_dense = rna.toarray(), atac.toarray()
+        g2p = torch.zeros(N_GENES, p, device=dev)
+        g2p[torch.as_tensor(gi), torch.as_tensor(pj)] = 1.0
+
+        def step(idx):
+            b = data.batch(idx)
+            module.train()
+            terms = {}
+            for name, vae, x_in, ls, X in (("rna", module.rna, b.x_rna, b.log_size_rna, rna_dense),
+                                           ("atac", module.atac, b.x_atac, b.log_size_atac, atac_dense)):
+                x = torch.as_tensor(X[idx], device=dev)
+                mean, log_var = vae.encoder(x_in)
+                z = mean + torch.randn_like(mean) * (0.5 * log_var).exp()
+                log_mu, log_theta, pi = vae.decoder(z, ls)
+                terms[name] = -zinb_log_prob(x, log_mu, log_theta, pi).sum(1).mean()
+                terms["kl_" + name] = kl_normal(mean, log_var).mean()
+            gn = torch.nn.functional.normalize(module.rna.decoder.feature, dim=1)
+            pn = torch.nn.functional.normalize(module.atac.decoder.feature, dim=1)
+            S = gn @ pn.T
+            reg = ((S - g2p) ** 2 * g2p).sum() / g2p.sum()
+            loss = (0.1 * terms["rna"] + 0.001 * terms["kl_rna"] + 0.002 * terms["atac"]
+                    + 0.001 * terms["kl_atac"] + reg.exp())
+            trainer.opt.zero_grad()
+            loss.backward()
+            trainer.opt.step()
+            ssa = module.ssa_step_loss(b)
+            trainer.opt_ssa.zero_grad()
+            ssa.backward()
+            trainer.opt_ssa.step()
+    else:
+        def step(idx):
+            trainer.train_step(data.batch(idx))
+
+    step(perm[:cfg.batch_size])  # warm-up (allocations, kernels), not timed
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for s in range(1, steps):
+        step(perm[s * cfg.batch_size:(s + 1) * cfg.batch_size])
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    per_step = (time.perf_counter() - t0) / max(steps - 1, 1)
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+    out = {"n_spots": n, "n_peaks": p, "n_genes": N_GENES, "impl": impl, "device": device,
+           "threads": threads, "steps_timed": steps - 1, "steps_per_epoch": n_steps,
+           "sec_per_step": per_step, "sec_per_epoch": per_step * n_steps,
+           "extrapolated": steps < n_steps, "peak_rss_gb": peak_gb}
+    if dev.type == "cuda":
+        out["peak_gpu_gb"] = torch.cuda.max_memory_allocated() / 1024 ** 3
+        out["gpu"] = torch.cuda.get_device_name()
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--sizes", nargs="+", default=["1000x25000", "10000x100000", "40000x100000"])
+    p.add_argument("--impl", nargs="+", default=["sparse", "dense"], choices=["sparse", "dense"])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--max-steps", type=int, default=400, help="steps timed per run (sparse)")
+    p.add_argument("--dense-max-steps", type=int, default=12, help="steps timed per dense run")
+    p.add_argument("--child", nargs=4, metavar=("N", "P", "IMPL", "STEPS"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        n, pk, impl, steps = args.child
+        return run_one(int(n), int(pk), impl, args.device, int(steps), args.threads)
+    results = ROOT / "benchmarks" / "results" / "speed.csv"
+    for size in args.sizes:
+        n, pk = (int(v) for v in size.split("x"))
+        if not data_path(n, pk).exists():
+            subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+                            f"import bench_speed as b; b.make_data({n}, {pk})"], check=True)
+        for impl in args.impl:
+            steps = args.max_steps if impl == "sparse" else args.dense_max_steps
+            proc = subprocess.run([sys.executable, __file__, "--device", args.device, "--threads",
+                                   str(args.threads), "--child", str(n), str(pk), impl, str(steps)],
+                                  capture_output=True, text=True)
+            line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
+            if line is None:
+                rec = {"n_spots": n, "n_peaks": pk, "impl": impl, "device": args.device,
+                       "error": (proc.stderr.strip().splitlines() or ["killed"])[-1][:200],
+                       "returncode": proc.returncode}
+            else:
+                rec = json.loads(line[7:])
+            print(json.dumps(rec), flush=True)
+            import pandas as pd
+
+            pd.DataFrame([rec]).to_csv(results, mode="a", header=not results.exists(), index=False)
+
+
+if __name__ == "__main__":
+    main()
