@@ -56,3 +56,29 @@ def shared_data():
 def artifacts():
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def trained_mdata():
+    """The tiny tissue, preprocessed, with the prior, trained for a few epochs (shared; copy it)."""
+    import factvae
+
+    # strong domain effects: at this tiny size the defaults leave too little signal to test with
+    m = factvae.simulate(n_spots=300, n_genes=150, n_peaks=1200, n_domains=4, n_motifs=8,
+                         domain_effect=2.0, rna_depth=600, atac_depth=300, image_size=240, seed=2)
+    m = factvae.preprocess(m, n_top_genes=120, n_pcs=30, n_lsi=30)
+    factvae.add_gene_peak_prior(m)
+    factvae.train(m, epochs=40, batch_size=64, device="cpu", n_threads=1, n_latent=16)
+    return m
+
+
+@pytest.fixture
+def trained(trained_mdata):
+    return trained_mdata.copy()
+
+
+@pytest.fixture
+def trained_h5mu(trained_mdata, tmp_path):
+    path = tmp_path / "trained.h5mu"
+    trained_mdata.write(path)
+    return path

@@ -121,3 +121,57 @@ def test_run_writes_result_and_picture(tiny_h5mu, tmp_path, capsys):
     assert "factvae_preprocess" in res.uns and "factvae_g2p" in res.uns
     assert out.with_suffix(".png").stat().st_size > 10_000
     assert np.isfinite(res.mod["rna"].obsm["X_pca"]).all()
+
+
+def test_run_end_to_end_with_domains(tiny_h5mu, tmp_path, capsys):
+    import mudata
+
+    out = tmp_path / "res.h5mu"
+    args = ["run", "--mudata", str(tiny_h5mu), "--out", str(out), "--epochs", "3", "--batch-size",
+            "64", "--n-domains", "3", "--threads", "1"]
+    assert main(args) == 0
+    res = mudata.read_h5mu(out)
+    assert res.obs["factvae_domain"].nunique() == 3 and "X_factvae" in res.obsm
+    assert out.with_name("res.model.pt").exists() and out.with_suffix(".png").exists()
+    # nothing is overwritten without --overwrite, and nothing is half-written either
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    assert main(args) == EXIT_INPUT
+    assert "already exists" in capsys.readouterr().err
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before
+    # resume the saved model for two more epochs
+    out2 = tmp_path / "res2.h5mu"
+    assert main(["train", "--mudata", str(out), "--resume", str(out.with_name("res.model.pt")),
+                 "--epochs", "5", "--out", str(out2)]) == 0
+    assert mudata.read_h5mu(out2).uns["factvae"]["epochs_done"] == 5
+
+
+def test_analysis_subcommands(trained_h5mu, tmp_path, capsys):
+    import pandas as pd
+
+    dom = tmp_path / "dom.h5mu"
+    assert main(["domains", "--mudata", str(trained_h5mu), "--n-domains", "4", "--markers",
+                 str(tmp_path / "markers.tsv"), "--out", str(dom)]) == 0
+    assert pd.read_csv(tmp_path / "markers.tsv", sep="\t")["kind"].nunique() == 2
+    reg = tmp_path / "reg.tsv"
+    assert main(["regulation", "--mudata", str(dom), "--all", "--tsv", str(reg),
+                 "--background", "5000"]) == 0
+    table = pd.read_csv(reg, sep="\t")
+    assert {"gene", "peak", "score", "z", "qval", "tss_distance", "in_prior"} <= set(table.columns)
+    assert main(["regulation", "--mudata", str(dom), "--all", "--tsv", str(reg)]) == EXIT_INPUT
+    mot = tmp_path / "mot.h5mu"
+    assert main(["motifs", "--mudata", str(dom), "--tsv", str(tmp_path / "motifs.tsv"),
+                 "--backgrounds", "10", "--out", str(mot)]) == 0
+    assert set(pd.read_csv(tmp_path / "motifs.tsv", sep="\t")["source"]) == {"raw", "augmented"}
+    import mudata
+
+    m = mudata.read_h5mu(mot)
+    assert "factvae_motif_z" in m.mod["atac"].obsm and "motif_z_raw" in m.mod["atac"].obsm
+    peak = m.mod["atac"].var_names[0]
+    aug = tmp_path / "aug.csv"
+    assert main(["augment", "--mudata", str(mot), "--peaks", peak, "--raw", "--table", str(aug)]) == 0
+    t = pd.read_csv(aug)
+    assert list(t.columns) == ["spot", f"{peak}:augmented", f"{peak}:raw"] and len(t) == m.n_obs
+    capsys.readouterr()
+    assert main(["regulation", "--mudata", str(dom), "--gene", "NoSuchGene", "--tsv",
+                 str(tmp_path / "r2.tsv")]) == EXIT_INPUT
+    assert "not in the data" in capsys.readouterr().err
