@@ -1,0 +1,116 @@
+"""Load: a .h5mu, or RNA and ATAC .h5ad files, an optional image and gene annotation; shows the
+tissue and the spots with a summary; every validation problem becomes a notification."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from magicgui.widgets import (CheckBox, Container, FileEdit, FloatSpinBox, Label, PushButton)
+from napari.utils.notifications import show_info, show_warning
+
+from . import _session, _workers
+
+
+def load_dataset(mudata=None, rna=None, atac=None, image=None, image_scale=1.0, genes=None,
+                 prior=True):
+    """Engine calls of the Load widget (run in a worker): load, validate, build the prior.
+    Returns (mdata, summary text, warning messages)."""
+    import factvae
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mdata = factvae.load_paired(mudata, rna=rna, atac=atac, image=image,
+                                    image_scale=image_scale)
+        if prior and "factvae_g2p" not in mdata.uns:
+            factvae.add_gene_peak_prior(mdata, genes)
+    return mdata, summary(mdata), [str(w.message) for w in caught
+                                   if issubclass(w.category, UserWarning)]
+
+
+def summary(mdata) -> str:
+    text = (f"{mdata.n_obs} spots, {mdata.mod['rna'].n_vars} genes, "
+            f"{mdata.mod['atac'].n_vars} peaks")
+    info = mdata.uns.get("factvae_prior")
+    if info:
+        text += f", {info['n_pairs']} linked gene-peak pairs"
+    return text
+
+
+def _path(edit: FileEdit):
+    value = edit.value
+    return None if value is None or str(value) in ("", ".") else Path(value)
+
+
+class LoadWidget(Container):
+    def __init__(self, napari_viewer):
+        super().__init__(labels=True)
+        self.viewer = napari_viewer
+        self.mudata_file = FileEdit(label="MuData (.h5mu)", filter="*.h5mu")
+        self.rna_file = FileEdit(label="or RNA (.h5ad)", filter="*.h5ad")
+        self.atac_file = FileEdit(label="and ATAC (.h5ad)", filter="*.h5ad")
+        self.image_file = FileEdit(label="Image (optional)", filter="*.png *.jpg *.jpeg *.tif *.tiff")
+        self.image_scale = FloatSpinBox(label="Image scale", value=1.0, min=1e-6, max=1e6, step=0.05)
+        self.genes_file = FileEdit(label="Genes (GTF/GFF3/BED)", filter="*.gtf *.gff3 *.gff *.bed *.gz")
+        self.prior = CheckBox(text="Build gene-peak prior", value=True)
+        self.load_button = PushButton(text="Load")
+        self.save_file = FileEdit(label="Save results to", mode="w", filter="*.h5mu")
+        self.save_button = PushButton(text="Save .h5mu")
+        self.info = Label(value="No data loaded.")
+        self.extend([self.mudata_file, self.rna_file, self.atac_file, self.image_file,
+                     self.image_scale, self.genes_file, self.prior, self.load_button, self.info,
+                     self.save_file, self.save_button])
+        self.load_button.changed.connect(self.load)
+        self.save_button.changed.connect(self.save)
+        self.worker = None
+
+    def load(self):
+        kwargs = dict(mudata=_path(self.mudata_file), rna=_path(self.rna_file),
+                      atac=_path(self.atac_file), image=_path(self.image_file),
+                      image_scale=self.image_scale.value, genes=_path(self.genes_file),
+                      prior=self.prior.value)
+        if kwargs["mudata"] is not None:
+            kwargs["rna"] = kwargs["atac"] = None
+        self.load_button.enabled = False
+        self.info.value = "Loading..."
+        self.worker = _workers.start(load_dataset, **kwargs, on_return=self._loaded,
+                                     on_error=self._failed)
+        self.worker.start()
+
+    def _loaded(self, result):
+        mdata, text, messages = result
+        name = Path(str(_path(self.mudata_file) or _path(self.rna_file) or "factvae")).stem
+        _session.show_dataset(self.viewer, mdata, name)
+        for message in messages:
+            show_warning(message)
+        self.info.value = text
+        self.load_button.enabled = True
+        show_info(f"Loaded {text}")
+
+    def _failed(self, error):
+        self.info.value = f"Not loaded: {error}"
+        self.load_button.enabled = True
+
+    def save(self):
+        from factvae.errors import FactVAEInputError
+        from factvae.io import write_h5mu
+        from napari.utils.notifications import show_error
+
+        _, mdata = _session.current(self.viewer)
+        path = _path(self.save_file)
+        if mdata is None or path is None:
+            show_error("Load or open a dataset, and choose a file to save to.")
+            return
+        try:
+            write_h5mu(mdata, path.with_suffix(".h5mu"), overwrite=path.with_suffix(".h5mu").exists()
+                       and self._confirm_overwrite(path))
+        except FactVAEInputError as err:
+            show_error(str(err))
+            return
+        show_info(f"Saved {path.with_suffix('.h5mu')}")
+
+    def _confirm_overwrite(self, path) -> bool:
+        from qtpy.QtWidgets import QMessageBox
+
+        answer = QMessageBox.question(self.native, "Overwrite?", f"{path} exists. Replace it?")
+        return answer == QMessageBox.StandardButton.Yes

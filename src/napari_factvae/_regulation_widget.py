@@ -1,0 +1,110 @@
+"""Regulation: search a gene, set the window, rank its candidate peaks in a worker, see them in a
+table (score, z, q, distance, in prior); clicking a row paints that peak's augmented
+accessibility on the tissue; export the table as TSV."""
+
+from __future__ import annotations
+
+from magicgui.widgets import Container, FileEdit, Label, LineEdit, PushButton, SpinBox
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtCore import QStringListModel, Qt
+from qtpy.QtWidgets import QCompleter, QTableWidget, QTableWidgetItem
+
+from . import _session, _workers
+from ._overlay_widget import add_value_layer
+
+COLUMNS = ["peak", "score", "z", "qval", "tss_distance", "in_prior"]
+
+
+class RegulationWidget(Container):
+    def __init__(self, napari_viewer):
+        super().__init__(labels=True)
+        self.viewer = napari_viewer
+        self.gene = LineEdit(label="Gene")
+        self.window = SpinBox(label="Window (kb)", value=150, min=1, max=10_000)
+        self.run_button = PushButton(text="Rank peaks")
+        self.info = Label(value="")
+        self.export_file = FileEdit(label="Export TSV", mode="w", filter="*.tsv")
+        self.export_button = PushButton(text="Export")
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.extend([self.gene, self.window, self.run_button, self.info])
+        self.native.layout().addWidget(self.table)
+        self.extend([self.export_file, self.export_button])
+        self.completer = QCompleter()
+        self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.completer.setModel(QStringListModel())
+        self.gene.native.setCompleter(self.completer)
+        self.run_button.changed.connect(self.run)
+        self.export_button.changed.connect(self.export)
+        self.table.cellClicked.connect(self.paint_row)
+        self.viewer.layers.events.inserted.connect(lambda e: self.refresh_genes())
+        self.result = None
+        self.worker = None
+        self.refresh_genes()
+
+    def refresh_genes(self):
+        import numpy as np
+
+        _, mdata = _session.current(self.viewer)
+        names = []
+        if mdata is not None and "factvae_feature" in mdata.mod["rna"].varm:
+            ok = np.isfinite(mdata.mod["rna"].varm["factvae_feature"]).all(axis=1)
+            names = list(map(str, mdata.mod["rna"].var_names[ok]))
+        self.completer.model().setStringList(names)
+
+    def run(self):
+        from factvae.regulation import infer_regulation
+
+        _, mdata = _session.current(self.viewer)
+        if mdata is None:
+            show_error("No dataset loaded.")
+            return
+        gene = self.gene.value.strip()
+        if not gene:
+            show_error("Type a gene name.")
+            return
+        self.run_button.enabled = False
+        self.info.value = f"Ranking peaks around {gene}..."
+        self.worker = _workers.start(infer_regulation, mdata, gene, window=self.window.value * 1000,
+                                     on_return=self._done, on_error=self._failed)
+        self.worker.start()
+
+    def _done(self, table):
+        self.run_button.enabled = True
+        self.result = table
+        self.table.setRowCount(len(table))
+        for i, row in enumerate(table[COLUMNS].itertuples(index=False)):
+            for j, v in enumerate(row):
+                text = f"{v:.3g}" if isinstance(v, float) else str(v)
+                self.table.setItem(i, j, QTableWidgetItem(text))
+        n_sig = int((table["qval"] < 0.05).sum()) if len(table) else 0
+        self.info.value = f"{len(table)} candidate peaks, {n_sig} with q < 0.05"
+
+    def _failed(self, error):
+        self.run_button.enabled = True
+        self.info.value = f"Failed: {error}"
+
+    def paint_row(self, row: int, column: int = 0):
+        from factvae.values import spot_values
+
+        spots, mdata = _session.current(self.viewer)
+        if self.result is None or mdata is None or row >= len(self.result):
+            return
+        peak = self.result["peak"].iloc[row]
+        try:
+            values = spot_values(mdata, "peak (augmented)", peak)
+        except Exception as err:
+            show_error(str(err))
+            return
+        return add_value_layer(self.viewer, spots, values, f"peak (augmented): {peak}", "magma")
+
+    def export(self):
+        path = self.export_file.value
+        if self.result is None or path is None or str(path) in ("", "."):
+            show_error("Rank peaks and choose a file first.")
+            return
+        self.result.to_csv(path, sep="\t", index=False)
+        show_info(f"Exported {len(self.result)} rows to {path}")

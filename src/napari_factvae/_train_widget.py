@@ -1,0 +1,178 @@
+"""Train: the main FactVAE parameters with the spec's defaults; Start, Cancel, save and load a
+model; a progress bar with ETA and a live loss plot, all while the viewer stays usable."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from magicgui.widgets import (ComboBox, Container, FileEdit, FloatSpinBox, Label, ProgressBar,
+                              PushButton, SpinBox)
+from napari.utils.notifications import show_error, show_info
+
+from . import _session, _workers
+from ._loss_plot import LossPlot
+
+
+def train_job(mdata, params: dict, epochs: int, device: str, cancel: threading.Event,
+              model=None, min_interval: float = 0.1):
+    """Generator run in a worker: preprocess (unless done), then train, yielding
+    ('stage', text) and ('progress', Progress) events (at most every `min_interval` s, and at
+    every epoch end). Returns (mdata, model)."""
+    import factvae
+
+    if "factvae_preprocess" not in mdata.uns:
+        yield ("stage", "preprocessing")
+        mdata = factvae.preprocess(mdata)
+        if "factvae_g2p" not in mdata.uns:
+            try:
+                factvae.add_gene_peak_prior(mdata)
+            except factvae.FactVAEInputError as err:
+                yield ("stage", f"no prior ({err.problem})")
+    if model is None or model.mdata is not mdata:
+        model = factvae.FactVAE(mdata, device=device, **params)
+    yield ("stage", f"training on {model.device}")
+    last = 0.0
+    for p in model.train_iter(epochs, cancel=cancel.is_set):
+        now = time.perf_counter()
+        if p.epoch_done or now - last >= min_interval:
+            last = now
+            yield ("progress", p)
+    model.write_results()
+    return mdata, model
+
+
+class TrainWidget(Container):
+    def __init__(self, napari_viewer):
+        from factvae.config import FactVAEConfig
+
+        super().__init__(labels=True)
+        self.viewer = napari_viewer
+        c = FactVAEConfig()
+        self.epochs = SpinBox(label="Epochs", value=c.epochs, min=1, max=100_000)
+        self.latent = SpinBox(label="Latent size d", value=c.n_latent, min=2, max=512)
+        self.alpha = FloatSpinBox(label="Prior weight alpha", value=c.alpha, min=0.0, max=100.0, step=0.1)
+        self.batch_size = SpinBox(label="Batch size", value=c.batch_size, min=2, max=100_000)
+        self.lr = FloatSpinBox(label="Learning rate", value=c.lr, min=1e-6, max=1.0, step=1e-4)
+        self.device = ComboBox(label="Device", choices=["auto", "cpu", "cuda", "mps"], value="auto")
+        self.seed = SpinBox(label="Seed", value=c.seed, min=0, max=2 ** 31 - 1)
+        self.start_button = PushButton(text="Start")
+        self.cancel_button = PushButton(text="Cancel", enabled=False)
+        self.progress = ProgressBar(label="Progress", min=0, max=1000, value=0)
+        self.status = Label(value="Idle.")
+        self.model_file = FileEdit(label="Model file", mode="w", filter="*.pt")
+        self.save_button = PushButton(text="Save model")
+        self.load_button = PushButton(text="Load model")
+        self.plot = LossPlot()
+        self.extend([self.epochs, self.latent, self.alpha, self.batch_size, self.lr, self.device,
+                     self.seed, self.start_button, self.cancel_button, self.progress, self.status,
+                     self.model_file, self.save_button, self.load_button])
+        self.native.layout().addWidget(self.plot)
+        self.start_button.changed.connect(self.start)
+        self.cancel_button.changed.connect(self.cancel)
+        self.save_button.changed.connect(self.save_model)
+        self.load_button.changed.connect(self.load_model)
+        self.cancel_event = threading.Event()
+        self.worker = None
+        self.model = None
+        self.mdata = None
+
+    def params(self) -> dict:
+        return dict(n_latent=self.latent.value, alpha=self.alpha.value,
+                    batch_size=self.batch_size.value, lr=self.lr.value, seed=self.seed.value,
+                    epochs=self.epochs.value)
+
+    def start(self):
+        layer, mdata = _session.current(self.viewer)
+        if mdata is None:
+            show_error("No dataset: load one with the Load widget or open a .h5mu first.")
+            return
+        self.mdata = mdata
+        self.cancel_event.clear()
+        self.plot.clear()
+        self.progress.value = 0
+        self.start_button.enabled = False
+        self.cancel_button.enabled = True
+        resume = self.model if self.model is not None and self.model.mdata is mdata else None
+        if resume is not None:
+            for epoch_losses in resume.history.to_dict("records"):
+                self.plot.add_epoch(epoch_losses)
+        self.worker = _workers.start(train_job, mdata, self.params(), self.epochs.value,
+                                     self.device.value, self.cancel_event, resume,
+                                     on_yield=self._event, on_return=self._done,
+                                     on_error=self._failed)
+        self.worker.start()
+
+    def cancel(self):
+        self.cancel_event.set()
+        self.status.value = "Cancelling after this mini-batch..."
+
+    def _event(self, event):
+        kind, value = event
+        if kind == "stage":
+            self.status.value = value.capitalize() + "..."
+            return
+        p = value
+        self.progress.value = int(1000 * p.fraction)
+        done = max(p.fraction, 1e-9)
+        eta = p.elapsed / done * (1 - done) if p.fraction > 0 else float("nan")
+        self.status.value = (f"epoch {p.epoch}/{p.n_epochs}, step {p.step}/{p.n_steps}, "
+                             f"loss {p.losses['joint']:.4g}, ETA {eta:.0f} s")
+        if p.epoch_done:
+            self.plot.add_epoch(p.losses)
+
+    def _done(self, result):
+        mdata, model = result
+        self.model = model
+        if mdata is not self.mdata:  # preprocessing filtered spots: show the new object
+            _session.show_dataset(self.viewer, mdata, "factvae")
+        self.mdata = mdata
+        self._reset()
+        word = "Cancelled; kept" if model.cancelled else "Trained"
+        self.status.value = f"{word} {model.epochs_done} epochs ({model.train_seconds:.0f} s)."
+        show_info(self.status.value)
+
+    def _failed(self, error):
+        self._reset()
+        self.status.value = f"Failed: {error}"
+
+    def _reset(self):
+        self.start_button.enabled = True
+        self.cancel_button.enabled = False
+
+    def _model_path(self):
+        v = self.model_file.value
+        return None if v is None or str(v) in ("", ".") else v
+
+    def save_model(self):
+        from factvae.errors import FactVAEInputError
+
+        path = self._model_path()
+        if self.model is None or path is None:
+            show_error("Train a model and choose a file first.")
+            return
+        try:
+            self.model.save(path, overwrite=False)
+        except FactVAEInputError as err:
+            show_error(str(err))
+            return
+        show_info(f"Saved model to {path}")
+
+    def load_model(self):
+        from factvae.errors import FactVAEInputError
+        from factvae.model import FactVAE
+
+        _, mdata = _session.current(self.viewer)
+        path = self._model_path()
+        if mdata is None or path is None:
+            show_error("Load a dataset and choose a model file first.")
+            return
+        try:
+            self.model = FactVAE.load(path, mdata, device=self.device.value)
+        except FactVAEInputError as err:
+            show_error(str(err))
+            return
+        self.model.write_results()
+        self.mdata = mdata
+        self.status.value = f"Loaded a model trained {self.model.epochs_done} epochs."
+        show_info(self.status.value)

@@ -1,0 +1,168 @@
+"""Each dock widget driven end to end on a tiny simulated tissue, under Xvfb (pytest-qt)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.gui
+
+TIMEOUT = 120_000  # ms; training a few epochs on two cores
+
+
+@pytest.fixture
+def viewer(make_napari_viewer):
+    return make_napari_viewer()
+
+
+@pytest.fixture
+def shown(viewer, trained):
+    from napari_factvae._session import show_dataset
+
+    show_dataset(viewer, trained, "tiny")
+    return viewer, trained
+
+
+def test_load_widget_shows_image_spots_and_summary(viewer, qtbot, tiny_h5mu):
+    from napari_factvae._load_widget import LoadWidget
+
+    w = LoadWidget(viewer)
+    w.mudata_file.value = tiny_h5mu
+    w.load()
+    qtbot.waitUntil(lambda: w.load_button.enabled, timeout=TIMEOUT)
+    assert [type(layer).__name__ for layer in viewer.layers] == ["Image", "Points"]
+    assert w.info.value.startswith("240 spots, 150 genes, 900 peaks") and "linked" in w.info.value
+
+
+def test_load_widget_reports_bad_input_without_crashing(viewer, qtbot, tmp_path):
+    from napari_factvae._load_widget import LoadWidget
+
+    bad = tmp_path / "bad.h5mu"
+    bad.write_text("not a file of ours")
+    w = LoadWidget(viewer)
+    w.mudata_file.value = bad
+    w.load()
+    qtbot.waitUntil(lambda: w.load_button.enabled, timeout=TIMEOUT)
+    assert "not an HDF5 file" in w.info.value and len(viewer.layers) == 0
+
+
+def test_train_widget_trains_with_progress_and_loss_plot(viewer, qtbot, tiny):
+    from napari_factvae._session import show_dataset
+    from napari_factvae._train_widget import TrainWidget
+
+    show_dataset(viewer, tiny, "tiny")
+    w = TrainWidget(viewer)
+    w.epochs.value, w.batch_size.value, w.latent.value, w.device.value = 3, 64, 8, "cpu"
+    w.start()
+    assert not w.start_button.enabled and w.cancel_button.enabled
+    qtbot.waitUntil(lambda: w.start_button.enabled, timeout=TIMEOUT)
+    assert w.model.epochs_done == 3 and w.progress.value == 1000
+    assert len(w.plot.history["joint"]) == 3
+    assert "X_factvae" in w.mdata.obsm and w.status.value.startswith("Trained 3 epochs")
+
+
+def test_train_widget_cancel_keeps_last_epoch(viewer, qtbot, trained):
+    from napari_factvae._session import show_dataset
+    from napari_factvae._train_widget import TrainWidget
+
+    show_dataset(viewer, trained, "tiny")
+    w = TrainWidget(viewer)
+    w.epochs.value, w.batch_size.value, w.latent.value, w.device.value = 500, 64, 8, "cpu"
+    w.start()
+    qtbot.waitUntil(lambda: w.progress.value > 8, timeout=TIMEOUT)  # past the first epochs
+    w.cancel()
+    qtbot.waitUntil(lambda: w.start_button.enabled, timeout=TIMEOUT)
+    assert w.model.cancelled and 1 <= w.model.epochs_done < 500
+    assert w.status.value.startswith("Cancelled; kept")
+    assert trained.uns["factvae"]["epochs_done"] == w.model.epochs_done
+
+
+def test_domains_widget_paints_domains(shown, qtbot, tmp_path):
+    from napari_factvae._domains_widget import DomainsWidget
+
+    viewer, mdata = shown
+    w = DomainsWidget(viewer)
+    w.n_domains.value = 4
+    w.compute()
+    qtbot.waitUntil(lambda: w.compute_button.enabled, timeout=TIMEOUT)
+    spots = viewer.layers["tiny spots"]
+    assert len(np.unique(np.round(spots.face_color, 4), axis=0)) == 4
+    fill = viewer.layers["domains (filled)"]
+    assert set(np.unique(fill.data)) == {0, 1, 2, 3, 4}
+    assert viewer.layers.index(spots) == len(viewer.layers) - 1  # spots drawn on top
+    # annotation: merge two domains by giving them one name
+    w.table.item(0, 1).setText("A")
+    w.table.item(1, 1).setText("A")
+    w.apply_names()
+    assert list(mdata.obs["factvae_domain"].cat.categories) == ["A", "2", "3"]
+    assert len(np.unique(np.round(spots.face_color, 4), axis=0)) == 3
+    w.export_file.value = tmp_path / "domains.csv"
+    w.export()
+    table = pd.read_csv(tmp_path / "domains.csv")
+    assert len(table) == mdata.n_obs and set(table["domain"].astype(str)) == {"A", "2", "3"}
+
+
+def test_overlay_widget_paints_values_side_by_side(shown):
+    from napari_factvae._overlay_widget import OverlayWidget
+
+    viewer, mdata = shown
+    w = OverlayWidget(viewer)
+    gene = mdata.mod["rna"].var_names[0]
+    w.kind.value = "gene (raw)"
+    assert w.completer.model().rowCount() == mdata.mod["rna"].n_vars
+    w.search.value = gene
+    (layer,) = w.paint()
+    np.testing.assert_allclose(layer.features["value"], mdata.mod["rna"].X[:, 0].toarray().ravel())
+    peak = mdata.mod["atac"].var_names[5]
+    w.kind.value, w.search.value, w.side_by_side.value = "peak (augmented)", peak, True
+    raw, aug = w.paint()
+    assert raw.name == f"peak (raw): {peak}" and aug.name == f"peak (augmented): {peak}"
+    assert viewer.grid.enabled and aug.features["value"].min() > 0
+    w.search.value = "no such peak"
+    assert w.paint() is None  # an error notification, not an exception
+
+
+def test_overlay_widget_motifs(shown, qtbot):
+    from napari_factvae._overlay_widget import OverlayWidget
+
+    viewer, mdata = shown
+    w = OverlayWidget(viewer)
+    w.compute_motifs()
+    qtbot.waitUntil(lambda: w.motif_button.enabled, timeout=TIMEOUT)
+    w.kind.value = "motif (augmented)"
+    w.search.value = "MOTIF01"
+    (layer,) = w.paint()
+    assert layer.features["value"].shape == (mdata.n_obs,)
+
+
+def test_regulation_widget_table_and_click_through(shown, qtbot, tmp_path):
+    from napari_factvae._regulation_widget import RegulationWidget
+
+    viewer, mdata = shown
+    w = RegulationWidget(viewer)
+    links = mdata.uns["simulation"]["links"]
+    hvg = mdata.mod["rna"].var_names[mdata.mod["rna"].var["highly_variable"]]
+    w.gene.value = next(g for g in links["gene"] if g in hvg)
+    w.run()
+    qtbot.waitUntil(lambda: w.run_button.enabled, timeout=TIMEOUT)
+    assert w.table.rowCount() == len(w.result) > 0
+    layer = w.paint_row(0)
+    assert layer.name == f"peak (augmented): {w.result['peak'].iloc[0]}"
+    w.export_file.value = tmp_path / "reg.tsv"
+    w.export()
+    assert len(pd.read_csv(tmp_path / "reg.tsv", sep="\t")) == len(w.result)
+
+
+def test_save_and_reopen_restores_layers(shown, qtbot, tmp_path):
+    from factvae.domains import find_domains
+    from napari_factvae._load_widget import LoadWidget
+
+    viewer, mdata = shown
+    find_domains(mdata, n_domains=3)
+    w = LoadWidget(viewer)
+    w.save_file.value = tmp_path / "session.h5mu"
+    w.save()
+    viewer.layers.clear()
+    layers = viewer.open(str(tmp_path / "session.h5mu"), plugin="napari-factvae")
+    points = layers[-1]
+    assert "factvae_domain" in points.features
+    assert len(np.unique(np.round(points.face_color, 4), axis=0)) == 3
