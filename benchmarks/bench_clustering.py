@@ -32,6 +32,8 @@ CONFIGS = {
     "default": {},                                  # per-feature dispersion, SSA on
     "no_ssa": {"ssa": False},
     "paper_dispersion": {"dispersion": "paper"},
+    "teacher_eval": {"ssa_teacher_eval": True},
+    "paper_teacher_eval": {"dispersion": "paper", "ssa_teacher_eval": True},
 }
 
 

@@ -17,6 +17,7 @@ class FactVAEConfig:
     w_nll_rna, w_kl_rna, w_nll_atac, w_kl_atac: loss weights (0.1, 0.001, 0.002, 0.001).
     alpha: weight of exp(L_reg), the gene-peak prior term (1.0; 0 switches it off).
     ssa: run the similarity-structure-alignment step after each joint step (True).
+    ssa_teacher_eval: run the RNA teacher without dropout in the SSA step (False: as in training).
     lr, lr_ssa: Adam learning rates of the joint and SSA steps (1e-3, 5e-4).
     gamma: exponential learning-rate decay per epoch, both optimisers (0.995).
     batch_size: spots per mini-batch (128); the last incomplete batch is dropped.
@@ -35,6 +36,7 @@ class FactVAEConfig:
     w_kl_atac: float = 0.001
     alpha: float = 1.0
     ssa: bool = True
+    ssa_teacher_eval: bool = False
     lr: float = 1e-3
     lr_ssa: float = 5e-4
     gamma: float = 0.995

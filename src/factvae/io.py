@@ -139,11 +139,9 @@ def pair_spots(rna: ad.AnnData, atac: ad.AnnData, *, files: tuple[str | None, st
     return rna[order].copy(), atac[order].copy()
 
 
-def _spatial_from(mods: dict, extra_uns=None, extra_obsm=None):
-    """Coordinates and image library from the global object first, then RNA, then ATAC."""
+def _spatial_from(mods: dict, extra_uns=None):
+    """Coordinates from RNA, then ATAC; the image library from the global object first."""
     coords = None
-    if extra_obsm is not None and "spatial" in extra_obsm:
-        coords = np.asarray(extra_obsm["spatial"])
     for m in MODALITIES:
         if coords is None and "spatial" in mods[m].obsm:
             coords = np.asarray(mods[m].obsm["spatial"])
@@ -187,7 +185,8 @@ def load_paired(mudata: str | Path | None = None, *, rna: str | Path | None = No
     obsm['spatial']) replaces any image stored in the files. Raises FactVAEInputError with the
     file, the field and the fix for anything unusable.
     """
-    if (mudata is None) == (rna is None and atac is None) or (mudata is None and (rna is None or atac is None)):
+    two_files = rna is not None and atac is not None
+    if (mudata is None) != two_files or (mudata is not None and (rna or atac)):
         raise FactVAEInputError("give either one .h5mu (mudata=...) or both rna=... and atac=... "
                                 ".h5ad files.", field="input", fix="see `factvae run --help`.")
     top_uns, top_obsm = None, None

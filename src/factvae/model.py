@@ -130,7 +130,7 @@ class FactVAE:
         try:
             yield from self.trainer.run(epochs, cancel)
         finally:
-            self.cancelled = bool(getattr(self.trainer, "cancelled", False))
+            self.cancelled = self.trainer.cancelled
             self.train_seconds += time.perf_counter() - t0
 
     def train(self, epochs: int | None = None, *, callback: Callable[[Progress], None] | None = None,

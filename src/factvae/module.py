@@ -138,9 +138,14 @@ class FactVAEModule(nn.Module):
         terms["joint"] = total
         return terms
 
-    def ssa_step_loss(self, batch: Batch) -> torch.Tensor:
-        """RNA is the teacher (no gradient); only the ATAC encoder learns from this loss."""
+    def ssa_step_loss(self, batch: Batch, teacher_eval: bool = False) -> torch.Tensor:
+        """RNA is the teacher (no gradient); only the ATAC encoder learns from this loss.
+        With `teacher_eval` the teacher runs without dropout (the structure it has at inference)."""
         with torch.no_grad():
+            was_training = self.rna.encoder.training
+            if teacher_eval:
+                self.rna.encoder.eval()
             z_r, _ = self.rna.encoder(batch.x_rna)
+            self.rna.encoder.train(was_training)
         z_a, _ = self.atac.encoder(batch.x_atac)
         return ssa_loss(z_r, z_a)

@@ -125,6 +125,7 @@ class Trainer:
         self.order = torch.Generator().manual_seed(config.seed)
         self.epoch = 0          # epochs finished
         self.history: list[dict] = []
+        self.cancelled = False  # whether the last run() stopped on the cancel flag
         self.weights = {"nll_rna": config.w_nll_rna, "kl_rna": config.w_kl_rna,
                         "nll_atac": config.w_nll_atac, "kl_atac": config.w_kl_atac,
                         "alpha": config.alpha}
@@ -161,6 +162,7 @@ class Trainer:
         n, b = self.data.n_spots, min(self.config.batch_size, self.data.n_spots)
         n_steps = self._steps()
         snapshot = self._snapshot() if cancel is not None else None
+        self.cancelled = False
         t0 = time.perf_counter()
         while self.epoch < epochs:
             t_epoch = time.perf_counter()
@@ -186,7 +188,6 @@ class Trainer:
                 snapshot = self._snapshot()
             yield Progress(self.epoch, epochs, n_steps, n_steps, means, time.perf_counter() - t0,
                            epoch_done=True)
-        self.cancelled = False
 
     def train_step(self, batch: Batch) -> dict[str, float]:
         self.module.train()
@@ -196,7 +197,7 @@ class Trainer:
         self.opt.step()
         out = {k: float(v.detach()) for k, v in terms.items()}
         if self.config.ssa:
-            loss = self.module.ssa_step_loss(batch)
+            loss = self.module.ssa_step_loss(batch, self.config.ssa_teacher_eval)
             self.opt_ssa.zero_grad(set_to_none=True)
             loss.backward()
             self.opt_ssa.step()
