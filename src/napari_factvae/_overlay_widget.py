@@ -7,8 +7,6 @@ from __future__ import annotations
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, LineEdit, PushButton
 from napari.utils.notifications import show_error
-from qtpy.QtCore import QStringListModel, Qt
-from qtpy.QtWidgets import QCompleter
 
 from factvae.values import KINDS, feature_names, spot_values
 
@@ -51,11 +49,7 @@ class OverlayWidget(Container):
         self.motif_button = PushButton(text="Compute motif activity")
         self.extend([self.kind, self.search, self.cmap, self.side_by_side, self.show_button,
                      self.motif_button])
-        self.completer = QCompleter()
-        self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
-        self.completer.setModel(QStringListModel())
-        self.search.native.setCompleter(self.completer)
+        self.completer = _session.searchable(self.search)
         self.kind.changed.connect(self.refresh_names)
         self.show_button.changed.connect(self.paint)
         self.motif_button.changed.connect(self.compute_motifs)

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from magicgui.widgets import Container, FileEdit, Label, LineEdit, PushButton, SpinBox
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtCore import QStringListModel, Qt
-from qtpy.QtWidgets import QCompleter, QTableWidget, QTableWidgetItem
+from qtpy.QtWidgets import QTableWidget, QTableWidgetItem
 
 from . import _session, _workers
 from ._overlay_widget import add_value_layer
@@ -32,11 +31,7 @@ class RegulationWidget(Container):
         self.extend([self.gene, self.window, self.run_button, self.info])
         self.native.layout().addWidget(self.table)
         self.extend([self.export_file, self.export_button])
-        self.completer = QCompleter()
-        self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
-        self.completer.setModel(QStringListModel())
-        self.gene.native.setCompleter(self.completer)
+        self.completer = _session.searchable(self.gene)
         self.run_button.changed.connect(self.run)
         self.export_button.changed.connect(self.export)
         self.table.cellClicked.connect(self.paint_row)

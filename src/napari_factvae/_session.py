@@ -35,3 +35,17 @@ def spots_layer(viewer, mdata):
         if layer.metadata[MUDATA_KEY] is mdata:
             return layer
     return None
+
+
+def searchable(line_edit):
+    """Attach a case-insensitive, substring-matching completer to a magicgui LineEdit; returns
+    it (set the names with `completer.model().setStringList(names)`)."""
+    from qtpy.QtCore import QStringListModel, Qt
+    from qtpy.QtWidgets import QCompleter
+
+    completer = QCompleter()
+    completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+    completer.setFilterMode(Qt.MatchFlag.MatchContains)
+    completer.setModel(QStringListModel())
+    line_edit.native.setCompleter(completer)
+    return completer
