@@ -29,9 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("FACTVAE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 LABELS = {"snare_cellline": ("cell_type", 4), "e13_mix": ("domain", 7), "misar_e15": ("domain", 5)}
 CONFIGS = {
-    "default": {},                                  # per-feature dispersion, SSA on
-    "no_ssa": {"ssa": False},
+    "default": {},                                  # the package defaults
+    "feature_dispersion": {"dispersion": "feature"},
     "paper_dispersion": {"dispersion": "paper"},
+    "no_ssa": {"ssa": False, "dispersion": "feature"},  # ablation, beside feature_dispersion
     "teacher_eval": {"ssa_teacher_eval": True},
     "paper_teacher_eval": {"dispersion": "paper", "ssa_teacher_eval": True},
 }

@@ -120,7 +120,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--alpha", type=float, default=c.alpha, help="weight of the gene-peak prior term")
     g.add_argument("--batch-size", type=int, default=c.batch_size)
     g.add_argument("--lr", type=float, default=c.lr)
-    g.add_argument("--dispersion", choices=("feature", "paper"), default=c.dispersion)
+    g.add_argument("--dispersion", choices=("paper", "feature"), default=c.dispersion)
     g.add_argument("--no-ssa", action="store_true", help="skip the similarity-structure alignment")
     g.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
     g.add_argument("--threads", type=int, default=None, help="torch CPU threads")

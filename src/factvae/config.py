@@ -12,8 +12,9 @@ class FactVAEConfig:
     n_latent: embedding size d of spots and features (50).
     rna_hidden, atac_hidden: encoder widths ((512, 256) and (256,)).
     dropout_rate: encoder dropout (0.2).
-    dispersion: 'feature' (one learned theta per gene/peak, our default, see docs/benchmarks.md)
-        or 'paper' (theta = exp(softmax(z Wd^T)), eq. 7 of the paper).
+    dispersion: 'paper' (theta = exp(softmax(z Wd^T)), eq. 7 of the paper; the default) or
+        'feature' (one learned theta per gene/peak), which did not measure better on
+        snare_cellline (docs/benchmarks.md).
     w_nll_rna, w_kl_rna, w_nll_atac, w_kl_atac: loss weights (0.1, 0.001, 0.002, 0.001).
     alpha: weight of exp(L_reg), the gene-peak prior term (1.0; 0 switches it off).
     ssa: run the similarity-structure-alignment step after each joint step (True).
@@ -29,7 +30,7 @@ class FactVAEConfig:
     rna_hidden: tuple[int, ...] = (512, 256)
     atac_hidden: tuple[int, ...] = (256,)
     dropout_rate: float = 0.2
-    dispersion: str = "feature"
+    dispersion: str = "paper"
     w_nll_rna: float = 0.1
     w_kl_rna: float = 0.001
     w_nll_atac: float = 0.002
