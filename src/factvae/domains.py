@@ -53,9 +53,19 @@ def spatial_graph(coords: np.ndarray, n_neighbors: int = 6) -> sp.csr_matrix:
 
     tmp = ad.AnnData(np.zeros((coords.shape[0], 0), np.float32))
     tmp.obsm["spatial"] = np.asarray(coords, np.float64)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sq.gr.spatial_neighbors(tmp, coord_type="generic", n_neighs=n_neighbors)
+    import logging
+
+    quiet = [logging.getLogger(name) for name in ("squidpy", "spatialdata._logging")]
+    levels = [q.level for q in quiet]
+    for q in quiet:
+        q.setLevel(logging.WARNING)  # their INFO line says nothing to our users
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sq.gr.spatial_neighbors(tmp, coord_type="generic", n_neighs=n_neighbors)
+    finally:
+        for q, level in zip(quiet, levels):
+            q.setLevel(level)
     A = sp.csr_matrix(tmp.obsp["spatial_connectivities"], dtype=np.float32)
     A = A.maximum(A.T)
     A.data[:] = 1.0
