@@ -74,9 +74,12 @@ def main():
     clock.start()
     last = [clock.elapsed()]
 
+    stamps = []
+
     def tick():
         now = clock.elapsed()
         gaps.append(now - last[0])
+        stamps.append((now, w.status.value[:40]))
         last[0] = now
 
     timer = QTimer()
@@ -90,6 +93,9 @@ def main():
         time.sleep(0.001)
     timer.stop()
     g = np.asarray(gaps[5:], float)  # skip the first ticks (preprocessing start-up)
+    worst = np.argsort(g)[-5:][::-1]
+    out["worst_gaps"] = [{"ms": float(g[i]), "at_ms": int(stamps[i + 5][0]),
+                          "status": stamps[i + 5][1]} for i in worst]
     out["training_event_loop_gap_ms"] = {"max": float(g.max()), "p99": float(np.percentile(g, 99)),
                                          "median": float(np.median(g)), "ticks": int(g.size),
                                          "train_seconds": float(w.model.train_seconds),

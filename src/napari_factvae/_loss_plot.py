@@ -1,6 +1,11 @@
-"""A small live plot of the loss terms per epoch (matplotlib in Qt)."""
+"""A small live plot of the loss terms per epoch (matplotlib in Qt).
+
+Drawing is the expensive part, so lines are updated in place and the canvas is redrawn at most
+every `min_interval` seconds: the event loop must not stall while training runs."""
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
@@ -10,31 +15,39 @@ TERMS = ("joint", "nll_rna", "nll_atac", "kl_rna", "kl_atac", "reg", "ssa")
 
 
 class LossPlot(FigureCanvasQTAgg):
-    def __init__(self):
-        self.figure = Figure(figsize=(4, 2.6), dpi=80, tight_layout=True)
+    def __init__(self, min_interval: float = 1.0):
+        self.figure = Figure(figsize=(4, 2.6), dpi=80)
         super().__init__(self.figure)
         self.ax = self.figure.add_subplot(111)
-        self.history: dict[str, list[float]] = {t: [] for t in TERMS}
+        self.figure.subplots_adjust(left=0.14, right=0.98, bottom=0.17, top=0.97)
+        self.min_interval = min_interval
         self.setMinimumHeight(180)
         self.clear()
 
     def clear(self):
-        self.history = {t: [] for t in TERMS}
+        self.history: dict[str, list[float]] = {t: [] for t in TERMS}
         self.ax.clear()
-        self.ax.set_xlabel("epoch")
-        self.ax.set_ylabel("loss / first epoch")
-        self.draw_idle()
-
-    def add_epoch(self, losses: dict):
-        for t in TERMS:
-            self.history[t].append(float(losses.get(t, np.nan)))
-        self.ax.clear()
-        for t in TERMS:
-            y = np.asarray(self.history[t])
-            if np.isfinite(y).any() and abs(y[np.isfinite(y)][0]) > 0:
-                self.ax.plot(np.arange(1, y.size + 1), y / abs(y[np.isfinite(y)][0]), label=t, lw=1)
+        self.lines = {t: self.ax.plot([], [], label=t, lw=1)[0] for t in TERMS}
         self.ax.set_xlabel("epoch")
         self.ax.set_ylabel("loss / first epoch")
         self.ax.set_yscale("log")
         self.ax.legend(fontsize=6, ncol=2, loc="upper right")
+        self._last_draw = 0.0
+        self.draw_idle()
+
+    def add_epoch(self, losses: dict, *, force: bool = False):
+        for t in TERMS:
+            self.history[t].append(float(losses.get(t, np.nan)))
+        now = time.perf_counter()
+        if force or now - self._last_draw >= self.min_interval:
+            self.redraw()
+
+    def redraw(self):
+        for t, line in self.lines.items():
+            y = np.asarray(self.history[t], float)
+            first = y[np.isfinite(y) & (y != 0)]
+            line.set_data(np.arange(1, y.size + 1), y / abs(first[0]) if first.size else y * np.nan)
+        self.ax.relim()
+        self.ax.autoscale_view()
+        self._last_draw = time.perf_counter()
         self.draw_idle()

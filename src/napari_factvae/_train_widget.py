@@ -3,6 +3,7 @@ model; a progress bar with ETA and a live loss plot, all while the viewer stays 
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -30,7 +31,9 @@ def train_job(mdata, params: dict, epochs: int, device: str, cancel: threading.E
             except factvae.FactVAEInputError as err:
                 yield ("stage", f"no prior ({err.problem})")
     if model is None or model.mdata is not mdata:
-        model = factvae.FactVAE(mdata, device=device, **params)
+        # leave one core to the viewer so that it stays responsive
+        threads = max(1, (os.cpu_count() or 2) - 1)
+        model = factvae.FactVAE(mdata, device=device, n_threads=threads, **params)
     yield ("stage", f"training on {model.device}")
     last = 0.0
     for p in model.train_iter(epochs, cancel=cancel.is_set):
@@ -128,6 +131,7 @@ class TrainWidget(Container):
             _session.show_dataset(self.viewer, mdata, "factvae")
         self.mdata = mdata
         self._reset()
+        self.plot.redraw()
         word = "Cancelled; kept" if model.cancelled else "Trained"
         self.status.value = f"{word} {model.epochs_done} epochs ({model.train_seconds:.0f} s)."
         show_info(self.status.value)
