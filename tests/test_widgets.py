@@ -58,6 +58,9 @@ def test_train_widget_trains_with_progress_and_loss_plot(viewer, qtbot, tiny):
     assert w.model.epochs_done == 3 and w.progress.value == 1000
     assert len(w.plot.history["joint"]) == 3
     assert "X_factvae" in w.mdata.obsm and w.status.value.startswith("Trained 3 epochs")
+    # preprocessing made a new object: its layers replace the old ones, under the same names
+    assert [layer.name for layer in viewer.layers] == ["tiny tissue", "tiny spots"]
+    assert viewer.layers["tiny spots"].metadata["factvae_mudata"] is w.mdata
 
 
 def test_train_widget_cancel_keeps_last_epoch(viewer, qtbot, trained):

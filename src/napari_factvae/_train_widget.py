@@ -127,8 +127,10 @@ class TrainWidget(Container):
     def _done(self, result):
         mdata, model = result
         self.model = model
-        if mdata is not self.mdata:  # preprocessing filtered spots: show the new object
-            _session.show_dataset(self.viewer, mdata, "factvae")
+        if mdata is not self.mdata:  # preprocessing made a new (filtered) object: show it in
+            old = _session.spots_layer(self.viewer, self.mdata)  # place of the old one
+            name = old.name.removesuffix(" spots").removesuffix("spots").strip() if old else "factvae"
+            _session.show_dataset(self.viewer, mdata, name)
         self.mdata = mdata
         self._reset()
         self.plot.redraw()
