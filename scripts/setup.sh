@@ -35,7 +35,7 @@ fi
 #    multi-GB CUDA build), then the package with its test extras.
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 pip=("$venv/bin/python" -m pip -q --disable-pip-version-check)
-"$venv/bin/python" -c "import torch" 2>/dev/null || "${pip[@]}" install "torch==2.13.0"
+"$venv/bin/python" -c "import torch" 2>/dev/null || "${pip[@]}" install "torch==2.13.0" 2> >(grep -v "^WARNING: Location" >&2)
 "${pip[@]}" install -e ".[testing]" 2> >(grep -v "^WARNING: Location" >&2)
 
 # 3. The job.
