@@ -72,7 +72,7 @@ def main():
         for seed in args.seeds:
             m = base.copy()
             t0 = time.perf_counter()
-            model = factvae.train(m, epochs=args.epochs, seed=seed, device="cpu",
+            factvae.train(m, epochs=args.epochs, seed=seed, device="cpu",
                                   n_threads=args.threads, **CONFIGS[name])
             secs = time.perf_counter() - t0
             for emb, X in (("joint", m.obsm["X_factvae"]), ("z_a", m.mod["atac"].obsm["X_factvae"]),

@@ -23,7 +23,6 @@ def main():
     from qtpy.QtWidgets import QApplication
 
     import factvae
-    from napari_factvae._domains_widget import DomainsWidget
     from napari_factvae._overlay_widget import add_value_layer
     from napari_factvae._paint import domain_raster, paint_categories
     from napari_factvae._session import show_dataset

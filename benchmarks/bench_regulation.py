@@ -39,7 +39,6 @@ def spearman_rows(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 def evaluate_links(m, seed):
     table = factvae.infer_regulation(m, window=150_000)
     links = m.uns["simulation"]["links"]
-    planted = set(zip(links["gene"], links["peak"]))
     held_out = set(zip(links.loc[~links["in_prior"], "gene"], links.loc[~links["in_prior"], "peak"]))
     cand = table[~table["in_prior"]].reset_index(drop=True)  # pairs the prior never saw
     y = np.array([(g, p) in held_out for g, p in zip(cand["gene"], cand["peak"])])
@@ -68,15 +67,13 @@ def evaluate_motifs(m, seed):
     for labels in ("domain", "factvae_domain"):
         if labels == "domain":
             m.obs["_eval"] = m.obs["domain"].astype(str)
-            mapping = {d: d for d in truth["domain"]}
-        else:  # match each FactVAE domain to the true domain it overlaps most
+        else:  # name each FactVAE domain after the true domain it overlaps most
             ct = pd.crosstab(m.obs["factvae_domain"].astype(str), m.obs["domain"].astype(str))
             m.obs["_eval"] = m.obs["factvae_domain"].astype(str).map(ct.idxmax(axis=1))
-            mapping = {d: d for d in truth["domain"]}
         table = factvae.motifs.domain_motifs(m, key="_eval", n_top=10)
         for source in ("raw", "augmented"):
             top = table[(table["source"] == source) & (table["rank"] <= 10)]
-            hits = sum(((top["domain"] == mapping[d]) & (top["motif"] == mo)).any()
+            hits = sum(((top["domain"] == d) & (top["motif"] == mo)).any()
                        for d, mo in zip(truth["domain"], truth["motif"]))
             rows.append({"seed": seed, "labels": labels, "source": source, "in_top10": hits,
                          "planted": len(truth),

@@ -10,7 +10,6 @@ Results: benchmarks/results/spatial_<dataset>.csv and a table on stdout.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 import warnings
 from pathlib import Path

@@ -75,7 +75,7 @@ def run_one(n, p, impl, device, max_steps, threads):
     import torch
 
     from factvae.config import FactVAEConfig
-    from factvae.module import FactVAEModule, kl_normal, regulatory_loss
+    from factvae.module import FactVAEModule, kl_normal
     from factvae.trainer import Trainer, TrainingData
     from factvae.zinb import zinb_log_prob
 

@@ -1,7 +1,6 @@
 """Loading both formats, and a clear error (file, field, fix) for each kind of bad input."""
 
 
-import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest

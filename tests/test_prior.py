@@ -1,6 +1,5 @@
 """G2P on a small hand-computed example (both strands), coordinate parsing, annotation files."""
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -1,21 +1,39 @@
 """FactVAE engine for paired spatial ATAC + RNA: loading, preprocessing, the gene-peak prior,
-the model and its analyses. Headless: never imports napari, Qt or magicgui."""
+the model and its analyses. Headless: never imports napari, Qt or magicgui.
 
-from .augment import augment_atac, gene_activity, iter_augmented_atac
-from .config import FactVAEConfig
-from .datasets import simulate
-from .domains import find_domains
-from .errors import FactVAEDataWarning, FactVAEInputError
-from .io import load_paired, write_h5mu
-from .model import FactVAE, train
-from .motifs import motif_deviations
-from .preprocess import preprocess
-from .prior import add_gene_peak_prior, g2p_matrix
-from .regulation import infer_regulation
+Names are imported on first use, so `import factvae.spatial` (the plugin's reader) or
+`factvae --help` do not pay for torch and scanpy."""
+
+from importlib import import_module
 
 __version__ = "0.1.0"
 
-__all__ = ["FactVAE", "FactVAEConfig", "FactVAEDataWarning", "FactVAEInputError",
-           "add_gene_peak_prior", "augment_atac", "find_domains", "g2p_matrix", "gene_activity",
-           "infer_regulation", "iter_augmented_atac", "load_paired", "motif_deviations",
-           "preprocess", "simulate", "train", "write_h5mu"]
+_WHERE = {
+    "augment_atac": "augment", "gene_activity": "augment", "iter_augmented_atac": "augment",
+    "FactVAEConfig": "config", "simulate": "datasets", "find_domains": "domains",
+    "FactVAEDataWarning": "errors", "FactVAEInputError": "errors", "load_paired": "io",
+    "write_h5mu": "io", "FactVAE": "model", "train": "model", "motif_deviations": "motifs",
+    "preprocess": "preprocess", "add_gene_peak_prior": "prior", "g2p_matrix": "prior",
+    "infer_regulation": "regulation",
+}
+
+__all__ = sorted(_WHERE)
+
+# `preprocess` is both a submodule and a function: bind the function now, or the first import of
+# the submodule (by the engine itself) would put the module object under this name
+from .preprocess import preprocess  # noqa: E402,F401  (cheap: numpy and scipy only)
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        value = getattr(import_module(f".{_WHERE[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    try:  # a submodule, e.g. factvae.motifs
+        return import_module(f".{name}", __name__)
+    except ModuleNotFoundError:
+        raise AttributeError(f"module 'factvae' has no attribute {name!r}") from None
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

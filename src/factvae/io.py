@@ -14,7 +14,6 @@ from pathlib import Path
 
 import anndata as ad
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from .errors import FactVAEDataWarning, FactVAEInputError

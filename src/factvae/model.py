@@ -56,7 +56,7 @@ def _versions() -> dict:
 def _require(mdata, mod: str, where: str, key: str):
     container = getattr(mdata.mod[mod], where)
     if key not in container:
-        raise FactVAEInputError(f"is missing; the data has not been preprocessed.",
+        raise FactVAEInputError("is missing; the data has not been preprocessed.",
                                 field=f"mod['{mod}'].{where}['{key}']",
                                 fix="run factvae.preprocess(mdata) first (the CLI does this).")
     return container[key]

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
-import anndata as ad
 import numpy as np
 import scipy.sparse as sp
 
 from .errors import FactVAEInputError
+
+if TYPE_CHECKING:
+    import anndata as ad
 
 LOG_SIZE_KEY = "factvae_log_size"
 
