@@ -1,12 +1,18 @@
-"""Speed and peak memory of FactVAE training on the CPU, against a dense formulation of the same
-model (as the authors' code runs it: the whole ATAC matrix densified in host memory, and a dense
-genes x peaks cosine matrix and a dense G2P copy at every step).
+"""Speed and peak memory of FactVAE training, against a dense formulation of the same model (as
+the authors' code runs it: the whole ATAC matrix densified in host memory, and a dense genes x
+peaks cosine matrix and a dense G2P copy at every step), and optionally against the loop of
+another source tree (an older commit) in the same run.
 
 Each measurement runs in a fresh process that loads the counts from a .npz (made once, by a
-separate process) and trains; peak memory is that process's maximum resident set size.
+separate process) and trains; peak memory is that process's maximum resident set size (and the
+peak allocated GPU memory on CUDA). The sparse loop is timed over whole epochs of
+`Trainer.run` (what users run) when an epoch has at most --max-steps mini-batches, else over
+--max-steps mini-batches; the dense formulation over --dense-max-steps mini-batches.
 
     python benchmarks/bench_speed.py                       # all sizes, both formulations
     python benchmarks/bench_speed.py --sizes 1000x25000 --impl sparse
+    git worktree add /tmp/before <commit>                  # then, side by side in one run:
+    python benchmarks/bench_speed.py --impl sparse baseline --baseline-src /tmp/before/src
     python benchmarks/bench_speed.py --device cuda         # on a GPU machine
 
 Results: benchmarks/results/speed.csv (appended) and one line per run on stdout.
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -70,10 +77,11 @@ def load(n, p):
     return rna, atac, f["gi"], f["pj"]
 
 
-def run_one(n, p, impl, device, max_steps, threads):
+def run_one(n, p, impl, device, max_steps, threads, epochs=1):
     """Train in this process; print a JSON line with timings and peak memory."""
     import torch
 
+    import factvae
     from factvae.config import FactVAEConfig
     from factvae.module import FactVAEModule, kl_normal
     from factvae.trainer import Trainer, TrainingData
@@ -133,9 +141,16 @@ def run_one(n, p, impl, device, max_steps, threads):
     step(perm[:cfg.batch_size])  # warm-up (allocations, kernels), not timed
     if dev.type == "cuda":
         torch.cuda.synchronize()
+    whole_epochs = impl != "dense" and n_steps <= max_steps
     t0 = time.perf_counter()
-    for s in range(1, steps):
-        step(perm[s * cfg.batch_size:(s + 1) * cfg.batch_size])
+    if whole_epochs:  # the real loop, progress events and all
+        trainer.epoch = 0
+        for _ in trainer.run(epochs):
+            pass
+        steps = epochs * n_steps + 1
+    else:
+        for s in range(1, steps):
+            step(perm[s * cfg.batch_size:(s + 1) * cfg.batch_size])
     if dev.type == "cuda":
         torch.cuda.synchronize()
     per_step = (time.perf_counter() - t0) / max(steps - 1, 1)
@@ -143,7 +158,9 @@ def run_one(n, p, impl, device, max_steps, threads):
     out = {"n_spots": n, "n_peaks": p, "n_genes": N_GENES, "impl": impl, "device": device,
            "threads": threads, "steps_timed": steps - 1, "steps_per_epoch": n_steps,
            "sec_per_step": per_step, "sec_per_epoch": per_step * n_steps,
-           "extrapolated": steps < n_steps, "peak_rss_gb": peak_gb}
+           "extrapolated": not whole_epochs and steps < n_steps, "peak_rss_gb": peak_gb,
+           "whole_epochs": whole_epochs, "torch": torch.__version__,
+           "source": str(Path(factvae.__file__).parents[1])}
     if dev.type == "cuda":
         out["peak_gpu_gb"] = torch.cuda.max_memory_allocated() / 1024 ** 3
         out["gpu"] = torch.cuda.get_device_name()
@@ -153,7 +170,11 @@ def run_one(n, p, impl, device, max_steps, threads):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--sizes", nargs="+", default=["1000x25000", "10000x100000", "40000x100000"])
-    p.add_argument("--impl", nargs="+", default=["sparse", "dense"], choices=["sparse", "dense"])
+    p.add_argument("--impl", nargs="+", default=["sparse", "dense"],
+                   choices=["sparse", "dense", "baseline"],
+                   help="baseline: the sparse loop of --baseline-src")
+    p.add_argument("--baseline-src", help="a source tree (its src/ folder) to time as 'baseline'")
+    p.add_argument("--epochs", type=int, default=1, help="whole epochs timed (sparse)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--max-steps", type=int, default=400, help="steps timed per run (sparse)")
@@ -162,7 +183,7 @@ def main():
     args = p.parse_args()
     if args.child:
         n, pk, impl, steps = args.child
-        return run_one(int(n), int(pk), impl, args.device, int(steps), args.threads)
+        return run_one(int(n), int(pk), impl, args.device, int(steps), args.threads, args.epochs)
     results = ROOT / "benchmarks" / "results" / "speed.csv"
     for size in args.sizes:
         n, pk = (int(v) for v in size.split("x"))
@@ -170,10 +191,14 @@ def main():
             subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
                             f"import bench_speed as b; b.make_data({n}, {pk})"], check=True)
         for impl in args.impl:
-            steps = args.max_steps if impl == "sparse" else args.dense_max_steps
+            steps = args.dense_max_steps if impl == "dense" else args.max_steps
+            env = dict(os.environ)
+            if impl == "baseline":
+                env["PYTHONPATH"] = os.pathsep.join([args.baseline_src, env.get("PYTHONPATH", "")])
             proc = subprocess.run([sys.executable, __file__, "--device", args.device, "--threads",
-                                   str(args.threads), "--child", str(n), str(pk), impl, str(steps)],
-                                  capture_output=True, text=True)
+                                   str(args.threads), "--epochs", str(args.epochs), "--child",
+                                   str(n), str(pk), "sparse" if impl == "baseline" else impl,
+                                   str(steps)], capture_output=True, text=True, env=env)
             line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
             if line is None:
                 rec = {"n_spots": n, "n_peaks": pk, "impl": impl, "device": args.device,
@@ -181,6 +206,7 @@ def main():
                        "returncode": proc.returncode}
             else:
                 rec = json.loads(line[7:])
+                rec["impl"] = impl
             print(json.dumps(rec), flush=True)
             import pandas as pd
 

@@ -93,7 +93,7 @@ def test_cancel_keeps_the_last_finished_epoch(data):
     # 3 mini-batches per epoch: the check before the 9th batch (epoch 3, step 3) cancels
     steps = []
     model = FactVAE(data, **FAST)
-    for e in model.train_iter(10, cancel=lambda: len(steps) >= 8):
+    for e in model.train_iter(10, cancel=lambda: len(steps) >= 8, progress_interval=0):
         if not e.epoch_done:
             steps.append(e)
     assert model.cancelled and model.epochs_done == 2
@@ -104,12 +104,17 @@ def test_cancel_keeps_the_last_finished_epoch(data):
 
 def test_progress_events(data):
     seen = []
-    FactVAE(data, **FAST).train(2, callback=seen.append)
+    FactVAE(data, **FAST).train(2, callback=seen.append, progress_interval=0)
     per_batch = [p for p in seen if not p.epoch_done]
     per_epoch = [p for p in seen if p.epoch_done]
     assert len(per_batch) == 6 and len(per_epoch) == 2
     assert set(per_batch[0].losses) >= {"joint", "nll_rna", "kl_rna", "nll_atac", "kl_atac", "reg", "ssa"}
     assert per_epoch[-1].fraction == 1.0 and per_batch[-1].elapsed >= per_batch[0].elapsed
+    # mid-epoch events come at most every progress_interval seconds; epoch ends always
+    seen = []
+    FactVAE(data, **FAST).train(2, callback=seen.append, progress_interval=3600)
+    assert [p.epoch_done for p in seen] == [True, True]
+    assert all(np.isfinite(v) for k, v in seen[-1].losses.items() if k != "ssa")
 
 
 def test_save_load_resume_round_trip(data, tmp_path):

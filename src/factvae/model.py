@@ -32,7 +32,7 @@ from .errors import FactVAEDataWarning, FactVAEInputError
 from .module import FactVAEModule
 from .preprocess import LOG_SIZE_KEY
 from .prior import g2p_matrix
-from .trainer import Progress, Trainer, TrainingData, pick_device
+from .trainer import PROGRESS_INTERVAL, Progress, Trainer, TrainingData, pick_device
 
 EMBEDDING_KEY = "X_factvae"
 FEATURE_KEY = "factvae_feature"
@@ -120,21 +120,23 @@ class FactVAE:
     def history(self) -> pd.DataFrame:
         return pd.DataFrame(self.trainer.history)
 
-    def train_iter(self, epochs: int | None = None, *, cancel: Callable[[], bool] | None = None
-                   ) -> Iterator[Progress]:
-        """Train to `epochs` in total (default: config.epochs), yielding a Progress after every
-        mini-batch and every epoch. `cancel()` is checked before each mini-batch; when it returns
-        True the model goes back to its last finished epoch and the generator ends."""
+    def train_iter(self, epochs: int | None = None, *, cancel: Callable[[], bool] | None = None,
+                   progress_interval: float = PROGRESS_INTERVAL) -> Iterator[Progress]:
+        """Train to `epochs` in total (default: config.epochs), yielding a Progress at most every
+        `progress_interval` seconds within an epoch (0: after every mini-batch) and after every
+        epoch. `cancel()` is checked before each mini-batch; when it returns True the model goes
+        back to its last finished epoch and the generator ends."""
         epochs = self.config.epochs if epochs is None else int(epochs)
         t0 = time.perf_counter()
         try:
-            yield from self.trainer.run(epochs, cancel)
+            yield from self.trainer.run(epochs, cancel, progress_interval=progress_interval)
         finally:
             self.cancelled = self.trainer.cancelled
             self.train_seconds += time.perf_counter() - t0
 
     def train(self, epochs: int | None = None, *, callback: Callable[[Progress], None] | None = None,
-              cancel: Callable[[], bool] | None = None, progress_bar: bool = False) -> "FactVAE":
+              cancel: Callable[[], bool] | None = None, progress_bar: bool = False,
+              progress_interval: float = PROGRESS_INTERVAL) -> "FactVAE":
         """Train (see train_iter); `callback(progress)` gets every event; returns self."""
         bar = None
         if progress_bar:
@@ -143,7 +145,7 @@ class FactVAE:
             total = (self.config.epochs if epochs is None else epochs) - self.epochs_done
             bar = tqdm(total=max(total, 0), unit="epoch", desc="training", dynamic_ncols=True,
                        mininterval=1.0)
-        for p in self.train_iter(epochs, cancel=cancel):
+        for p in self.train_iter(epochs, cancel=cancel, progress_interval=progress_interval):
             if callback is not None:
                 callback(p)
             if bar is not None and p.epoch_done:
@@ -159,7 +161,7 @@ class FactVAE:
     def latent(self, modality: str, batch_size: int = 4096) -> np.ndarray:
         """Posterior means (spots x d) of one modality's encoder."""
         vae = getattr(self.module, modality)
-        x = self.trainer.data._dev[f"x_{modality}"]
+        x = getattr(self.trainer.source, f"x_{modality}")
         self.module.eval()
         return torch.cat([vae.encoder(x[s:s + batch_size])[0] for s in range(0, len(x), batch_size)]
                          ).cpu().numpy()

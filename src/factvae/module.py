@@ -128,7 +128,9 @@ class FactVAEModule(nn.Module):
             mean, log_var = vae.encoder(x)
             z = self._sample(mean, log_var)
             log_mu, log_theta, pi_logits = vae.decoder(z, log_size)
-            terms[f"nll_{name}"] = zinb_nll_sparse(*nz, log_mu, log_theta, pi_logits).mean()
+            terms[f"nll_{name}"] = zinb_nll_sparse(
+                *nz, log_mu, log_theta, pi_logits,
+                theta_bounded=vae.decoder.dispersion == "paper").mean()  # softmax: in (0, 1)
             terms[f"kl_{name}"] = kl_normal(mean, log_var).mean()
         terms["reg"] = regulatory_loss(self.rna.decoder.feature, self.atac.decoder.feature, *pairs)
         total = (weights["nll_rna"] * terms["nll_rna"] + weights["kl_rna"] * terms["kl_rna"]

@@ -4,11 +4,25 @@ Per mini-batch: (1) one Adam step over all parameters on the joint loss, (2) one
 the ATAC encoder alone on the SSA loss. Both learning rates decay exponentially per epoch.
 Training is a generator of `Progress` events; a cancel flag is checked before every mini-batch
 and, when set, the model goes back to the end of the last finished epoch.
+
+Speed (docs/benchmarks.md, section "Training speed"): the training data live on the device when
+they fit (`data_on_device`), and a mini-batch's sparse counts are gathered there from CSR
+tensors; the batch order is drawn on the host, so the number of non-zeros of each batch is known
+without asking the device. Loss terms accumulate on the device and are read only when a progress
+event is due (about four a second, and at every epoch end), so a GPU is never made to wait
+inside an epoch. When the data do not fit, batches are cut on the host into pinned memory and
+copied one batch ahead without blocking.
+
+The module is the only thing that knows the maths: the loop calls `joint_loss` and
+`ssa_step_loss` and treats the returned loss terms generically, so wrapping the module in
+DistributedDataParallel (with a DistributedSampler-style split of the host permutation) is the
+only change multi-GPU training needs (docs/method.md).
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -21,7 +35,46 @@ from .config import FactVAEConfig
 from .errors import FactVAEInputError
 from .module import Batch, FactVAEModule
 
-LOSS_TERMS = ("joint", "nll_rna", "kl_rna", "nll_atac", "kl_atac", "reg", "ssa")
+DEVICE_MEMORY_FRACTION = 0.5   # resident only if the data take at most this share of free memory
+PROGRESS_INTERVAL = 0.25       # seconds between mid-epoch progress events (about 4 a second)
+
+
+def available_cpus() -> int:
+    """CPUs this process may use: its affinity mask, capped by a cgroup CPU quota if any."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        n = os.cpu_count() or 1
+    try:
+        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()
+        if quota != "max":
+            n = min(n, max(1, int(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, n)
+
+
+_ALLOCATOR_TUNED = False
+
+
+def tune_cpu_allocator(threshold: int = 512 << 20) -> bool:
+    """Keep glibc from returning every freed mini-batch tensor (B x peaks floats, megabytes) to
+    the system and faulting it back in at the next step: large blocks are served from the heap
+    up to `threshold` bytes. This alone makes a CPU step about 20 % faster (docs/benchmarks.md).
+    Once per process; a no-op where the C library is not glibc."""
+    global _ALLOCATOR_TUNED
+    if _ALLOCATOR_TUNED:
+        return True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+        _ALLOCATOR_TUNED = bool(libc.mallopt(M_MMAP_THRESHOLD, threshold)
+                                and libc.mallopt(M_TRIM_THRESHOLD, threshold))
+    except (OSError, AttributeError):
+        pass
+    return _ALLOCATOR_TUNED
 
 
 def pick_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -33,7 +86,11 @@ def pick_device(device: str | torch.device | None = "auto") -> torch.device:
         if mps is not None and mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise FactVAEInputError(f"unknown device {device!r}.", field="device",
+                                fix="use auto, cpu, cuda, cuda:N or mps.") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise FactVAEInputError("CUDA was requested but torch sees no CUDA device.",
                                 field="device", fix="use --device auto or cpu, or install a CUDA "
@@ -42,12 +99,15 @@ def pick_device(device: str | torch.device | None = "auto") -> torch.device:
                                   and torch.backends.mps.is_available()):
         raise FactVAEInputError("Apple MPS was requested but is not available.", field="device",
                                 fix="use --device auto or cpu.")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise FactVAEInputError(f"device type {dev.type!r} is not supported.", field="device",
+                                fix="use auto, cpu, cuda or mps.")
     return dev
 
 
 @dataclass
 class TrainingData:
-    """Everything a mini-batch is cut from. Counts stay sparse on the host."""
+    """Everything a mini-batch is cut from, on the host. Counts are CSR (never densified)."""
 
     x_rna: np.ndarray
     x_atac: np.ndarray
@@ -57,52 +117,144 @@ class TrainingData:
     log_size_atac: np.ndarray
     gene_idx: np.ndarray
     peak_idx: np.ndarray
-    _dev: dict = field(default_factory=dict, repr=False)
+    _source: "BatchSource | None" = field(default=None, repr=False)
+
+    def __post_init__(self):
+        for name in ("counts_rna", "counts_atac"):
+            X = sp.csr_matrix(getattr(self, name), dtype=np.float32)
+            X.sort_indices()
+            setattr(self, name, X)
 
     @property
     def n_spots(self) -> int:
         return self.x_rna.shape[0]
 
-    def to(self, device: torch.device) -> None:
-        """Move the small dense arrays (encoder inputs, size factors, pairs) to the device once."""
-        self._dev = {
-            "x_rna": torch.as_tensor(self.x_rna, dtype=torch.float32, device=device),
-            "x_atac": torch.as_tensor(self.x_atac, dtype=torch.float32, device=device),
-            "ls_rna": torch.as_tensor(self.log_size_rna, dtype=torch.float32, device=device),
-            "ls_atac": torch.as_tensor(self.log_size_atac, dtype=torch.float32, device=device),
-            "pairs": (torch.as_tensor(self.gene_idx, dtype=torch.long, device=device),
-                      torch.as_tensor(self.peak_idx, dtype=torch.long, device=device)),
-            "device": device}
+    def nbytes(self) -> int:
+        """Bytes the data take as device tensors (float32 values, int32 column indices)."""
+        dense = sum(a.size * 4 for a in (self.x_rna, self.x_atac, self.log_size_rna,
+                                         self.log_size_atac))
+        csr = sum(X.nnz * 8 + (X.shape[0] + 1) * 8 for X in (self.counts_rna, self.counts_atac))
+        return int(dense + csr + 16 * len(self.gene_idx))
+
+    def to(self, device: torch.device, on_device: bool | str = "auto") -> "BatchSource":
+        """Place the data for training on `device`: resident when `on_device` is True, or 'auto'
+        and they take at most DEVICE_MEMORY_FRACTION of the free device memory; else streamed."""
+        if on_device == "auto":
+            on_device = fits_on_device(self.nbytes(), device)
+        self._source = (ResidentSource if on_device else StreamedSource)(self, device)
+        return self._source
 
     @property
-    def pairs(self):
-        return self._dev["pairs"]
+    def source(self) -> "BatchSource":
+        if self._source is None:
+            raise RuntimeError("TrainingData.to(device) has not been called")
+        return self._source
 
-    @staticmethod
-    def _nonzeros(X: sp.csr_matrix, idx: np.ndarray, device):
-        sub = X[idx]
-        rows = np.repeat(np.arange(len(idx)), np.diff(sub.indptr))
-        return (torch.as_tensor(rows, dtype=torch.long, device=device),
-                torch.as_tensor(sub.indices, dtype=torch.long, device=device),
-                torch.as_tensor(sub.data, dtype=torch.float32, device=device))
+    # kept for callers that cut one batch by hand (benchmarks)
+    @property
+    def pairs(self):
+        return self.source.pairs
 
     def batch(self, idx: np.ndarray) -> Batch:
-        d, device = self._dev, self._dev["device"]
-        t = torch.as_tensor(idx, dtype=torch.long, device=device)
-        return Batch(d["x_rna"][t], d["x_atac"][t], d["ls_rna"][t], d["ls_atac"][t],
-                     self._nonzeros(self.counts_rna, idx, device),
-                     self._nonzeros(self.counts_atac, idx, device))
+        return self.source.batch(np.asarray(idx))
+
+
+def fits_on_device(nbytes: int, device: torch.device) -> bool:
+    """CPU: always (the tensors share the host's memory). CUDA: when the data take at most
+    DEVICE_MEMORY_FRACTION of the free memory, leaving the rest to activations."""
+    if device.type != "cuda":
+        return True
+    free, _ = torch.cuda.mem_get_info(device)
+    return nbytes <= DEVICE_MEMORY_FRACTION * free
+
+
+class BatchSource:
+    """Mini-batches on the device. Subclasses differ in where the counts live."""
+
+    resident = False
+
+    def __init__(self, data: TrainingData, device: torch.device):
+        self.data, self.device = data, device
+        f32 = dict(dtype=torch.float32, device=device)
+        self.x_rna = torch.as_tensor(data.x_rna, **f32)
+        self.x_atac = torch.as_tensor(data.x_atac, **f32)
+        self.ls_rna = torch.as_tensor(data.log_size_rna, **f32)
+        self.ls_atac = torch.as_tensor(data.log_size_atac, **f32)
+        self.pairs = (torch.as_tensor(data.gene_idx, dtype=torch.long, device=device),
+                      torch.as_tensor(data.peak_idx, dtype=torch.long, device=device))
+        self.row_nnz = (np.diff(data.counts_rna.indptr), np.diff(data.counts_atac.indptr))
+
+    def batch(self, idx: np.ndarray) -> Batch:
+        raise NotImplementedError
+
+    def _dense(self, t: torch.Tensor) -> tuple:
+        return (self.x_rna[t], self.x_atac[t], self.ls_rna[t], self.ls_atac[t])
+
+
+class ResidentSource(BatchSource):
+    """Counts as CSR tensors on the device; a batch's non-zeros are gathered there."""
+
+    resident = True
+
+    def __init__(self, data: TrainingData, device: torch.device):
+        super().__init__(data, device)
+        self.csr = [(torch.as_tensor(X.indptr.astype(np.int64), device=device),
+                     torch.as_tensor(X.indices.astype(np.int32), device=device),
+                     torch.as_tensor(X.data, dtype=torch.float32, device=device))
+                    for X in (data.counts_rna, data.counts_atac)]
+
+    def _gather(self, csr, t: torch.Tensor, total: int):
+        indptr, indices, values = csr
+        starts = indptr[t]
+        lengths = indptr[t + 1] - starts
+        rows = torch.repeat_interleave(torch.arange(len(t), device=self.device), lengths,
+                                       output_size=total)  # output_size: no device sync
+        first = torch.cumsum(lengths, 0) - lengths       # where each row starts in the batch
+        pos = torch.arange(total, device=self.device) - first[rows] + starts[rows]
+        return rows, indices[pos].long(), values[pos]
+
+    def batch(self, idx: np.ndarray) -> Batch:
+        t = torch.as_tensor(idx, dtype=torch.long).to(self.device, non_blocking=True)
+        totals = [int(nnz[idx].sum()) for nnz in self.row_nnz]   # known on the host
+        return Batch(*self._dense(t), self._gather(self.csr[0], t, totals[0]),
+                     self._gather(self.csr[1], t, totals[1]))
+
+
+class StreamedSource(BatchSource):
+    """Counts stay on the host; a batch is cut there (pinned memory on CUDA) and copied without
+    blocking, so the copy of batch k + 1 overlaps the computation of batch k."""
+
+    def __init__(self, data: TrainingData, device: torch.device):
+        super().__init__(data, device)
+        self.pin = device.type == "cuda"
+
+    def _cut(self, X: sp.csr_matrix, idx: np.ndarray):
+        sub = X[idx]
+        rows = torch.from_numpy(np.repeat(np.arange(len(idx), dtype=np.int64), np.diff(sub.indptr)))
+        cols = torch.from_numpy(sub.indices.astype(np.int64))
+        vals = torch.from_numpy(sub.data.astype(np.float32, copy=False))
+        host = [rows, cols, vals]
+        if self.pin:
+            host = [h.pin_memory() for h in host]
+        return tuple(h.to(self.device, non_blocking=True) for h in host)
+
+    def batch(self, idx: np.ndarray) -> Batch:
+        t = torch.as_tensor(idx, dtype=torch.long).to(self.device, non_blocking=True)
+        return Batch(*self._dense(t), self._cut(self.data.counts_rna, idx),
+                     self._cut(self.data.counts_atac, idx))
 
 
 @dataclass
 class Progress:
-    """One training event: after each mini-batch (`epoch_done` False) and after each epoch."""
+    """One training event: during an epoch (`epoch_done` False, about four a second) and after
+    each epoch."""
 
     epoch: int            # the epoch in progress (1-based); after it ends, the epochs done
     n_epochs: int
-    step: int             # mini-batch within the epoch (1-based)
+    step: int             # mini-batches done within the epoch
     n_steps: int
-    losses: dict          # this mini-batch's terms, or the epoch's means when epoch_done
+    losses: dict          # mean of each loss term over the mini-batches since the last event,
+                          # or over the whole epoch when epoch_done
     elapsed: float        # seconds since this training call started
     epoch_done: bool = False
 
@@ -111,15 +263,39 @@ class Progress:
         return min(1.0, ((self.epoch - 1) * self.n_steps + self.step) / max(self.n_epochs * self.n_steps, 1))
 
 
+class _LossAccumulator:
+    """Sums loss terms on the device; reading it is the only host synchronisation."""
+
+    def __init__(self):
+        self.names: list[str] | None = None
+        self.total = None
+        self.count = 0
+
+    def add(self, terms: dict[str, torch.Tensor]) -> None:
+        if self.names is None:
+            self.names = list(terms)
+        row = torch.stack([terms[k].detach().float() for k in self.names])
+        self.total = row if self.total is None else self.total + row
+        self.count += 1
+
+    def read(self) -> dict[str, float]:
+        if not self.count:
+            return {}
+        values = (self.total / self.count).tolist()
+        return dict(zip(self.names, map(float, values)))
+
+
 class Trainer:
     """Owns the optimisers, schedulers, random state and loss history of one FactVAEModule."""
 
     def __init__(self, module: FactVAEModule, data: TrainingData, config: FactVAEConfig,
-                 device: torch.device):
+                 device: torch.device, *, data_on_device: bool | str = "auto"):
         self.module, self.data, self.config, self.device = module.to(device), data, config, device
-        self.data.to(device)
-        self.opt = torch.optim.Adam(module.parameters(), lr=config.lr)
-        self.opt_ssa = torch.optim.Adam(module.atac.encoder.parameters(), lr=config.lr_ssa)
+        self.source = data.to(device, data_on_device)
+        # fused Adam: one kernel for all parameters (CPU and CUDA); foreach where unsupported
+        fused = {"fused": True} if device.type in ("cpu", "cuda") else {}
+        self.opt = torch.optim.Adam(module.parameters(), lr=config.lr, **fused)
+        self.opt_ssa = torch.optim.Adam(module.atac.encoder.parameters(), lr=config.lr_ssa, **fused)
         self.sched = torch.optim.lr_scheduler.ExponentialLR(self.opt, gamma=config.gamma)
         self.sched_ssa = torch.optim.lr_scheduler.ExponentialLR(self.opt_ssa, gamma=config.gamma)
         self.order = torch.Generator().manual_seed(config.seed)
@@ -157,51 +333,79 @@ class Trainer:
         n, b = self.data.n_spots, self.config.batch_size
         return max(1, n // b)  # last incomplete batch dropped; one batch if fewer spots than b
 
-    def run(self, epochs: int, cancel: Callable[[], bool] | None = None) -> Iterator[Progress]:
-        """Train until `epochs` epochs are done in total (resuming from `self.epoch`)."""
+    def run(self, epochs: int, cancel: Callable[[], bool] | None = None, *,
+            progress_interval: float = PROGRESS_INTERVAL) -> Iterator[Progress]:
+        """Train until `epochs` epochs are done in total (resuming from `self.epoch`).
+        Yields a Progress at most every `progress_interval` seconds within an epoch (0: after
+        every mini-batch) and after every epoch."""
         n, b = self.data.n_spots, min(self.config.batch_size, self.data.n_spots)
         n_steps = self._steps()
         snapshot = self._snapshot() if cancel is not None else None
         self.cancelled = False
-        t0 = time.perf_counter()
+        if self.device.type == "cpu":
+            tune_cpu_allocator()
+            # denormal floats (exp of very negative logits) cost ~30x a normal float on x86;
+            # flushing them to zero changes nothing measurable and is set for this thread only
+            torch.set_flush_denormal(True)
+        try:
+            yield from self._epochs(epochs, cancel, snapshot, progress_interval)
+        finally:
+            if self.device.type == "cpu":
+                torch.set_flush_denormal(False)
+
+    def _epochs(self, epochs, cancel, snapshot, progress_interval) -> Iterator[Progress]:
+        n, b = self.data.n_spots, min(self.config.batch_size, self.data.n_spots)
+        n_steps = self._steps()
+        t0 = last_event = time.perf_counter()
         while self.epoch < epochs:
             t_epoch = time.perf_counter()
             perm = torch.randperm(n, generator=self.order).numpy()
-            sums = dict.fromkeys(LOSS_TERMS, 0.0)
+            epoch_sum, since_event = _LossAccumulator(), _LossAccumulator()
+            batch = self.source.batch(perm[:b])
             for step in range(n_steps):
                 if cancel is not None and cancel():
                     self.load_state_dict(snapshot)
                     self.cancelled = True
                     return
-                terms = self.train_step(self.data.batch(perm[step * b:(step + 1) * b]))
-                for k, v in terms.items():
-                    sums[k] += v
-                yield Progress(self.epoch + 1, epochs, step + 1, n_steps, terms,
-                               time.perf_counter() - t0)
+                terms = self.train_step(batch)
+                if step + 1 < n_steps:  # queue the next batch while this one computes
+                    batch = self.source.batch(perm[(step + 1) * b:(step + 2) * b])
+                epoch_sum.add(terms)
+                since_event.add(terms)
+                now = time.perf_counter()
+                # the epoch's own event follows its last step, unless every step is asked for
+                if now - last_event >= progress_interval and (
+                        step + 1 < n_steps or progress_interval <= 0):
+                    last_event = now
+                    yield Progress(self.epoch + 1, epochs, step + 1, n_steps, since_event.read(),
+                                   now - t0)
+                    since_event = _LossAccumulator()
             self.sched.step()
             self.sched_ssa.step()
             self.epoch += 1
-            means = {k: v / n_steps for k, v in sums.items()}
+            means = epoch_sum.read()
             self.history.append({"epoch": self.epoch, **means,
                                  "seconds": time.perf_counter() - t_epoch})
             if cancel is not None:
                 snapshot = self._snapshot()
-            yield Progress(self.epoch, epochs, n_steps, n_steps, means, time.perf_counter() - t0,
+            last_event = time.perf_counter()
+            yield Progress(self.epoch, epochs, n_steps, n_steps, means, last_event - t0,
                            epoch_done=True)
 
-    def train_step(self, batch: Batch) -> dict[str, float]:
+    def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """One joint step and one SSA step; returns the loss terms as (detached) device tensors."""
         self.module.train()
-        terms = self.module.joint_loss(batch, self.data.pairs, self.weights)
+        terms = self.module.joint_loss(batch, self.source.pairs, self.weights)
         self.opt.zero_grad(set_to_none=True)
         terms["joint"].backward()
         self.opt.step()
-        out = {k: float(v.detach()) for k, v in terms.items()}
+        out = {k: v.detach() for k, v in terms.items()}
         if self.config.ssa:
             loss = self.module.ssa_step_loss(batch, self.config.ssa_teacher_eval)
             self.opt_ssa.zero_grad(set_to_none=True)
             loss.backward()
             self.opt_ssa.step()
-            out["ssa"] = float(loss.detach())
+            out["ssa"] = loss.detach()
         else:
-            out["ssa"] = float("nan")
+            out["ssa"] = torch.full((), float("nan"), device=self.device)
         return out
