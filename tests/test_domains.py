@@ -74,3 +74,40 @@ def test_markers_table(trained):
     assert (table.groupby(["domain", "kind"]).size() == 5).all()
     assert set(table["domain"]) == set(trained.obs["factvae_domain"].cat.categories)
     assert "factvae_domain_markers" in trained.uns
+
+
+def test_umap_connectivities_equal_umap_and_handle_duplicated_spots():
+    import scipy.sparse as sp
+    from umap.umap_ import fuzzy_simplicial_set
+
+    from factvae.domains import knn, umap_connectivities
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 8)).astype(np.float32)
+    X[5] = X[6] = X[7]  # three identical spots: each must still come first in its own list
+    idx, dist = knn(X, 15)
+    assert (idx[:, 0] == np.arange(300)).all() and (dist[:, 0] == 0).all()
+    assert all(len(set(row)) == 15 for row in idx)
+    ours = umap_connectivities(idx, dist)
+    theirs, _, _ = fuzzy_simplicial_set(sp.coo_matrix((300, 1)), 15, None, None,
+                                        knn_indices=idx, knn_dists=dist)
+    assert abs(ours - theirs.tocsr()).max() < 1e-5
+    assert abs(ours - ours.T).max() == 0 and ours.diagonal().max() == 0
+
+
+@pytest.mark.parametrize("flavor", ["igraph", "leidenalg"])
+def test_count_search_builds_the_graph_once_and_reaches_hard_counts(trained, flavor):
+    from factvae.domains import LeidenGraph, leiden_n
+
+    graph = LeidenGraph(expression_graph(trained.obsm["X_factvae"]), flavor)
+    for k in (2, 4, 9):
+        labels, res, exact = leiden_n(graph, k)
+        assert exact and labels.max() + 1 == k
+    assert graph.probes <= 3 * 30
+    # the same seed gives the same partition
+    np.testing.assert_array_equal(graph.partition(0.7, seed=3), graph.partition(0.7, seed=3))
+
+
+def test_unknown_flavor_is_one_clear_error(trained):
+    with pytest.raises(FactVAEInputError, match="flavour"):
+        find_domains(trained, n_domains=3, flavor="louvain")

@@ -48,3 +48,28 @@ def test_tfidf_stays_sparse_and_lsi_separates_groups():
     Z = lsi(X, 5)
     gap = np.abs(Z[:40].mean(0) - Z[40:].mean(0))
     assert gap.max() > 1.0  # some component splits the two groups (the first tracks depth)
+
+
+def test_lsi_follows_the_scglue_recipe_on_a_hand_checked_example():
+    """TF-IDF, then L1 per spot, then log1p(1e4 x), then U (not U * S), rows standardised."""
+    from sklearn.utils.extmath import randomized_svd
+
+    X = sp.csr_matrix(np.array([[2, 0, 1, 0, 0, 3],
+                                [0, 1, 0, 4, 0, 0],
+                                [1, 1, 1, 1, 1, 1],
+                                [0, 0, 5, 0, 2, 0],
+                                [3, 0, 0, 0, 0, 1]], dtype=np.float32))
+    D = X.toarray().astype(np.float64)
+    tf = D / D.sum(1, keepdims=True)
+    idf = D.shape[0] / D.sum(0)
+    T = tf * idf
+    T = T / T.sum(1, keepdims=True)         # the L1 step
+    T = np.log1p(T * 1e4)
+    U, S, _ = randomized_svd(sp.csr_matrix(T), 3, n_iter=15, random_state=0)
+    Z = (U - U.mean(1, keepdims=True)) / U.std(1, ddof=1, keepdims=True)
+    np.testing.assert_allclose(lsi(X, 3), Z, rtol=1e-4, atol=1e-5)
+    # U * S (the old recipe) is a different input: the components are not equally scaled
+    US = U * S
+    US = (US - US.mean(1, keepdims=True)) / US.std(1, ddof=1, keepdims=True)
+    assert np.abs(lsi(X, 3, recipe="signac") - lsi(X, 3)).max() > 0.1
+    assert np.abs(US - Z).max() > 0.1

@@ -19,6 +19,11 @@ class FactVAEConfig:
     alpha: weight of exp(L_reg), the gene-peak prior term (1.0; 0 switches it off).
     ssa: run the similarity-structure-alignment step after each joint step (True).
     ssa_teacher_eval: run the RNA teacher without dropout in the SSA step (False: as in training).
+    ssa_sampled: align the SAMPLED codes (mean + noise * std) in the SSA step, as the authors'
+        code does, so the ATAC log-variance head also learns from SSA (True); False aligns the
+        means (this package before 2026-11).
+    encoder_init: 'xavier' (Xavier-normal weights, zero biases: the authors' `xavier_init`) or
+        'torch' (PyTorch's default Linear initialisation; this package before 2026-11).
     lr, lr_ssa: Adam learning rates of the joint and SSA steps (1e-3, 5e-4).
     gamma: exponential learning-rate decay per epoch, both optimisers (0.995).
     batch_size: spots per mini-batch (128); the last incomplete batch is dropped.
@@ -38,6 +43,8 @@ class FactVAEConfig:
     alpha: float = 1.0
     ssa: bool = True
     ssa_teacher_eval: bool = False
+    ssa_sampled: bool = True
+    encoder_init: str = "xavier"
     lr: float = 1e-3
     lr_ssa: float = 5e-4
     gamma: float = 0.995
@@ -47,6 +54,7 @@ class FactVAEConfig:
 
     # parameters that change the network's shape: a checkpoint must agree on these
     ARCHITECTURE = ("n_latent", "rna_hidden", "atac_hidden", "dispersion")
+    ENCODER_INITS = ("xavier", "torch")
 
     def as_dict(self) -> dict:
         d = asdict(self)

@@ -106,7 +106,7 @@ class FactVAE:
         self.module = FactVAEModule(data.x_rna.shape[1], len(self.genes), data.x_atac.shape[1],
                                     len(self.peaks), n_latent=c.n_latent, rna_hidden=c.rna_hidden,
                                     atac_hidden=c.atac_hidden, dropout_rate=c.dropout_rate,
-                                    dispersion=c.dispersion)
+                                    dispersion=c.dispersion, encoder_init=c.encoder_init)
         self.trainer = Trainer(self.module, data, c, self.device)
         self.cancelled = False
         self.train_seconds = 0.0

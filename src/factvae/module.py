@@ -24,7 +24,8 @@ DISPERSIONS = ("paper", "feature")
 class Encoder(nn.Module):
     """MLP (Linear -> ELU -> Dropout per hidden layer) with mean and log-variance heads."""
 
-    def __init__(self, n_input: int, hidden: tuple[int, ...], n_latent: int, dropout: float):
+    def __init__(self, n_input: int, hidden: tuple[int, ...], n_latent: int, dropout: float,
+                 init: str = "xavier"):
         super().__init__()
         layers, width = [], n_input
         for h in hidden:
@@ -33,6 +34,13 @@ class Encoder(nn.Module):
         self.net = nn.Sequential(*layers)
         self.mean = nn.Linear(width, n_latent)
         self.log_var = nn.Linear(width, n_latent)
+        if init == "xavier":  # the authors' `self.apply(xavier_init)`
+            for m in self.modules():
+                if isinstance(m, nn.Linear):
+                    nn.init.xavier_normal_(m.weight)
+                    nn.init.zeros_(m.bias)
+        elif init != "torch":
+            raise ValueError(f"encoder_init must be 'xavier' or 'torch', got {init!r}")
 
     def forward(self, x):
         h = self.net(x)
@@ -64,9 +72,9 @@ class FactorizedDecoder(nn.Module):
 
 
 class ModalityVAE(nn.Module):
-    def __init__(self, n_input, n_features, hidden, n_latent, dropout, dispersion):
+    def __init__(self, n_input, n_features, hidden, n_latent, dropout, dispersion, init="xavier"):
         super().__init__()
-        self.encoder = Encoder(n_input, hidden, n_latent, dropout)
+        self.encoder = Encoder(n_input, hidden, n_latent, dropout, init)
         self.decoder = FactorizedDecoder(n_features, n_latent, dispersion)
 
 
@@ -110,11 +118,12 @@ class FactVAEModule(nn.Module):
 
     def __init__(self, n_input_rna, n_genes, n_input_atac, n_peaks, *, n_latent=50,
                  rna_hidden=(512, 256), atac_hidden=(256,), dropout_rate=0.2,
-                 dispersion="feature"):
+                 dispersion="feature", encoder_init="xavier"):
         super().__init__()
-        self.rna = ModalityVAE(n_input_rna, n_genes, rna_hidden, n_latent, dropout_rate, dispersion)
+        self.rna = ModalityVAE(n_input_rna, n_genes, rna_hidden, n_latent, dropout_rate, dispersion,
+                               encoder_init)
         self.atac = ModalityVAE(n_input_atac, n_peaks, atac_hidden, n_latent, dropout_rate,
-                                dispersion)
+                                dispersion, encoder_init)
 
     @staticmethod
     def _sample(mean, log_var):
@@ -140,14 +149,19 @@ class FactVAEModule(nn.Module):
         terms["joint"] = total
         return terms
 
-    def ssa_step_loss(self, batch: Batch, teacher_eval: bool = False) -> torch.Tensor:
+    def ssa_step_loss(self, batch: Batch, teacher_eval: bool = False, sampled: bool = True
+                      ) -> torch.Tensor:
         """RNA is the teacher (no gradient); only the ATAC encoder learns from this loss.
-        With `teacher_eval` the teacher runs without dropout (the structure it has at inference)."""
+        `sampled`: align reparameterised samples (the authors' code) rather than the means, so
+        the ATAC log-variance head learns too. With `teacher_eval` the teacher runs without
+        dropout (the structure it has at inference)."""
         with torch.no_grad():
             was_training = self.rna.encoder.training
             if teacher_eval:
                 self.rna.encoder.eval()
-            z_r, _ = self.rna.encoder(batch.x_rna)
+            mean_r, log_var_r = self.rna.encoder(batch.x_rna)
+            z_r = self._sample(mean_r, log_var_r) if sampled else mean_r
             self.rna.encoder.train(was_training)
-        z_a, _ = self.atac.encoder(batch.x_atac)
+        mean_a, log_var_a = self.atac.encoder(batch.x_atac)
+        z_a = self._sample(mean_a, log_var_a) if sampled else mean_a
         return ssa_loss(z_r, z_a)

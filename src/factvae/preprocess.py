@@ -4,8 +4,8 @@
   either modality;
 - RNA: 2,000 highly variable genes on raw counts (seurat_v3), log-normalised expression
   (`layers['lognorm']`), PCA (100 components) of the HVGs -> `rna.obsm['X_pca']`;
-- ATAC: TF-IDF over all peaks, truncated SVD (100 components), each spot's vector standardised
-  -> `atac.obsm['X_lsi']`;
+- ATAC: LSI over all peaks as scGLUE's `lsi()` (TF-IDF, L1 per spot, log1p(1e4 x), randomized
+  SVD, U only; 100 components), each spot's vector standardised -> `atac.obsm['X_lsi']`;
 - size factors: ln(total counts) per modality -> `obs['factvae_log_size']`.
 
 Raw counts stay in `X` (sparse). Every parameter is recorded in `mdata.uns['factvae_preprocess']`.
@@ -37,6 +37,7 @@ class PreprocessParams:
     target_sum: float = 1e4
     n_pcs: int = 100
     n_lsi: int = 100
+    lsi_recipe: str = "scglue"
     seed: int = 0
 
 
@@ -87,29 +88,53 @@ def filter_spots_and_features(mdata, params: PreprocessParams):
     return out, removed
 
 
-def tfidf(X: sp.spmatrix) -> sp.csr_matrix:
-    """TF-IDF of a peak count matrix (spots x peaks), sparse: (x / spot total) * (N / peak total),
-    then log1p after scaling by 1e4, as in Signac/scGLUE."""
+LSI_RECIPES = ("scglue", "signac")
+
+
+def tfidf(X: sp.spmatrix, log: bool = True) -> sp.csr_matrix:
+    """TF-IDF of a peak count matrix (spots x peaks), sparse: (x / spot total) * (N / peak total);
+    with `log`, then log1p after scaling by 1e4 (Signac's method 1)."""
     X = sp.csr_matrix(X, dtype=np.float64)
     row = np.asarray(X.sum(axis=1)).ravel()
     col = np.asarray(X.sum(axis=0)).ravel()
     idf = X.shape[0] / np.maximum(col, 1e-12)
     tf = sp.diags(1.0 / np.maximum(row, 1e-12)) @ X
     out = (tf @ sp.diags(idf)).tocsr()
-    out.data = np.log1p(out.data * 1e4)
+    if log:
+        out.data = np.log1p(out.data * 1e4)
     return out
 
 
-def lsi(X: sp.spmatrix, n_components: int = 100, seed: int = 0) -> np.ndarray:
-    """LSI: truncated SVD of the TF-IDF matrix, each spot's vector standardised (as the authors)."""
-    from sklearn.utils.extmath import randomized_svd
-
-    n_components = max(1, min(n_components, min(X.shape) - 1))
-    U, S, _ = randomized_svd(tfidf(X), n_components, random_state=seed)
-    Z = U * S
-    Z -= Z.mean(axis=1, keepdims=True)
+def _standardise_rows(Z: np.ndarray) -> np.ndarray:
+    Z = Z - Z.mean(axis=1, keepdims=True)
     Z /= np.maximum(Z.std(axis=1, ddof=1, keepdims=True), 1e-12)
     return Z.astype(np.float32)
+
+
+def lsi(X: sp.spmatrix, n_components: int = 100, seed: int = 0, recipe: str = "scglue"
+        ) -> np.ndarray:
+    """LSI of a peak count matrix, each spot's vector standardised (the ATAC encoder's input).
+
+    recipe 'scglue' (default; what the FactVAE authors feed their encoder, scGLUE's `lsi()`):
+    TF-IDF, each spot L1-normalised, log1p(x * 1e4), randomized SVD with 15 power iterations,
+    the left singular vectors U only. 'signac': log TF-IDF, truncated SVD, U * S (this
+    package before 2026-11; its first component carries ~45 % of each spot's input and tracks
+    sequencing depth)."""
+    from sklearn.utils.extmath import randomized_svd
+
+    if recipe not in LSI_RECIPES:
+        raise FactVAEInputError(f"unknown LSI recipe {recipe!r}.", field="lsi_recipe",
+                                fix=f"use one of {LSI_RECIPES}.")
+    n_components = max(1, min(n_components, min(X.shape) - 1))
+    if recipe == "signac":
+        U, S, _ = randomized_svd(tfidf(X), n_components, random_state=seed)
+        return _standardise_rows(U * S)
+    T = tfidf(X, log=False)
+    row = np.asarray(T.sum(axis=1)).ravel()
+    T = (sp.diags(1.0 / np.maximum(row, 1e-12)) @ T).tocsr()   # L1 per spot
+    T.data = np.log1p(T.data * 1e4)
+    U, _, _ = randomized_svd(T, n_components, n_iter=15, random_state=seed)
+    return _standardise_rows(U)
 
 
 def log_size(X: sp.spmatrix) -> np.ndarray:
@@ -151,7 +176,7 @@ def preprocess(mdata, params: PreprocessParams | None = None, **overrides):
     n_pcs = max(1, min(params.n_pcs, rna.n_obs - 1, int(hvg.sum()) - 1))
     rna.obsm["X_pca"] = sc.pp.pca(norm[:, hvg], n_comps=n_pcs,
                                   random_state=params.seed).astype(np.float32)
-    atac.obsm["X_lsi"] = lsi(atac.X, params.n_lsi, params.seed)
+    atac.obsm["X_lsi"] = lsi(atac.X, params.n_lsi, params.seed, params.lsi_recipe)
     rna.obs[LOG_SIZE_KEY] = log_size(rna.X)
     atac.obs[LOG_SIZE_KEY] = log_size(atac.X)
     rna.obs["total_counts"] = np.asarray(rna.X.sum(axis=1)).ravel()

@@ -401,7 +401,8 @@ class Trainer:
         self.opt.step()
         out = {k: v.detach() for k, v in terms.items()}
         if self.config.ssa:
-            loss = self.module.ssa_step_loss(batch, self.config.ssa_teacher_eval)
+            loss = self.module.ssa_step_loss(batch, self.config.ssa_teacher_eval,
+                                             self.config.ssa_sampled)
             self.opt_ssa.zero_grad(set_to_none=True)
             loss.backward()
             self.opt_ssa.step()
