@@ -29,6 +29,15 @@ class FactVAEConfig:
     batch_size: spots per mini-batch (128); the last incomplete batch is dropped.
     epochs: training epochs (300).
     seed: seeds torch and the batch order (0).
+    spatial: 'auto' (on when the spots have coordinates; the default), True or False (False is
+        the paper's model, which ignores space).
+    spatial_design: how spatial context enters the encoders: 'attention' (each spot attends to
+        itself and its neighbours, learning per spot and modality how much to lean on them),
+        'aggregate' (the neighbours' mean input beside the spot's own) or 'smooth' (plain
+        encoders, plus w_smooth times the squared distance of each spot's code to its
+        neighbours' mean code). docs/benchmarks.md compares them.
+    spatial_neighbors: neighbours per spot (6), within 1.5 x the median nearest-spot distance.
+    w_smooth: weight of the smoothness term of the 'smooth' design (1.0).
     """
 
     n_latent: int = 50
@@ -51,9 +60,14 @@ class FactVAEConfig:
     batch_size: int = 128
     epochs: int = 300
     seed: int = 0
+    spatial: bool | str = "auto"
+    spatial_design: str = "attention"
+    spatial_neighbors: int = 6
+    w_smooth: float = 1.0
 
     # parameters that change the network's shape: a checkpoint must agree on these
-    ARCHITECTURE = ("n_latent", "rna_hidden", "atac_hidden", "dispersion")
+    ARCHITECTURE = ("n_latent", "rna_hidden", "atac_hidden", "dispersion", "spatial",
+                    "spatial_design", "spatial_neighbors")
     ENCODER_INITS = ("xavier", "torch")
 
     def as_dict(self) -> dict:

@@ -235,44 +235,165 @@ def leiden_n(G, n_domains: int, seed: int = 0, max_probes: int = 30, flavor: str
     return labels, res, k == n_domains
 
 
+DOMAIN_METHODS = ("leiden", "kmeans", "gmm")
+
+
+def _by_size(labels: np.ndarray) -> np.ndarray:
+    """Relabel 0..k-1 by domain size, largest first (as scanpy numbers Leiden clusters)."""
+    _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    order = np.argsort(-counts, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    return rank[inverse]
+
+
+def suggest_n_domains(X: np.ndarray, k_range=range(2, 16), seed: int = 0,
+                      max_spots: int = 4000) -> tuple[int, dict]:
+    """The number of domains with the highest mean silhouette of K-means on X (on at most
+    `max_spots` spots drawn at random), and the silhouette of each k tried."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    X = np.asarray(X, np.float64)
+    rng = np.random.default_rng(seed)
+    sub = X if X.shape[0] <= max_spots else X[rng.choice(X.shape[0], max_spots, replace=False)]
+    scores = {}
+    for k in k_range:
+        if k >= sub.shape[0]:
+            break
+        labels = KMeans(k, n_init=4, random_state=seed).fit_predict(sub)
+        scores[int(k)] = float(silhouette_score(sub, labels))
+    if not scores:
+        return 1, scores
+    return max(scores, key=scores.get), scores
+
+
+def refine_labels(labels: np.ndarray, neighbors: np.ndarray, rounds: int = 1) -> np.ndarray:
+    """Spatial refinement: a spot takes the label held by more than half of its spatial
+    neighbours when that label is not its own (a majority vote, as SpaGCN's refinement).
+    A spot whose neighbours mostly agree with it, or that has no clear majority, keeps its
+    label. `neighbors` is a spots x k index with -1 for missing slots."""
+    labels = np.asarray(labels).copy()
+    valid = neighbors >= 0
+    n_valid = valid.sum(1)
+    k = int(labels.max()) + 1 if labels.size else 0
+    for _ in range(rounds):
+        nb = np.where(valid, labels[np.where(valid, neighbors, 0)], -1)
+        counts = np.zeros((labels.size, k), np.int32)
+        rows = np.repeat(np.arange(labels.size), neighbors.shape[1])
+        keep = nb.ravel() >= 0
+        np.add.at(counts, (rows[keep], nb.ravel()[keep]), 1)
+        top = counts.argmax(1)
+        change = (2 * counts[np.arange(labels.size), top] > n_valid) & (top != labels)
+        if not change.any():
+            break
+        labels[change] = top[change]
+    return labels
+
+
+def cluster(X: np.ndarray, *, method: str = "leiden", n_domains: int | None = None,
+            resolution: float | None = None, coords: np.ndarray | None = None,
+            spatial_weight: float = 0.0, n_neighbors: int = 15, n_spatial_neighbors: int = 6,
+            refine: int = 0, seed: int = 0, flavor: str = "igraph") -> tuple[np.ndarray, dict]:
+    """Domains of the rows of X: Leiden (graph of X, optionally joined with the spatial graph),
+    K-means or a Gaussian mixture (diagonal covariances; the role mclust plays in R pipelines),
+    then `refine` rounds of spatial majority refinement. Without `n_domains` (and, for Leiden,
+    without `resolution`), K-means and the mixture use `suggest_n_domains` (silhouette), Leiden
+    its resolution 1.0. Returns labels numbered by size and a record of what was done."""
+    X = np.asarray(X, np.float32)
+    if method not in DOMAIN_METHODS:
+        raise FactVAEInputError(f"unknown domain method {method!r}.", field="method",
+                                fix=f"use one of {DOMAIN_METHODS}.")
+    if not np.isfinite(X).all():
+        raise FactVAEInputError("the embedding contains NaN or infinite values.",
+                                field="embedding", fix="retrain the model (a diverged training "
+                                "gives NaN) or choose another embedding.")
+    if X.ndim != 2 or X.shape[1] == 0:
+        raise FactVAEInputError(f"the embedding has no columns (shape {X.shape}).",
+                                field="embedding", fix="choose another embedding.")
+    if n_domains is not None and not 1 <= n_domains < X.shape[0]:
+        raise FactVAEInputError(f"number of domains must be between 1 and {X.shape[0] - 1}.",
+                                field="n_domains", fix="choose a smaller number.")
+    if resolution is not None and method != "leiden":
+        raise FactVAEInputError(f"a resolution applies to Leiden only, not {method}.",
+                                field="resolution", fix="give a number of domains instead.")
+    if resolution is not None and not resolution > 0:
+        raise FactVAEInputError(f"the resolution must be positive, got {resolution}.",
+                                field="resolution", fix="use e.g. 1.0 (larger: more domains).")
+    if (refine or spatial_weight) and coords is None:
+        raise FactVAEInputError("spatial refinement and a spatial weight need spot coordinates.",
+                                field="obsm['spatial']", fix="use refine=0 and spatial_weight=0.")
+    if refine < 0:
+        raise FactVAEInputError(f"refinement rounds must be 0 or more, got {refine}.",
+                                field="refine", fix="use 0 (off) or 1.")
+    record = {"method": method, "n_neighbors": n_neighbors, "spatial_weight": spatial_weight,
+              "n_spatial_neighbors": n_spatial_neighbors, "refine": int(refine), "seed": seed,
+              "n_domains_requested": -1 if n_domains is None else int(n_domains),
+              "resolution": float("nan"), "suggested_by": ""}
+    if method == "leiden":
+        G = joint_graph(X, coords, spatial_weight=spatial_weight, n_neighbors=n_neighbors,
+                        n_spatial_neighbors=n_spatial_neighbors, seed=seed)
+        if n_domains is not None:
+            labels, res, exact = leiden_n(G, n_domains, seed, flavor=flavor)
+            if not exact:
+                warnings.warn(f"Leiden found {labels.max() + 1} domains at best, not {n_domains} "
+                              f"(resolution {res:.3g}).", stacklevel=3)
+        else:
+            res = 1.0 if resolution is None else float(resolution)
+            labels = leiden(G, res, seed, flavor)
+        record.update(resolution=float(res), flavor=flavor)
+    else:
+        if n_domains is None:
+            n_domains, scores = suggest_n_domains(X, seed=seed)
+            record["suggested_by"] = "silhouette of K-means, k = 2..15"
+            record["silhouette"] = {str(k): v for k, v in scores.items()}
+        if method == "kmeans":
+            from sklearn.cluster import KMeans
+
+            labels = KMeans(n_domains, n_init=10, random_state=seed).fit_predict(X)
+        else:
+            from sklearn.mixture import GaussianMixture
+
+            labels = GaussianMixture(n_domains, covariance_type="diag", n_init=3,
+                                     random_state=seed, reg_covar=1e-4).fit_predict(X)
+    if refine:
+        from .neighbors import spatial_neighbor_index
+
+        labels = refine_labels(labels, spatial_neighbor_index(coords, n_spatial_neighbors), refine)
+    labels = _by_size(labels)
+    k = int(labels.max() + 1)
+    record.update(reached=k, exact=bool(n_domains is None or k == n_domains))
+    return labels, record
+
+
 def find_domains(mdata, *, n_domains: int | None = None, resolution: float | None = None,
-                 spatial_weight: float = 0.0, n_neighbors: int = 15, n_spatial_neighbors: int = 6,
+                 method: str = "leiden", refine: int = 0, spatial_weight: float = 0.0,
+                 n_neighbors: int = 15, n_spatial_neighbors: int = 6,
                  use_rep: str = EMBEDDING_KEY, seed: int = 0, key: str = DOMAIN_KEY,
                  flavor: str = "igraph") -> dict:
-    """Leiden domains on `mdata.obsm[use_rep]` (default: the concatenated FactVAE embedding).
+    """Spatial domains from `mdata.obsm[use_rep]` (default: the joint FactVAE embedding) with
+    `cluster` (Leiden, K-means or a Gaussian mixture; optional spatial refinement).
 
-    Give `n_domains` (the resolution is searched) or `resolution` (default 1.0). Writes
-    `mdata.obs[key]` (categorical), `mdata.uns[f'{key}_colors']` and `mdata.uns[PARAMS_KEY]`;
-    returns the parameters record (with `reached`: the number found, and `exact`)."""
+    Give `n_domains` (Leiden searches the resolution) or, for Leiden, a `resolution` (default
+    1.0); with neither, K-means and the mixture suggest a number. Writes `mdata.obs[key]`
+    (categorical), `mdata.uns[f'{key}_colors']` and `mdata.uns[PARAMS_KEY]`; returns the
+    parameters record (with `reached`: the number found, and `exact`)."""
     if use_rep not in mdata.obsm:
         raise FactVAEInputError("is missing: no embedding to cluster.", field=f"obsm['{use_rep}']",
                                 fix="train FactVAE first (factvae run / factvae.train).")
     if n_domains is not None and resolution is not None:
         raise FactVAEInputError("give either a number of domains or a resolution, not both.",
                                 field="n_domains / resolution", fix="drop one of the two.")
-    if n_domains is not None and not 1 <= n_domains < mdata.n_obs:
-        raise FactVAEInputError(f"number of domains must be between 1 and {mdata.n_obs - 1}.",
-                                field="n_domains", fix="choose a smaller number.")
-    X = np.asarray(mdata.obsm[use_rep])
     coords = np.asarray(mdata.obsm["spatial"]) if "spatial" in mdata.obsm else None
-    G = joint_graph(X, coords, spatial_weight=spatial_weight, n_neighbors=n_neighbors,
-                    n_spatial_neighbors=n_spatial_neighbors, seed=seed)
-    if n_domains is not None:
-        labels, res, exact = leiden_n(G, n_domains, seed, flavor=flavor)
-        if not exact:
-            warnings.warn(f"Leiden found {labels.max() + 1} domains at best, not {n_domains} "
-                          f"(resolution {res:.3g}).", stacklevel=2)
-    else:
-        res = 1.0 if resolution is None else float(resolution)
-        labels, exact = leiden(G, res, seed, flavor), True
-    k = int(labels.max() + 1)
+    labels, record = cluster(np.asarray(mdata.obsm[use_rep]), method=method, n_domains=n_domains,
+                             resolution=resolution, coords=coords, spatial_weight=spatial_weight,
+                             n_neighbors=n_neighbors, n_spatial_neighbors=n_spatial_neighbors,
+                             refine=refine, seed=seed, flavor=flavor)
+    k = record["reached"]
     cats = [str(i) for i in range(k)]
     mdata.obs[key] = pd.Categorical.from_codes(labels, categories=cats)
     mdata.uns[f"{key}_colors"] = _palette(k)
-    record = {"use_rep": use_rep, "n_neighbors": n_neighbors, "spatial_weight": spatial_weight,
-              "n_spatial_neighbors": n_spatial_neighbors, "resolution": float(res),
-              "n_domains_requested": -1 if n_domains is None else int(n_domains),
-              "reached": k, "exact": bool(exact), "seed": seed, "method": f"leiden ({flavor})"}
+    record["use_rep"] = use_rep
     mdata.uns[PARAMS_KEY] = record
     return record
 

@@ -32,12 +32,14 @@ from .errors import FactVAEDataWarning, FactVAEInputError
 from .module import FactVAEModule
 from .preprocess import LOG_SIZE_KEY
 from .prior import g2p_matrix
+from .neighbors import spatial_neighbor_index
 from .trainer import PROGRESS_INTERVAL, Progress, Trainer, TrainingData, pick_device
 
 EMBEDDING_KEY = "X_factvae"
 FEATURE_KEY = "factvae_feature"
 LSE_KEY = "factvae_lse"
 UNS_KEY = "factvae"
+SELF_WEIGHT_KEY = "factvae_self_weight"   # attention a spot gives itself (spatial 'attention')
 CHECKPOINT_FORMAT = 1
 
 
@@ -60,6 +62,26 @@ def _require(mdata, mod: str, where: str, key: str):
                                 field=f"mod['{mod}'].{where}['{key}']",
                                 fix="run factvae.preprocess(mdata) first (the CLI does this).")
     return container[key]
+
+
+def resolve_spatial(config: FactVAEConfig, mdata) -> bool:
+    """Whether the spatial mode is on: 'auto' follows the presence of coordinates."""
+    from .module import SPATIAL_DESIGNS
+
+    has = "spatial" in mdata.obsm and np.asarray(mdata.obsm["spatial"]).shape[0] == mdata.n_obs
+    if config.spatial_design not in SPATIAL_DESIGNS:
+        raise FactVAEInputError(f"unknown spatial design {config.spatial_design!r}.",
+                                field="spatial_design", fix=f"use one of {SPATIAL_DESIGNS}.")
+    if config.spatial == "auto":
+        return bool(has)
+    if config.spatial not in (True, False):
+        raise FactVAEInputError(f"spatial must be 'auto', True or False, got {config.spatial!r}.",
+                                field="spatial", fix="use 'auto' (the default), True or False.")
+    if config.spatial and not has:
+        raise FactVAEInputError("the spatial mode needs spot coordinates, and there are none.",
+                                field="obsm['spatial']",
+                                fix="add spot coordinates, or train with spatial=False.")
+    return bool(config.spatial)
 
 
 def training_data(mdata, genes: pd.Index, peaks: pd.Index) -> TrainingData:
@@ -100,13 +122,19 @@ class FactVAE:
             np.ones(rna.n_vars, bool)
         self.genes = rna.var_names[hvg]
         self.peaks = mdata.mod["atac"].var_names.copy()
+        self.config = self.config.updated(spatial=resolve_spatial(self.config, mdata))
         torch.manual_seed(self.config.seed)
         data = training_data(mdata, self.genes, self.peaks)
         c = self.config
+        if c.spatial:
+            data.neighbors = spatial_neighbor_index(np.asarray(mdata.obsm["spatial"]),
+                                                    c.spatial_neighbors)
         self.module = FactVAEModule(data.x_rna.shape[1], len(self.genes), data.x_atac.shape[1],
                                     len(self.peaks), n_latent=c.n_latent, rna_hidden=c.rna_hidden,
                                     atac_hidden=c.atac_hidden, dropout_rate=c.dropout_rate,
-                                    dispersion=c.dispersion, encoder_init=c.encoder_init)
+                                    dispersion=c.dispersion, encoder_init=c.encoder_init,
+                                    spatial=c.spatial_design if c.spatial else None,
+                                    spatial_neighbors=c.spatial_neighbors)
         self.trainer = Trainer(self.module, data, c, self.device)
         self.cancelled = False
         self.train_seconds = 0.0
@@ -158,13 +186,22 @@ class FactVAE:
 
     # --- results -----------------------------------------------------------------------
     @torch.no_grad()
-    def latent(self, modality: str, batch_size: int = 4096) -> np.ndarray:
-        """Posterior means (spots x d) of one modality's encoder."""
+    def latent(self, modality: str, batch_size: int = 4096, *, self_weight: bool = False
+               ) -> np.ndarray:
+        """Posterior means (spots x d) of one modality's encoder (with each spot's neighbours in
+        the spatial mode). `self_weight`: instead, the attention each spot gives itself (the
+        'attention' design; 1 = it ignores its neighbours)."""
         vae = getattr(self.module, modality)
-        x = getattr(self.trainer.source, f"x_{modality}")
+        source = self.trainer.source
         self.module.eval()
-        return torch.cat([vae.encoder(x[s:s + batch_size])[0] for s in range(0, len(x), batch_size)]
-                         ).cpu().numpy()
+        out = []
+        for s in range(0, source.x_rna.shape[0], batch_size):
+            t = torch.arange(s, min(s + batch_size, source.x_rna.shape[0]), device=self.device)
+            nbr = source.neighbor_inputs(t)
+            mean, _ = vae.encoder(getattr(source, f"x_{modality}")[t],
+                                  nbr.get(f"x_{modality}_nbr"), nbr.get("nbr_mask"))
+            out.append(vae.encoder.last_self_weight if self_weight else mean)
+        return torch.cat(out).cpu().numpy()
 
     def feature_embedding(self, modality: str) -> np.ndarray:
         return getattr(self.module, modality).decoder.feature.detach().cpu().numpy()
@@ -191,6 +228,11 @@ class FactVAE:
             full[mod.var_names.get_indexer(names)] = emb
             mod.varm[FEATURE_KEY] = full
         atac.obs[LSE_KEY] = self._log_sum_exp(z_a)
+        for mod, name in ((rna, "rna"), (atac, "atac")):
+            if self.config.spatial and self.config.spatial_design == "attention":
+                mod.obs[SELF_WEIGHT_KEY] = self.latent(name, self_weight=True)
+            elif SELF_WEIGHT_KEY in mod.obs:
+                del mod.obs[SELF_WEIGHT_KEY]
         m.uns[UNS_KEY] = self.record()
 
     def record(self) -> dict:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -42,9 +44,63 @@ class Encoder(nn.Module):
         elif init != "torch":
             raise ValueError(f"encoder_init must be 'xavier' or 'torch', got {init!r}")
 
-    def forward(self, x):
+    def forward(self, x, x_nbr=None, mask=None):
         h = self.net(x)
         return self.mean(h), self.log_var(h)
+
+
+def masked_mean(x_nbr: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over the valid neighbours (B x k x F, mask B x k); zeros where a spot has none."""
+    w = mask.to(x_nbr.dtype)
+    return (x_nbr * w[..., None]).sum(1) / w.sum(1, keepdim=True).clamp_min(1.0)
+
+
+class AggregateEncoder(Encoder):
+    """Spatial design 'aggregate': the input is [x_i, mean of the neighbours' inputs]; the first
+    layer learns how to weigh the two."""
+
+    def __init__(self, n_input, hidden, n_latent, dropout, init="xavier"):
+        super().__init__(2 * n_input, hidden, n_latent, dropout, init)
+
+    def forward(self, x, x_nbr=None, mask=None):
+        ctx = masked_mean(x_nbr, mask) if x_nbr is not None else torch.zeros_like(x)
+        return super().forward(torch.cat([x, ctx], dim=1))
+
+
+class AttentionEncoder(Encoder):
+    """Spatial design 'attention': every spot and its neighbours pass the same hidden layers;
+    the spot's representation is an attention-weighted mean over itself and its neighbours
+    (scaled dot product of learned queries and keys, plus a learned bias towards the spot
+    itself), so the model learns, per spot and per modality, how much to lean on its
+    neighbours. `last_self_weight` keeps the weight each spot gave itself in the last call."""
+
+    def __init__(self, n_input, hidden, n_latent, dropout, init="xavier", n_key=32, k=6):
+        super().__init__(n_input, hidden, n_latent, dropout, init)
+        width = hidden[-1] if hidden else n_input
+        self.query = nn.Linear(width, n_key, bias=False)
+        self.key = nn.Linear(width, n_key, bias=False)
+        # start with half the weight on the spot itself (uniform attention would give 1/(k+1))
+        self.self_bias = nn.Parameter(torch.tensor(float(np.log(max(k, 1)))))
+        self.scale = float(n_key) ** -0.5
+        self.last_self_weight = None
+
+    def forward(self, x, x_nbr=None, mask=None):
+        h = self.net(x)
+        if x_nbr is None:
+            return self.mean(h), self.log_var(h)
+        B, k, F_in = x_nbr.shape
+        hn = self.net(x_nbr.reshape(B * k, F_in)).reshape(B, k, -1)
+        hs = torch.cat([h[:, None], hn], dim=1)                      # B x (k+1) x H
+        score = (self.key(hs) @ self.query(h)[:, :, None]).squeeze(-1) * self.scale
+        score = torch.cat([score[:, :1] + self.self_bias, score[:, 1:]], dim=1)
+        valid = torch.cat([torch.ones_like(mask[:, :1]), mask], dim=1)
+        attn = torch.softmax(score.masked_fill(~valid, float("-inf")), dim=1)
+        self.last_self_weight = attn[:, 0].detach()
+        h = (attn[..., None] * hs).sum(1)
+        return self.mean(h), self.log_var(h)
+
+
+SPATIAL_DESIGNS = ("attention", "aggregate", "smooth")
 
 
 class FactorizedDecoder(nn.Module):
@@ -72,9 +128,15 @@ class FactorizedDecoder(nn.Module):
 
 
 class ModalityVAE(nn.Module):
-    def __init__(self, n_input, n_features, hidden, n_latent, dropout, dispersion, init="xavier"):
+    def __init__(self, n_input, n_features, hidden, n_latent, dropout, dispersion, init="xavier",
+                 spatial=None, k=6):
         super().__init__()
-        self.encoder = Encoder(n_input, hidden, n_latent, dropout, init)
+        if spatial == "attention":
+            self.encoder = AttentionEncoder(n_input, hidden, n_latent, dropout, init, k=k)
+        elif spatial == "aggregate":
+            self.encoder = AggregateEncoder(n_input, hidden, n_latent, dropout, init)
+        else:  # None (the paper) or 'smooth' (a plain encoder and a smoothness term)
+            self.encoder = Encoder(n_input, hidden, n_latent, dropout, init)
         self.decoder = FactorizedDecoder(n_features, n_latent, dispersion)
 
 
@@ -111,6 +173,13 @@ class Batch:
     log_size_atac: torch.Tensor
     rna_nz: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
     atac_nz: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    # spatial mode: the neighbours' encoder inputs (B x k x F) and which slots are real (B x k)
+    x_rna_nbr: torch.Tensor | None = None
+    x_atac_nbr: torch.Tensor | None = None
+    nbr_mask: torch.Tensor | None = None
+
+    def inputs(self, modality: str):
+        return (getattr(self, f"x_{modality}"), getattr(self, f"x_{modality}_nbr"), self.nbr_mask)
 
 
 class FactVAEModule(nn.Module):
@@ -118,12 +187,17 @@ class FactVAEModule(nn.Module):
 
     def __init__(self, n_input_rna, n_genes, n_input_atac, n_peaks, *, n_latent=50,
                  rna_hidden=(512, 256), atac_hidden=(256,), dropout_rate=0.2,
-                 dispersion="feature", encoder_init="xavier"):
+                 dispersion="feature", encoder_init="xavier", spatial=None,
+                 spatial_neighbors=6):
         super().__init__()
+        if spatial is not None and spatial not in SPATIAL_DESIGNS:
+            raise ValueError(f"spatial design must be one of {SPATIAL_DESIGNS}, got {spatial!r}")
+        self.spatial = spatial
+        kw = dict(init=encoder_init, spatial=spatial, k=spatial_neighbors)
         self.rna = ModalityVAE(n_input_rna, n_genes, rna_hidden, n_latent, dropout_rate, dispersion,
-                               encoder_init)
+                               **kw)
         self.atac = ModalityVAE(n_input_atac, n_peaks, atac_hidden, n_latent, dropout_rate,
-                                dispersion, encoder_init)
+                                dispersion, **kw)
 
     @staticmethod
     def _sample(mean, log_var):
@@ -131,10 +205,20 @@ class FactVAEModule(nn.Module):
 
     def joint_loss(self, batch: Batch, pairs, weights) -> dict[str, torch.Tensor]:
         terms = {}
-        for name, vae, x, log_size, nz in (
-                ("rna", self.rna, batch.x_rna, batch.log_size_rna, batch.rna_nz),
-                ("atac", self.atac, batch.x_atac, batch.log_size_atac, batch.atac_nz)):
-            mean, log_var = vae.encoder(x)
+        smooth = batch.nbr_mask is not None and self.spatial == "smooth"
+        for name, vae, log_size, nz in (
+                ("rna", self.rna, batch.log_size_rna, batch.rna_nz),
+                ("atac", self.atac, batch.log_size_atac, batch.atac_nz)):
+            x, x_nbr, mask = batch.inputs(name)
+            mean, log_var = vae.encoder(x, x_nbr, mask)
+            if smooth:  # squared distance of each mean to its neighbours' mean
+                B, k, F_in = x_nbr.shape
+                mean_nbr = vae.encoder(x_nbr.reshape(B * k, F_in))[0].reshape(B, k, -1)
+                has = mask.any(1)
+                gap = (mean - masked_mean(mean_nbr, mask)).pow(2).sum(1)
+                terms[f"smooth_{name}"] = (gap * has).sum() / has.sum().clamp_min(1)
+            elif getattr(vae.encoder, "last_self_weight", None) is not None:
+                terms[f"self_weight_{name}"] = vae.encoder.last_self_weight.mean()
             z = self._sample(mean, log_var)
             log_mu, log_theta, pi_logits = vae.decoder(z, log_size)
             terms[f"nll_{name}"] = zinb_nll_sparse(
@@ -146,6 +230,8 @@ class FactVAEModule(nn.Module):
                  + weights["nll_atac"] * terms["nll_atac"] + weights["kl_atac"] * terms["kl_atac"])
         if weights["alpha"]:
             total = total + weights["alpha"] * terms["reg"].exp()
+        if smooth:
+            total = total + weights.get("smooth", 1.0) * (terms["smooth_rna"] + terms["smooth_atac"])
         terms["joint"] = total
         return terms
 
@@ -159,9 +245,9 @@ class FactVAEModule(nn.Module):
             was_training = self.rna.encoder.training
             if teacher_eval:
                 self.rna.encoder.eval()
-            mean_r, log_var_r = self.rna.encoder(batch.x_rna)
+            mean_r, log_var_r = self.rna.encoder(*batch.inputs("rna"))
             z_r = self._sample(mean_r, log_var_r) if sampled else mean_r
             self.rna.encoder.train(was_training)
-        mean_a, log_var_a = self.atac.encoder(batch.x_atac)
+        mean_a, log_var_a = self.atac.encoder(*batch.inputs("atac"))
         z_a = self._sample(mean_a, log_var_a) if sampled else mean_a
         return ssa_loss(z_r, z_a)

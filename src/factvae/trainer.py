@@ -117,6 +117,7 @@ class TrainingData:
     log_size_atac: np.ndarray
     gene_idx: np.ndarray
     peak_idx: np.ndarray
+    neighbors: np.ndarray | None = None   # spatial mode: spots x k neighbour index, -1 = none
     _source: "BatchSource | None" = field(default=None, repr=False)
 
     def __post_init__(self):
@@ -134,7 +135,8 @@ class TrainingData:
         dense = sum(a.size * 4 for a in (self.x_rna, self.x_atac, self.log_size_rna,
                                          self.log_size_atac))
         csr = sum(X.nnz * 8 + (X.shape[0] + 1) * 8 for X in (self.counts_rna, self.counts_atac))
-        return int(dense + csr + 16 * len(self.gene_idx))
+        nbr = 0 if self.neighbors is None else self.neighbors.size * 8
+        return int(dense + csr + 16 * len(self.gene_idx) + nbr)
 
     def to(self, device: torch.device, on_device: bool | str = "auto") -> "BatchSource":
         """Place the data for training on `device`: resident when `on_device` is True, or 'auto'
@@ -183,9 +185,20 @@ class BatchSource:
         self.pairs = (torch.as_tensor(data.gene_idx, dtype=torch.long, device=device),
                       torch.as_tensor(data.peak_idx, dtype=torch.long, device=device))
         self.row_nnz = (np.diff(data.counts_rna.indptr), np.diff(data.counts_atac.indptr))
+        self.nbr = None if data.neighbors is None else torch.as_tensor(
+            np.asarray(data.neighbors, dtype=np.int64), device=device)
 
     def batch(self, idx: np.ndarray) -> Batch:
         raise NotImplementedError
+
+    def neighbor_inputs(self, t: torch.Tensor) -> dict:
+        """The neighbours' encoder inputs of spots t (B x k x F) and the valid slots (B x k)."""
+        if self.nbr is None:
+            return {}
+        nb = self.nbr[t]
+        mask = nb >= 0
+        nb = torch.where(mask, nb, t[:, None])  # any real row; masked out downstream
+        return {"x_rna_nbr": self.x_rna[nb], "x_atac_nbr": self.x_atac[nb], "nbr_mask": mask}
 
     def _dense(self, t: torch.Tensor) -> tuple:
         return (self.x_rna[t], self.x_atac[t], self.ls_rna[t], self.ls_atac[t])
@@ -217,7 +230,7 @@ class ResidentSource(BatchSource):
         t = torch.as_tensor(idx, dtype=torch.long).to(self.device, non_blocking=True)
         totals = [int(nnz[idx].sum()) for nnz in self.row_nnz]   # known on the host
         return Batch(*self._dense(t), self._gather(self.csr[0], t, totals[0]),
-                     self._gather(self.csr[1], t, totals[1]))
+                     self._gather(self.csr[1], t, totals[1]), **self.neighbor_inputs(t))
 
 
 class StreamedSource(BatchSource):
@@ -241,7 +254,7 @@ class StreamedSource(BatchSource):
     def batch(self, idx: np.ndarray) -> Batch:
         t = torch.as_tensor(idx, dtype=torch.long).to(self.device, non_blocking=True)
         return Batch(*self._dense(t), self._cut(self.data.counts_rna, idx),
-                     self._cut(self.data.counts_atac, idx))
+                     self._cut(self.data.counts_atac, idx), **self.neighbor_inputs(t))
 
 
 @dataclass
@@ -304,7 +317,7 @@ class Trainer:
         self.cancelled = False  # whether the last run() stopped on the cancel flag
         self.weights = {"nll_rna": config.w_nll_rna, "kl_rna": config.w_kl_rna,
                         "nll_atac": config.w_nll_atac, "kl_atac": config.w_kl_atac,
-                        "alpha": config.alpha}
+                        "alpha": config.alpha, "smooth": config.w_smooth}
 
     # --- state -------------------------------------------------------------------------
     def state_dict(self) -> dict:
