@@ -122,6 +122,14 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lr", type=float, default=c.lr)
     g.add_argument("--dispersion", choices=("paper", "feature"), default=c.dispersion)
     g.add_argument("--no-ssa", action="store_true", help="skip the similarity-structure alignment")
+    g.add_argument("--spatial", choices=("auto", "on", "off"), default="auto",
+                   help="spatial context in the encoders: auto (on when spots have coordinates), "
+                        "on, or off (the paper's model)")
+    g.add_argument("--spatial-design", choices=("attention", "aggregate", "smooth"),
+                   default=c.spatial_design, help="how neighbours enter the model (default "
+                   f"{c.spatial_design})")
+    g.add_argument("--spatial-neighbors", type=int, default=c.spatial_neighbors, metavar="K",
+                   help=f"spatial neighbours per spot (default {c.spatial_neighbors})")
     g.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
     g.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     g.add_argument("--seed", type=int, default=c.seed)
@@ -129,8 +137,10 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def _model_params(args) -> dict:
+    spatial = {"auto": "auto", "on": True, "off": False}[args.spatial]
     return dict(n_latent=args.latent, alpha=args.alpha, batch_size=args.batch_size, lr=args.lr,
-                dispersion=args.dispersion, ssa=not args.no_ssa, seed=args.seed)
+                dispersion=args.dispersion, ssa=not args.no_ssa, seed=args.seed, spatial=spatial,
+                spatial_design=args.spatial_design, spatial_neighbors=args.spatial_neighbors)
 
 
 def run_pipeline(mdata, args):
@@ -153,8 +163,11 @@ def run_pipeline(mdata, args):
     else:
         model = FactVAE(mdata, device=args.device, n_threads=args.threads, epochs=args.epochs,
                         **_model_params(args))
-    _say(f"factvae: training on {model.device} ({len(model.genes)} genes, {len(model.peaks)} "
-         f"peaks, {args.epochs} epochs)")
+    mode = (f"spatial mode ({model.config.spatial_design}, {model.config.spatial_neighbors} "
+            "neighbours)" if model.config.spatial else "no spatial context")
+    threads = f", {model.n_threads} threads" if model.device.type == "cpu" else ""
+    _say(f"factvae: training on {model.device}{threads} ({len(model.genes)} genes, "
+         f"{len(model.peaks)} peaks, {args.epochs} epochs, {mode})")
     model.train(args.epochs, progress_bar=True)
     model.write_results()
     _say(f"factvae: trained {model.epochs_done} epochs in {model.train_seconds:.1f} s")
@@ -162,10 +175,15 @@ def run_pipeline(mdata, args):
 
 
 def _add_domain_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("spatial domains (Leiden on the joint embedding)")
+    g = p.add_argument_group("spatial domains (from the joint embedding)")
+    g.add_argument("--method", choices=("leiden", "kmeans", "gmm"), default="leiden",
+                   help="Leiden (default), K-means or a Gaussian mixture")
     x = g.add_mutually_exclusive_group()
-    x.add_argument("--n-domains", type=int, metavar="K", help="search the resolution for K domains")
+    x.add_argument("--n-domains", type=int, metavar="K", help="number of domains (Leiden: the "
+                   "resolution is searched; without it K-means and gmm suggest one by silhouette)")
     x.add_argument("--resolution", type=float, metavar="R", help="Leiden resolution (default 1.0)")
+    g.add_argument("--refine", type=int, default=0, metavar="ROUNDS",
+                   help="rounds of spatial majority refinement (default 0: off)")
     g.add_argument("--spatial-weight", type=float, default=0.0, metavar="W",
                    help="weight of the spatial neighbour graph in [0, 1] (default 0: off)")
     g.add_argument("--neighbors", type=int, default=15, help="kNN graph size (default 15)")
@@ -176,10 +194,16 @@ def _domains(mdata, args) -> None:
 
     t0 = time.perf_counter()
     rec = find_domains(mdata, n_domains=args.n_domains, resolution=args.resolution,
+                       method=args.method, refine=args.refine,
                        spatial_weight=args.spatial_weight, n_neighbors=args.neighbors,
                        seed=getattr(args, "seed", 0))
-    _say(f"factvae: {rec['reached']} domains (resolution {rec['resolution']:.3g}, spatial weight "
-         f"{rec['spatial_weight']:g}) in {time.perf_counter() - t0:.1f} s")
+    how = (f"resolution {rec['resolution']:.3g}, spatial weight {rec['spatial_weight']:g}"
+           if rec["method"] == "leiden" else rec["method"])
+    if rec.get("suggested_by"):
+        how += f", number suggested by the {rec['suggested_by']}"
+    if rec["refine"]:
+        how += f", {rec['refine']} refinement round(s)"
+    _say(f"factvae: {rec['reached']} domains ({how}) in {time.perf_counter() - t0:.1f} s")
 
 
 def model_path(out: Path) -> Path:
@@ -224,6 +248,7 @@ def cmd_demo(args) -> int:
     args.image_scale, args.counts_layer, args.genes, args.promoter = 1.0, None, None, 2000
     args.out, args.overwrite = str(out_dir / "result.h5mu"), True
     args.resume, args.resolution, args.spatial_weight, args.neighbors = None, None, 0.0, 15
+    args.method, args.refine = "leiden", 0
     args.n_domains = args.n_domains or 5
     return cmd_run(args)
 

@@ -36,7 +36,8 @@ class FactVAEConfig:
         'aggregate' (the neighbours' mean input beside the spot's own) or 'smooth' (plain
         encoders, plus w_smooth times the squared distance of each spot's code to its
         neighbours' mean code). docs/benchmarks.md compares them.
-    spatial_neighbors: neighbours per spot (6), within 1.5 x the median nearest-spot distance.
+    spatial_neighbors: neighbours per spot (8: the 8 around a square-grid spot, the 6 around a
+        hexagonal one), within 1.5 x the median nearest-spot distance.
     w_smooth: weight of the smoothness term of the 'smooth' design (1.0).
     """
 
@@ -62,13 +63,48 @@ class FactVAEConfig:
     seed: int = 0
     spatial: bool | str = "auto"
     spatial_design: str = "attention"
-    spatial_neighbors: int = 6
+    spatial_neighbors: int = 8
     w_smooth: float = 1.0
 
     # parameters that change the network's shape: a checkpoint must agree on these
     ARCHITECTURE = ("n_latent", "rna_hidden", "atac_hidden", "dispersion", "spatial",
                     "spatial_design", "spatial_neighbors")
     ENCODER_INITS = ("xavier", "torch")
+
+    def validate(self) -> "FactVAEConfig":
+        """One clear error for the first parameter out of its range; returns self."""
+        import math
+
+        from .errors import FactVAEInputError
+
+        def bad(name, value, need, fix):
+            raise FactVAEInputError(f"{name} = {value!r} is out of range: it must be {need}.",
+                                    field=name, fix=fix)
+
+        for name in ("n_latent", "batch_size", "spatial_neighbors"):
+            v = getattr(self, name)
+            if not isinstance(v, (int,)) or isinstance(v, bool) or v < 1:
+                bad(name, v, "a whole number of at least 1", f"use e.g. {getattr(FactVAEConfig, name)}.")
+        if not isinstance(self.epochs, int) or self.epochs < 0:
+            bad("epochs", self.epochs, "a whole number of at least 0", "use e.g. 300.")
+        for name in ("lr", "lr_ssa"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and 0 < v <= 1):
+                bad(name, v, "a finite number in (0, 1]", f"use e.g. {getattr(FactVAEConfig, name)}.")
+        for name in ("alpha", "w_nll_rna", "w_kl_rna", "w_nll_atac", "w_kl_atac", "w_smooth",
+                     "dropout_rate"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                bad(name, v, "a finite number of at least 0", f"use e.g. {getattr(FactVAEConfig, name)}.")
+        if self.dropout_rate >= 1:
+            bad("dropout_rate", self.dropout_rate, "below 1", "use e.g. 0.2.")
+        if not (math.isfinite(self.gamma) and 0 < self.gamma <= 1):
+            bad("gamma", self.gamma, "in (0, 1]", "use e.g. 0.995.")
+        if self.dispersion not in ("paper", "feature"):
+            bad("dispersion", self.dispersion, "'paper' or 'feature'", "use 'paper'.")
+        if self.encoder_init not in self.ENCODER_INITS:
+            bad("encoder_init", self.encoder_init, f"one of {self.ENCODER_INITS}", "use 'xavier'.")
+        return self
 
     def as_dict(self) -> dict:
         d = asdict(self)

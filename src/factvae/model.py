@@ -33,7 +33,8 @@ from .module import FactVAEModule
 from .preprocess import LOG_SIZE_KEY
 from .prior import g2p_matrix
 from .neighbors import spatial_neighbor_index
-from .trainer import PROGRESS_INTERVAL, Progress, Trainer, TrainingData, pick_device
+from .trainer import (PROGRESS_INTERVAL, Progress, Trainer, TrainingData, available_cpus,
+                      pick_device)
 
 EMBEDDING_KEY = "X_factvae"
 FEATURE_KEY = "factvae_feature"
@@ -113,9 +114,17 @@ class FactVAE:
     def __init__(self, mdata, config: FactVAEConfig | None = None, *, device: str = "auto",
                  n_threads: int | None = None, **params):
         self.mdata = mdata
-        self.config = (config or FactVAEConfig()).updated(**params)
+        self.config = (config or FactVAEConfig()).updated(**params).validate()
+        if n_threads is not None and int(n_threads) < 1:
+            raise FactVAEInputError(f"the number of threads must be at least 1, got {n_threads}.",
+                                    field="threads", fix="leave it out to use every available CPU.")
+        # threads: what was asked, else no more than the CPUs this process may use (torch's
+        # default counts every core of the machine, even under a container's CPU quota)
         if n_threads:
             torch.set_num_threads(int(n_threads))
+        elif torch.get_num_threads() > available_cpus():
+            torch.set_num_threads(available_cpus())
+        self.n_threads = torch.get_num_threads()
         self.device = pick_device(device)
         rna = mdata.mod["rna"]
         hvg = rna.var["highly_variable"].to_numpy(bool) if "highly_variable" in rna.var else \
@@ -241,7 +250,8 @@ class FactVAE:
                 "epochs_done": int(self.epochs_done), "cancelled": bool(self.cancelled),
                 "train_seconds": float(self.train_seconds),
                 "seconds_per_epoch": float(hist["seconds"].mean()) if len(hist) else float("nan"),
-                "device": str(self.device), "n_threads": int(torch.get_num_threads()),
+                "device": str(self.device), "n_threads": int(self.n_threads),
+                "data_on_device": bool(self.trainer.source.resident),
                 "n_genes_modelled": int(len(self.genes)), "n_peaks_modelled": int(len(self.peaks)),
                 "n_prior_pairs": int(len(self.trainer.data.gene_idx)),
                 "versions": _versions()}
@@ -282,7 +292,12 @@ class FactVAE:
         except Exception:
             raise FactVAEInputError("is not a FactVAE model file.", file=str(path), field="model",
                                     fix="give a file written by FactVAE.save / factvae train.") from None
-        config = FactVAEConfig.from_dict(state["config"])
+        saved = dict(state["config"])
+        # checkpoints from before the spatial mode and the fidelity options: the paper's model
+        saved.setdefault("spatial", False)
+        saved.setdefault("ssa_sampled", False)
+        saved.setdefault("encoder_init", "torch")
+        config = FactVAEConfig.from_dict(saved)
         fixed = {k for k in overrides if k in FactVAEConfig.ARCHITECTURE}
         if fixed:
             raise FactVAEInputError(f"cannot change {sorted(fixed)} of a trained model.",
