@@ -58,6 +58,8 @@ def test_train_widget_trains_with_progress_and_loss_plot(viewer, qtbot, tiny):
     assert w.model.epochs_done == 3 and w.progress.value == 1000
     assert len(w.plot.history["joint"]) == 3
     assert "X_factvae" in w.mdata.obsm and w.status.value.startswith("Trained 3 epochs")
+    assert w.model.config.spatial is True  # the tissue has coordinates: spatial mode by default
+    assert w.mdata.uns["factvae"]["params"]["spatial_design"] == w.spatial_design.value
     # preprocessing made a new object: its layers replace the old ones, under the same names
     assert [layer.name for layer in viewer.layers] == ["tiny tissue", "tiny spots"]
     assert viewer.layers["tiny spots"].metadata["factvae_mudata"] is w.mdata
@@ -102,6 +104,35 @@ def test_domains_widget_paints_domains(shown, qtbot, tmp_path):
     w.export()
     table = pd.read_csv(tmp_path / "domains.csv")
     assert len(table) == mdata.n_obs and set(table["domain"].astype(str)) == {"A", "2", "3"}
+
+
+def test_train_widget_exposes_the_paper_mode(viewer, tiny):
+    from napari_factvae._session import show_dataset
+    from napari_factvae._train_widget import TrainWidget
+
+    show_dataset(viewer, tiny, "tiny")
+    w = TrainWidget(viewer)
+    assert w.spatial.value == "auto" and w.params()["spatial"] == "auto"
+    w.spatial.value, w.spatial_design.value = "off (paper)", "aggregate"
+    assert w.params()["spatial"] is False and w.params()["spatial_design"] == "aggregate"
+
+
+@pytest.mark.parametrize("method", ["kmeans", "gmm"])
+def test_domains_widget_methods_refinement_and_suggestion(shown, qtbot, method):
+    from napari_factvae._domains_widget import DomainsWidget
+
+    viewer, mdata = shown
+    w = DomainsWidget(viewer)
+    w.method.value, w.mode.value, w.refine.value = method, "suggest a number", 1
+    w.compute()
+    qtbot.waitUntil(lambda: w.compute_button.enabled, timeout=TIMEOUT)
+    rec = mdata.uns["factvae_domain_params"]
+    assert rec["method"] == method and rec["refine"] == 1 and rec["suggested_by"]
+    assert "number by silhouette" in w.info.value and "refined" in w.info.value
+    # a resolution with K-means is refused up front, with a notification, not a crash
+    w.mode.value = "resolution"
+    w.compute()
+    assert w.compute_button.enabled
 
 
 def test_overlay_widget_paints_values_side_by_side(shown):

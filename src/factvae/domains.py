@@ -297,9 +297,9 @@ def cluster(X: np.ndarray, *, method: str = "leiden", n_domains: int | None = No
             refine: int = 0, seed: int = 0, flavor: str = "igraph") -> tuple[np.ndarray, dict]:
     """Domains of the rows of X: Leiden (graph of X, optionally joined with the spatial graph),
     K-means or a Gaussian mixture (diagonal covariances; the role mclust plays in R pipelines),
-    then `refine` rounds of spatial majority refinement. Without `n_domains` (and, for Leiden,
-    without `resolution`), K-means and the mixture use `suggest_n_domains` (silhouette), Leiden
-    its resolution 1.0. Returns labels numbered by size and a record of what was done."""
+    then `refine` rounds of spatial majority refinement. `n_domains='auto'` (and, for K-means
+    and the mixture, None) takes the number from `suggest_n_domains` (silhouette); Leiden without
+    a number uses `resolution` (default 1.0). Returns labels numbered by size and a record."""
     X = np.asarray(X, np.float32)
     if method not in DOMAIN_METHODS:
         raise FactVAEInputError(f"unknown domain method {method!r}.", field="method",
@@ -311,6 +311,14 @@ def cluster(X: np.ndarray, *, method: str = "leiden", n_domains: int | None = No
     if X.ndim != 2 or X.shape[1] == 0:
         raise FactVAEInputError(f"the embedding has no columns (shape {X.shape}).",
                                 field="embedding", fix="choose another embedding.")
+    record_suggest = None
+    if n_domains == "auto" or (n_domains is None and method != "leiden"):
+        if resolution is not None:
+            raise FactVAEInputError("give a resolution or let the number be suggested, not both.",
+                                    field="resolution", fix="drop the resolution.")
+        n_domains, scores = suggest_n_domains(X, seed=seed)
+        record_suggest = {"suggested_by": "silhouette of K-means, k = 2..15",
+                          "silhouette": {str(k): v for k, v in scores.items()}}
     if n_domains is not None and not 1 <= n_domains < X.shape[0]:
         raise FactVAEInputError(f"number of domains must be between 1 and {X.shape[0] - 1}.",
                                 field="n_domains", fix="choose a smaller number.")
@@ -328,8 +336,10 @@ def cluster(X: np.ndarray, *, method: str = "leiden", n_domains: int | None = No
                                 field="refine", fix="use 0 (off) or 1.")
     record = {"method": method, "n_neighbors": n_neighbors, "spatial_weight": spatial_weight,
               "n_spatial_neighbors": n_spatial_neighbors, "refine": int(refine), "seed": seed,
-              "n_domains_requested": -1 if n_domains is None else int(n_domains),
+              "n_domains_requested": -1 if record_suggest or n_domains is None else int(n_domains),
               "resolution": float("nan"), "suggested_by": ""}
+    if record_suggest:
+        record.update(record_suggest)
     if method == "leiden":
         G = joint_graph(X, coords, spatial_weight=spatial_weight, n_neighbors=n_neighbors,
                         n_spatial_neighbors=n_spatial_neighbors, seed=seed)
@@ -343,10 +353,6 @@ def cluster(X: np.ndarray, *, method: str = "leiden", n_domains: int | None = No
             labels = leiden(G, res, seed, flavor)
         record.update(resolution=float(res), flavor=flavor)
     else:
-        if n_domains is None:
-            n_domains, scores = suggest_n_domains(X, seed=seed)
-            record["suggested_by"] = "silhouette of K-means, k = 2..15"
-            record["silhouette"] = {str(k): v for k, v in scores.items()}
         if method == "kmeans":
             from sklearn.cluster import KMeans
 
@@ -381,7 +387,7 @@ def find_domains(mdata, *, n_domains: int | None = None, resolution: float | Non
     if use_rep not in mdata.obsm:
         raise FactVAEInputError("is missing: no embedding to cluster.", field=f"obsm['{use_rep}']",
                                 fix="train FactVAE first (factvae run / factvae.train).")
-    if n_domains is not None and resolution is not None:
+    if n_domains not in (None, "auto") and resolution is not None:
         raise FactVAEInputError("give either a number of domains or a resolution, not both.",
                                 field="n_domains / resolution", fix="drop one of the two.")
     coords = np.asarray(mdata.obsm["spatial"]) if "spatial" in mdata.obsm else None

@@ -5,7 +5,7 @@ and merge domains by hand; export the table."""
 from __future__ import annotations
 
 import numpy as np
-from magicgui.widgets import (CheckBox, Container, FileEdit, FloatSlider, FloatSpinBox, Label,
+from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, FloatSlider, FloatSpinBox, Label,
                               PushButton, RadioButtons, SpinBox)
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QTableWidget, QTableWidgetItem
@@ -16,12 +16,12 @@ from ._paint import domain_raster, paint_categories
 KEY = "factvae_domain"
 
 
-def compute_domains(mdata, n_domains, resolution, spatial_weight):
-    """Worker body: Leiden domains (engine), then the label raster for painting."""
+def compute_domains(mdata, n_domains, resolution, spatial_weight, method="leiden", refine=0):
+    """Worker body: domains (engine), then the label raster for painting."""
     from factvae.domains import find_domains
 
-    record = find_domains(mdata, n_domains=n_domains, resolution=resolution,
-                          spatial_weight=spatial_weight)
+    record = find_domains(mdata, n_domains=n_domains, resolution=resolution, method=method,
+                          refine=refine, spatial_weight=spatial_weight)
     return record, domain_raster(mdata, KEY)
 
 
@@ -29,11 +29,18 @@ class DomainsWidget(Container):
     def __init__(self, napari_viewer):
         super().__init__(labels=True)
         self.viewer = napari_viewer
-        self.mode = RadioButtons(label="Choose by", choices=["number of domains", "resolution"],
+        self.method = ComboBox(label="Method", choices=["leiden", "kmeans", "gmm"], value="leiden",
+                               tooltip="Leiden on the embedding's neighbour graph, K-means, or a "
+                                       "Gaussian mixture")
+        self.mode = RadioButtons(label="Choose by",
+                                 choices=["number of domains", "resolution", "suggest a number"],
                                  value="number of domains")
         self.n_domains = SpinBox(label="Domains", value=7, min=2, max=200)
         self.resolution = FloatSpinBox(label="Resolution", value=1.0, min=0.01, max=20.0, step=0.1)
         self.spatial_weight = FloatSpinBox(label="Spatial weight", value=0.0, min=0.0, max=1.0, step=0.1)
+        self.refine = SpinBox(label="Refinement rounds", value=0, min=0, max=10,
+                              tooltip="spatial majority vote: a spot takes the domain of most of "
+                                      "its neighbours")
         self.compute_button = PushButton(text="Find domains")
         self.opacity = FloatSlider(label="Fill opacity", value=0.5, min=0.0, max=1.0)
         self.fill = CheckBox(text="Filled domain raster", value=True)
@@ -43,8 +50,8 @@ class DomainsWidget(Container):
         self.export_button = PushButton(text="Export")
         self.table = QTableWidget(0, 2)
         self.table.setHorizontalHeaderLabels(["domain", "name"])
-        self.extend([self.mode, self.n_domains, self.resolution, self.spatial_weight,
-                     self.compute_button, self.fill, self.opacity, self.info])
+        self.extend([self.method, self.mode, self.n_domains, self.resolution, self.spatial_weight,
+                     self.refine, self.compute_button, self.fill, self.opacity, self.info])
         self.native.layout().addWidget(self.table)
         self.extend([self.rename_button, self.export_file, self.export_button])
         self.compute_button.changed.connect(self.compute)
@@ -62,14 +69,21 @@ class DomainsWidget(Container):
         if "X_factvae" not in mdata.obsm:
             show_error("Train FactVAE first (Train widget): domains use its joint embedding.")
             return
+        if (self.refine.value or self.spatial_weight.value) and "spatial" not in mdata.obsm:
+            show_error("Refinement and a spatial weight need spot coordinates; set both to 0.")
+            return
+        if self.mode.value == "resolution" and self.method.value != "leiden":
+            show_error("A resolution applies to Leiden only: choose a number of domains.")
+            return
         self.mdata = mdata
-        by_n = self.mode.value == "number of domains"
+        n = {"number of domains": self.n_domains.value, "resolution": None,
+             "suggest a number": "auto"}[self.mode.value]
+        resolution = self.resolution.value if self.mode.value == "resolution" else None
         self.compute_button.enabled = False
         self.info.value = "Computing..."
-        self.worker = _workers.start(compute_domains, mdata,
-                                     self.n_domains.value if by_n else None,
-                                     None if by_n else self.resolution.value,
-                                     self.spatial_weight.value, on_return=self._done,
+        self.worker = _workers.start(compute_domains, mdata, n, resolution,
+                                     self.spatial_weight.value, self.method.value,
+                                     self.refine.value, on_return=self._done,
                                      on_error=self._failed)
         self.worker.start()
 
@@ -77,7 +91,13 @@ class DomainsWidget(Container):
         record, raster = result
         self.compute_button.enabled = True
         exact = "" if record["exact"] else " (closest reached)"
-        self.info.value = f"{record['reached']} domains{exact}, resolution {record['resolution']:.3g}"
+        how = (f"resolution {record['resolution']:.3g}" if record["method"] == "leiden"
+               else record["method"])
+        if record.get("suggested_by"):
+            how += ", number by silhouette"
+        if record.get("refine"):
+            how += f", refined {record['refine']}x"
+        self.info.value = f"{record['reached']} domains{exact} ({how})"
         self.repaint(raster)
         show_info(self.info.value)
 

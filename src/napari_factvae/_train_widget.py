@@ -59,6 +59,14 @@ class TrainWidget(Container):
         self.lr = FloatSpinBox(label="Learning rate", value=c.lr, min=1e-6, max=1.0, step=1e-4)
         self.device = ComboBox(label="Device", choices=["auto", "cpu", "cuda", "mps"], value="auto")
         self.seed = SpinBox(label="Seed", value=c.seed, min=0, max=2 ** 31 - 1)
+        self.spatial = ComboBox(label="Spatial context", value="auto",
+                                choices=["auto", "on", "off (paper)"],
+                                tooltip="auto: on when the spots have coordinates; off: the "
+                                        "paper's model, which ignores space")
+        self.spatial_design = ComboBox(label="Spatial design", value=c.spatial_design,
+                                       choices=["attention", "aggregate", "smooth"],
+                                       tooltip="attention: each spot learns how much to lean on "
+                                               "its neighbours")
         self.start_button = PushButton(text="Start")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(label="Progress", min=0, max=1000, value=0)
@@ -68,7 +76,7 @@ class TrainWidget(Container):
         self.load_button = PushButton(text="Load model")
         self.plot = LossPlot()
         self.extend([self.epochs, self.latent, self.alpha, self.batch_size, self.lr, self.device,
-                     self.seed, self.start_button, self.cancel_button, self.progress, self.status,
+                     self.seed, self.spatial, self.spatial_design, self.start_button, self.cancel_button, self.progress, self.status,
                      self.model_file, self.save_button, self.load_button])
         self.native.layout().addWidget(self.plot)
         self.start_button.changed.connect(self.start)
@@ -81,9 +89,11 @@ class TrainWidget(Container):
         self.mdata = None
 
     def params(self) -> dict:
+        spatial = {"auto": "auto", "on": True, "off (paper)": False}[self.spatial.value]
         return dict(n_latent=self.latent.value, alpha=self.alpha.value,
                     batch_size=self.batch_size.value, lr=self.lr.value, seed=self.seed.value,
-                    epochs=self.epochs.value)
+                    epochs=self.epochs.value, spatial=spatial,
+                    spatial_design=self.spatial_design.value)
 
     def start(self):
         layer, mdata = _session.current(self.viewer)
