@@ -77,7 +77,7 @@ def load(n, p):
     return rna, atac, f["gi"], f["pj"]
 
 
-def run_one(n, p, impl, device, max_steps, threads, epochs=1):
+def run_one(n, p, impl, device, max_steps, threads, epochs=1, spatial=None):
     """Train in this process; print a JSON line with timings and peak memory."""
     import torch
 
@@ -96,8 +96,18 @@ def run_one(n, p, impl, device, max_steps, threads, epochs=1):
     ls_atac = np.log(np.asarray(atac.sum(1)).ravel() + 1).astype(np.float32)
     cfg = FactVAEConfig()
     dev = torch.device(device)
-    module = FactVAEModule(N_INPUT, N_GENES, N_INPUT, p)
+    extra = {}
+    if spatial:  # the spatial mode on a square grid of spots (8 neighbours each)
+        extra = {"spatial": spatial, "spatial_neighbors": 8}
+        cfg = cfg.updated(spatial=True, spatial_design=spatial)
+    module = FactVAEModule(N_INPUT, N_GENES, N_INPUT, p, dispersion=cfg.dispersion, **extra)
     data = TrainingData(x_rna, x_atac, rna, atac, ls_rna, ls_atac, gi, pj)
+    if spatial:
+        from factvae.neighbors import spatial_neighbor_index
+
+        side = int(np.ceil(np.sqrt(n)))
+        grid = np.stack(np.meshgrid(np.arange(side), np.arange(side)), -1).reshape(-1, 2)[:n]
+        data.neighbors = spatial_neighbor_index(grid.astype(float), 8)
     trainer = Trainer(module, data, cfg, dev)
     n_steps = max(1, n // cfg.batch_size)
     steps = min(n_steps, max_steps)
@@ -160,7 +170,8 @@ def run_one(n, p, impl, device, max_steps, threads, epochs=1):
            "sec_per_step": per_step, "sec_per_epoch": per_step * n_steps,
            "extrapolated": not whole_epochs and steps < n_steps, "peak_rss_gb": peak_gb,
            "whole_epochs": whole_epochs, "torch": torch.__version__,
-           "source": str(Path(factvae.__file__).parents[1])}
+           "source": str(Path(factvae.__file__).parents[1]), "dispersion": cfg.dispersion,
+           "spatial": spatial or "off"}
     if dev.type == "cuda":
         out["peak_gpu_gb"] = torch.cuda.max_memory_allocated() / 1024 ** 3
         out["gpu"] = torch.cuda.get_device_name()
@@ -175,6 +186,8 @@ def main():
                    help="baseline: the sparse loop of --baseline-src")
     p.add_argument("--baseline-src", help="a source tree (its src/ folder) to time as 'baseline'")
     p.add_argument("--epochs", type=int, default=1, help="whole epochs timed (sparse)")
+    p.add_argument("--spatial", choices=["attention", "aggregate", "smooth"],
+                   help="time the spatial mode with this design (sparse only)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--max-steps", type=int, default=400, help="steps timed per run (sparse)")
@@ -183,7 +196,8 @@ def main():
     args = p.parse_args()
     if args.child:
         n, pk, impl, steps = args.child
-        return run_one(int(n), int(pk), impl, args.device, int(steps), args.threads, args.epochs)
+        return run_one(int(n), int(pk), impl, args.device, int(steps), args.threads, args.epochs,
+                       args.spatial)
     results = ROOT / "benchmarks" / "results" / "speed.csv"
     for size in args.sizes:
         n, pk = (int(v) for v in size.split("x"))
@@ -196,7 +210,8 @@ def main():
             if impl == "baseline":
                 env["PYTHONPATH"] = os.pathsep.join([args.baseline_src, env.get("PYTHONPATH", "")])
             proc = subprocess.run([sys.executable, __file__, "--device", args.device, "--threads",
-                                   str(args.threads), "--epochs", str(args.epochs), "--child",
+                                   str(args.threads), "--epochs", str(args.epochs),
+                                   *(["--spatial", args.spatial] if args.spatial else []), "--child",
                                    str(n), str(pk), "sparse" if impl == "baseline" else impl,
                                    str(steps)], capture_output=True, text=True, env=env)
             line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)

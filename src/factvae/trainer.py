@@ -61,10 +61,13 @@ def tune_cpu_allocator(threshold: int = 512 << 20) -> bool:
     """Keep glibc from returning every freed mini-batch tensor (B x peaks floats, megabytes) to
     the system and faulting it back in at the next step: large blocks are served from the heap
     up to `threshold` bytes. This alone makes a CPU step about 20 % faster (docs/benchmarks.md).
-    Once per process; a no-op where the C library is not glibc."""
+    Once per process; a no-op where the C library is not glibc, or when the environment
+    variable FACTVAE_KEEP_ALLOCATOR is set."""
     global _ALLOCATOR_TUNED
     if _ALLOCATOR_TUNED:
         return True
+    if os.environ.get("FACTVAE_KEEP_ALLOCATOR"):  # an escape hatch: leave glibc as it is
+        return False
     try:
         import ctypes
 
@@ -211,9 +214,10 @@ class ResidentSource(BatchSource):
 
     def __init__(self, data: TrainingData, device: torch.device):
         super().__init__(data, device)
+        # on the CPU, as_tensor shares the arrays' memory: the counts are not held twice
         self.csr = [(torch.as_tensor(X.indptr.astype(np.int64), device=device),
-                     torch.as_tensor(X.indices.astype(np.int32), device=device),
-                     torch.as_tensor(X.data, dtype=torch.float32, device=device))
+                     torch.as_tensor(np.asarray(X.indices, dtype=np.int32), device=device),
+                     torch.as_tensor(np.asarray(X.data, dtype=np.float32), device=device))
                     for X in (data.counts_rna, data.counts_atac)]
 
     def _gather(self, csr, t: torch.Tensor, total: int):
