@@ -116,11 +116,13 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     c = FactVAEConfig()
     g = p.add_argument_group("model and training (defaults: the FactVAE authors')")
     g.add_argument("--epochs", type=int, default=c.epochs)
-    g.add_argument("--latent", type=int, default=c.n_latent, help="embedding size d")
-    g.add_argument("--alpha", type=float, default=c.alpha, help="weight of the gene-peak prior term")
-    g.add_argument("--batch-size", type=int, default=c.batch_size)
-    g.add_argument("--lr", type=float, default=c.lr)
-    g.add_argument("--dispersion", choices=("paper", "feature"), default=c.dispersion)
+    # None = not given: the default, or the saved model's value with --resume
+    g.add_argument("--latent", type=int, help=f"embedding size d (default {c.n_latent})")
+    g.add_argument("--alpha", type=float, help=f"weight of the gene-peak prior term (default {c.alpha:g})")
+    g.add_argument("--batch-size", type=int, help=f"spots per mini-batch (default {c.batch_size})")
+    g.add_argument("--lr", type=float, help=f"learning rate (default {c.lr:g})")
+    g.add_argument("--dispersion", choices=("paper", "feature"),
+                   help=f"dispersion form (default {c.dispersion})")
     g.add_argument("--no-ssa", action="store_true", help="skip the similarity-structure alignment")
     g.add_argument("--spatial", choices=("auto", "on", "off"), default="auto",
                    help="spatial context in the encoders: auto (on when spots have coordinates), "
@@ -133,19 +135,100 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
     g.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     g.add_argument("--seed", type=int, default=c.seed)
-    g.add_argument("--resume", metavar="MODEL.pt", help="continue training a saved model")
+    g.add_argument("--resume", metavar="MODEL.pt", help="continue training a saved model or a "
+                   "checkpoint (--epochs is the total)")
+    g.add_argument("--checkpoint-minutes", type=float, default=CHECKPOINT_MINUTES, metavar="M",
+                   help=f"save RESULT.checkpoint.pt every M minutes of training (default "
+                        f"{CHECKPOINT_MINUTES:g}; 0: only on Ctrl-C); removed once the model is saved")
+
+
+# CLI flag -> (argparse attribute, FactVAEConfig field) of the options a resumed model keeps
+_KEPT_BY_A_SAVED_MODEL = {"--latent": ("latent", "n_latent"), "--alpha": ("alpha", "alpha"),
+                          "--batch-size": ("batch_size", "batch_size"), "--lr": ("lr", "lr"),
+                          "--dispersion": ("dispersion", "dispersion")}
 
 
 def _model_params(args) -> dict:
+    from .config import FactVAEConfig
+
+    c = FactVAEConfig()
     spatial = {"auto": "auto", "on": True, "off": False}[args.spatial]
-    return dict(n_latent=args.latent, alpha=args.alpha, batch_size=args.batch_size, lr=args.lr,
-                dispersion=args.dispersion, ssa=not args.no_ssa, seed=args.seed, spatial=spatial,
+    given = {field: getattr(args, attr) for attr, field in _KEPT_BY_A_SAVED_MODEL.values()}
+    params = {k: (v if v is not None else getattr(c, k)) for k, v in given.items()}
+    return dict(**params, ssa=not args.no_ssa, seed=args.seed, spatial=spatial,
                 spatial_design=args.spatial_design, spatial_neighbors=args.spatial_neighbors)
 
 
-def run_pipeline(mdata, args):
-    """Preprocess (unless done), build the prior (unless present), train; results into mdata.
-    Returns (mdata, model)."""
+class TrainingInterrupted(Exception):
+    """Ctrl-C or SIGTERM during training: the last finished epoch was saved."""
+
+
+CHECKPOINT_MINUTES = 5.0  # a checkpoint costs ~0.1-1 s: well under 1 % of training time
+
+
+def checkpoint_path(out: Path) -> Path:
+    return out.with_name(out.stem + ".checkpoint.pt")
+
+
+def _resume_command(args, ckpt: Path) -> str:
+    src = f"--mudata {args.mudata}" if args.mudata else f"--rna {args.rna} --atac {args.atac}"
+    return (f"factvae {args.command} {src} --resume {ckpt} --epochs {args.epochs} "
+            f"--out {args.out} --overwrite")
+
+
+def _train_with_checkpoints(model, args, ckpt: Path | None) -> None:
+    """Train with a checkpoint every CHECKPOINT_MINUTES (atomic, the last kept), and Ctrl-C /
+    SIGTERM handled: the model goes back to its last finished epoch, which is saved."""
+    import signal
+    import threading
+
+    from .trainer import TrainingDiverged
+
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        if stop.is_set():  # a second Ctrl-C: stop at once
+            raise KeyboardInterrupt
+        stop.set()
+        _say("\nfactvae: stopping after this mini-batch (Ctrl-C again to stop at once)")
+
+    minutes = getattr(args, "checkpoint_minutes", CHECKPOINT_MINUTES)
+    last = [time.perf_counter()]
+
+    def on_event(p):
+        if ckpt is not None and p.epoch_done and minutes > 0 and \
+                time.perf_counter() - last[0] >= 60 * minutes:
+            model.save(ckpt, overwrite=True)
+            last[0] = time.perf_counter()
+
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            handlers[sig] = signal.signal(sig, on_signal)
+    try:
+        model.train(args.epochs, progress_bar=True, callback=on_event, cancel=stop.is_set)
+    except TrainingDiverged as err:
+        if ckpt is not None and model.epochs_done > 0:
+            model.save(ckpt, overwrite=True)
+            raise FactVAEInputError(f"{err.problem} Epoch {model.epochs_done} is saved in {ckpt}.",
+                                    field=err.field, fix=err.fix) from None
+        raise
+    finally:
+        for sig, h in handlers.items():
+            signal.signal(sig, h)
+    if model.cancelled:
+        if ckpt is None:
+            raise TrainingInterrupted(f"interrupted; {model.epochs_done} epochs were done "
+                                      "(nothing saved: no output path).")
+        model.save(ckpt, overwrite=True)
+        raise TrainingInterrupted(
+            f"interrupted; the last finished epoch ({model.epochs_done}) is saved in {ckpt}. "
+            f"Resume with: {_resume_command(args, ckpt)}")
+
+
+def run_pipeline(mdata, args, ckpt: Path | None = None):
+    """Preprocess (unless done), build the prior (unless present), train (checkpointing to
+    `ckpt`); results into mdata. Returns (mdata, model)."""
     from .model import FactVAE
     from .preprocess import preprocess
     from .prior import add_gene_peak_prior
@@ -159,7 +242,20 @@ def run_pipeline(mdata, args):
     if args.resume:
         model = FactVAE.load(args.resume, mdata, device=args.device, n_threads=args.threads,
                              epochs=args.epochs)
-        _say(f"factvae: resuming {args.resume} at epoch {model.epochs_done}")
+        ignored = [flag for flag, (attr, field) in _KEPT_BY_A_SAVED_MODEL.items()
+                   if getattr(args, attr) is not None
+                   and getattr(args, attr) != getattr(model.config, field)]
+        if ignored:
+            raise FactVAEInputError(
+                f"{', '.join(ignored)} differ from the saved model's, and a resumed model keeps "
+                "its own.", file=str(args.resume), field=", ".join(ignored),
+                fix="drop those options to resume, or train a new model without --resume.")
+        if model.epochs_done > args.epochs:
+            raise FactVAEInputError(f"the model has trained {model.epochs_done} epochs already, "
+                                    f"more than --epochs {args.epochs}.", file=str(args.resume),
+                                    field="--epochs", fix=f"use --epochs {model.epochs_done} or "
+                                    "more (the total, not the number to add).")
+        _say(f"factvae: resuming {args.resume} at epoch {model.epochs_done} of {args.epochs}")
     else:
         model = FactVAE(mdata, device=args.device, n_threads=args.threads, epochs=args.epochs,
                         **_model_params(args))
@@ -168,7 +264,7 @@ def run_pipeline(mdata, args):
     threads = f", {model.n_threads} threads" if model.device.type == "cpu" else ""
     _say(f"factvae: training on {model.device}{threads} ({len(model.genes)} genes, "
          f"{len(model.peaks)} peaks, {args.epochs} epochs, {mode})")
-    model.train(args.epochs, progress_bar=True)
+    _train_with_checkpoints(model, args, ckpt)
     model.write_results()
     _say(f"factvae: trained {model.epochs_done} epochs in {model.train_seconds:.1f} s")
     return mdata, model
@@ -210,24 +306,84 @@ def model_path(out: Path) -> Path:
     return out.with_name(out.stem + ".model.pt")
 
 
+def _check_outputs(outputs: dict, inputs: list, overwrite: bool) -> None:
+    """Every output path: new (or --overwrite), not a folder, in a folder we can write, and
+    different from every input and from every other output. Checked before any work."""
+    import os
+
+    seen = {}
+    ins = {Path(p).resolve(): p for p in inputs if p}
+    for flag, path in outputs.items():
+        if path is None:
+            continue
+        path = Path(path)
+        real = path.resolve()
+        if real in ins:
+            raise FactVAEInputError(f"is also the input {ins[real]}; writing it would destroy "
+                                    "the input.", file=str(path), field=flag,
+                                    fix="choose another output path.")
+        if real in seen:
+            raise FactVAEInputError(f"is given for both {seen[real]} and {flag}.",
+                                    file=str(path), field=flag, fix="give each output its own path.")
+        seen[real] = flag
+        if path.is_dir():
+            raise FactVAEInputError("is a folder.", file=str(path), field=flag,
+                                    fix="give a file name inside it.")
+        if path.exists() and not overwrite:
+            raise FactVAEInputError("already exists.", file=str(path), field=flag,
+                                    fix="choose another path or pass --overwrite.")
+        parent = path.parent if str(path.parent) else Path(".")
+        probe = parent
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if not os.access(probe, os.W_OK | os.X_OK):
+            raise FactVAEInputError(f"cannot be written: {probe} is not writable.",
+                                    file=str(path), field=flag, fix="choose a writable folder.")
+
+
 def cmd_train(args, *, picture: bool = False) -> int:
     from .io import write_h5mu
     from .plotting import plot_domains
 
-    out = _check_output(args.out, args.overwrite)
-    extra = [model_path(out)] + ([out.with_suffix(".png")] if picture else [])
-    for path in extra:
-        _check_output(path, args.overwrite)
+    out = Path(args.out)
+    model_file, ckpt = model_path(out), checkpoint_path(out)
+    outputs = {"--out": out, "model file": model_file}
+    if picture:
+        outputs["picture"] = out.with_suffix(".png")
+    # resuming a model into its own file (with --overwrite) continues it in place: allowed
+    resume_in_place = args.resume and Path(args.resume).resolve() == model_file.resolve()
+    _check_outputs(outputs, [args.mudata, args.rna, args.atac, args.image, args.genes,
+                             None if resume_in_place else args.resume], args.overwrite)
+    if ckpt.exists() and Path(args.resume or "").resolve() != ckpt.resolve() and not args.overwrite:
+        raise FactVAEInputError("a checkpoint of an interrupted run is here.", file=str(ckpt),
+                                field="checkpoint",
+                                fix=f"resume it with --resume {ckpt}, or pass --overwrite to "
+                                    "start again.")
     mdata = _load(args)
-    mdata, model = run_pipeline(mdata, args)
-    if picture:
-        _domains(mdata, args)
-    write_h5mu(mdata, out, overwrite=args.overwrite)
-    model.save(model_path(out), overwrite=args.overwrite)
-    print(f"results: {out}")
-    print(f"model: {model_path(out)}")
-    if picture:
-        print(f"picture: {plot_domains(mdata, out.with_suffix('.png'))}")
+    mdata, model = run_pipeline(mdata, args, ckpt)
+    # save first: the trained model is on disk before anything else can fail
+    model.save(model_file, overwrite=args.overwrite)
+    if ckpt.exists() and ckpt.resolve() != model_file.resolve():
+        ckpt.unlink()  # the model file holds everything the checkpoint did
+    _say(f"factvae: model saved to {model_file}")
+    try:
+        if picture:
+            _domains(mdata, args)
+        write_h5mu(mdata, out, overwrite=args.overwrite)
+        print(f"results: {out}")
+        print(f"model: {model_file}")
+        if picture:
+            print(f"picture: {plot_domains(mdata, out.with_suffix('.png'))}")
+    except BaseException as err:
+        done = [str(p) for p in (model_file, out, out.with_suffix(".png")) if p.exists()]
+        src = f"--mudata {args.mudata}" if args.mudata else f"--rna {args.rna} --atac {args.atac}"
+        finish = (f"factvae {args.command} {src} --resume {model_file} --epochs "
+                  f"{model.epochs_done} --out {out} --overwrite")
+        msg = (f"the model is saved, but writing the results failed ({err}). Written: "
+               f"{', '.join(done)}.")
+        if isinstance(err, KeyboardInterrupt):
+            raise TrainingInterrupted(f"interrupted after training. {msg} Finish with: {finish}") from None
+        raise FactVAEInputError(msg, field="results", fix=f"finish with: {finish}") from None
     return 0
 
 
@@ -248,7 +404,7 @@ def cmd_demo(args) -> int:
     args.image_scale, args.counts_layer, args.genes, args.promoter = 1.0, None, None, 2000
     args.out, args.overwrite = str(out_dir / "result.h5mu"), True
     args.resume, args.resolution, args.spatial_weight, args.neighbors = None, None, 0.0, 15
-    args.method, args.refine = "leiden", 0
+    args.method, args.refine, args.command = "leiden", 0, "run"
     args.n_domains = args.n_domains or 5
     return cmd_run(args)
 
@@ -467,6 +623,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         _say(f"factvae: error: {err}")
         return EXIT_INPUT
+    except TrainingInterrupted as err:
+        _say(f"factvae: {err}")
+        return 130
     except KeyboardInterrupt:
         _say("factvae: interrupted")
         return 130

@@ -182,15 +182,17 @@ class FactVAE:
             total = (self.config.epochs if epochs is None else epochs) - self.epochs_done
             bar = tqdm(total=max(total, 0), unit="epoch", desc="training", dynamic_ncols=True,
                        mininterval=1.0)
-        for p in self.train_iter(epochs, cancel=cancel, progress_interval=progress_interval):
-            if callback is not None:
-                callback(p)
-            if bar is not None and p.epoch_done:
-                bar.update(1)
-                bar.set_postfix(loss=f"{p.losses['joint']:.3g}", reg=f"{p.losses['reg']:.3g}",
-                                ssa=f"{p.losses['ssa']:.3g}")
-        if bar is not None:
-            bar.close()
+        try:
+            for p in self.train_iter(epochs, cancel=cancel, progress_interval=progress_interval):
+                if callback is not None:
+                    callback(p)
+                if bar is not None and p.epoch_done:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{p.losses['joint']:.3g}", reg=f"{p.losses['reg']:.3g}",
+                                    ssa=f"{p.losses['ssa']:.3g}")
+        finally:
+            if bar is not None:
+                bar.close()
         return self
 
     # --- results -----------------------------------------------------------------------

@@ -302,6 +302,35 @@ class _LossAccumulator:
         return dict(zip(self.names, map(float, values)))
 
 
+class TrainingDiverged(FactVAEInputError):
+    """A loss became NaN or infinite; the model was set back to its last finished epoch."""
+
+    def __init__(self, epoch: int, terms: list[str]):
+        self.epoch = epoch
+        super().__init__(f"training diverged in epoch {epoch} (non-finite {', '.join(terms)}); "
+                         f"the model is back at epoch {epoch - 1}.", field="learning rate",
+                         fix="lower the learning rate (--lr) or alpha, or check the input counts.")
+
+
+def _copy_into(dst, src):
+    """Copy a (nested dict/list of tensors and plain values) state into dst in place."""
+    if isinstance(src, torch.Tensor):
+        if not isinstance(dst, torch.Tensor) or dst.shape != src.shape or dst.dtype != src.dtype:
+            raise TypeError("structure changed")
+        return dst.copy_(src)
+    if isinstance(src, dict):
+        if not isinstance(dst, dict) or dst.keys() != src.keys():
+            raise TypeError("structure changed")
+        for k in src:
+            dst[k] = _copy_into(dst[k], src[k])
+        return dst
+    if isinstance(src, list) and src and isinstance(src[0], (torch.Tensor, dict)):
+        if not isinstance(dst, list) or len(dst) != len(src):
+            raise TypeError("structure changed")
+        return [_copy_into(d, x) for d, x in zip(dst, src)]
+    return copy.deepcopy(src)
+
+
 class Trainer:
     """Owns the optimisers, schedulers, random state and loss history of one FactVAEModule."""
 
@@ -342,8 +371,22 @@ class Trainer:
         self.epoch = int(state["epoch"])
         self.history = list(state["history"])
 
-    def _snapshot(self) -> dict:
-        return copy.deepcopy(self.state_dict())
+    def _snapshot(self, into: dict | None = None) -> dict:
+        """A copy of the state; copied into the previous snapshot's tensors when the structure
+        matches, so an epoch's snapshot costs a memory copy, not an allocation."""
+        state = self.state_dict()
+        history = [dict(h) for h in state.pop("history")]  # grows every epoch: copied apart
+        snap = None
+        if into is not None:
+            into.pop("history", None)
+            try:
+                snap = _copy_into(into, state)
+            except (KeyError, IndexError, TypeError, RuntimeError):
+                snap = None
+        if snap is None:
+            snap = copy.deepcopy(state)
+        snap["history"] = history
+        return snap
 
     # --- loop --------------------------------------------------------------------------
     def _steps(self) -> int:
@@ -351,13 +394,16 @@ class Trainer:
         return max(1, n // b)  # last incomplete batch dropped; one batch if fewer spots than b
 
     def run(self, epochs: int, cancel: Callable[[], bool] | None = None, *,
-            progress_interval: float = PROGRESS_INTERVAL) -> Iterator[Progress]:
+            progress_interval: float = PROGRESS_INTERVAL, keep_last_epoch: bool = False
+            ) -> Iterator[Progress]:
         """Train until `epochs` epochs are done in total (resuming from `self.epoch`).
         Yields a Progress at most every `progress_interval` seconds within an epoch (0: after
-        every mini-batch) and after every epoch."""
+        every mini-batch) and after every epoch. With `cancel` (or `keep_last_epoch`) the state
+        at the end of each epoch is kept, so a cancel or a diverged loss (TrainingDiverged) sets
+        the model back to its last finished epoch."""
         n, b = self.data.n_spots, min(self.config.batch_size, self.data.n_spots)
         n_steps = self._steps()
-        snapshot = self._snapshot() if cancel is not None else None
+        snapshot = self._snapshot() if cancel is not None or keep_last_epoch else None
         self.cancelled = False
         if self.device.type == "cpu":
             tune_cpu_allocator()
@@ -397,14 +443,19 @@ class Trainer:
                     yield Progress(self.epoch + 1, epochs, step + 1, n_steps, since_event.read(),
                                    now - t0)
                     since_event = _LossAccumulator()
+            means = epoch_sum.read()
+            bad = [k for k, v in means.items() if k != "ssa" and not np.isfinite(v)]
+            if bad:
+                if snapshot is not None:
+                    self.load_state_dict(snapshot)
+                raise TrainingDiverged(self.epoch + 1, bad)
             self.sched.step()
             self.sched_ssa.step()
             self.epoch += 1
-            means = epoch_sum.read()
             self.history.append({"epoch": self.epoch, **means,
                                  "seconds": time.perf_counter() - t_epoch})
-            if cancel is not None:
-                snapshot = self._snapshot()
+            if snapshot is not None:
+                snapshot = self._snapshot(into=snapshot)
             last_event = time.perf_counter()
             yield Progress(self.epoch, epochs, n_steps, n_steps, means, last_event - t0,
                            epoch_done=True)

@@ -1,0 +1,152 @@
+"""A trained model is never lost: save first, checkpoints, clean interrupts, outputs checked up
+front (issue: durability)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from factvae.cli import EXIT_INPUT, main
+
+FAST = ["--batch-size", "64", "--threads", "1", "--latent", "8"]
+
+
+def test_outputs_equal_to_inputs_or_each_other_are_refused_up_front(tiny_h5mu, tmp_path, capsys):
+    before = tiny_h5mu.stat().st_mtime_ns
+    # the input as the output
+    assert main(["run", "--mudata", str(tiny_h5mu), "--out", str(tiny_h5mu), "--overwrite",
+                 "--epochs", "1", *FAST]) == EXIT_INPUT
+    assert "destroy the input" in capsys.readouterr().err
+    # the picture would be the results file
+    out = tmp_path / "res.png"
+    assert main(["run", "--mudata", str(tiny_h5mu), "--out", str(out), "--epochs", "1",
+                 *FAST]) == EXIT_INPUT
+    assert "both" in capsys.readouterr().err and not out.exists()
+    # a folder as the output
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    assert main(["train", "--mudata", str(tiny_h5mu), "--out", str(folder), "--epochs", "1",
+                 *FAST]) == EXIT_INPUT
+    assert "is a folder" in capsys.readouterr().err
+    assert tiny_h5mu.stat().st_mtime_ns == before and not list(folder.iterdir())
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_folder_is_refused_before_training(tiny_h5mu, tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        t0 = time.perf_counter()
+        assert main(["train", "--mudata", str(tiny_h5mu), "--out", str(ro / "r.h5mu"),
+                     "--epochs", "50", *FAST]) == EXIT_INPUT
+        assert "not writable" in capsys.readouterr().err and time.perf_counter() - t0 < 5
+    finally:
+        ro.chmod(0o755)
+
+
+def test_model_is_saved_first_and_a_failed_results_write_says_how_to_finish(
+        tiny_h5mu, tmp_path, capsys, monkeypatch):
+    import factvae.io
+
+    def broken(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(factvae.io, "write_h5mu", broken)
+    out = tmp_path / "res.h5mu"
+    assert main(["train", "--mudata", str(tiny_h5mu), "--out", str(out), "--epochs", "2",
+                 *FAST]) == EXIT_INPUT
+    err = capsys.readouterr().err
+    model = tmp_path / "res.model.pt"
+    assert model.exists() and not out.exists() and not (tmp_path / "res.h5mu.partial").exists()
+    assert "the model is saved" in err and f"--resume {model}" in err
+    monkeypatch.undo()
+    # the printed command finishes the job without training again
+    cmd = err.split("finish with: ")[1].strip().split()
+    assert cmd[0] == "factvae"
+    assert main(cmd[1:] + ["--threads", "1"]) == 0
+    import mudata
+
+    assert mudata.read_h5mu(out).uns["factvae"]["epochs_done"] == 2
+
+
+def test_diverged_training_stops_with_one_clear_line_and_keeps_the_last_good_epoch(
+        tiny_h5mu, tmp_path, capsys, monkeypatch):
+    from factvae.module import FactVAEModule
+
+    real = FactVAEModule.joint_loss
+    calls = {"n": 0}
+
+    def poisoned(self, batch, pairs, weights):
+        terms = real(self, batch, pairs, weights)
+        calls["n"] += 1
+        if calls["n"] > 7:  # 3 batches an epoch: epoch 3 goes to NaN
+            terms["nll_atac"] = terms["nll_atac"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(FactVAEModule, "joint_loss", poisoned)
+    out = tmp_path / "res.h5mu"
+    assert main(["train", "--mudata", str(tiny_h5mu), "--out", str(out), "--epochs", "10",
+                 *FAST]) == EXIT_INPUT
+    err = [ln for ln in capsys.readouterr().err.splitlines() if "factvae: error" in ln][0]
+    assert "diverged in epoch 3" in err and "non-finite nll_atac" in err
+    assert "Fix: lower the learning rate" in err and not out.exists()
+    ckpt = tmp_path / "res.checkpoint.pt"
+    import torch
+
+    state = torch.load(ckpt, weights_only=False)
+    assert state["trainer"]["epoch"] == 2
+    assert all(np.isfinite(v).all() for v in state["trainer"]["module"].values())
+
+
+def test_resume_refuses_options_it_would_ignore(trained_h5mu, tmp_path, capsys):
+    out = tmp_path / "a.h5mu"
+    assert main(["train", "--mudata", str(trained_h5mu), "--out", str(out), "--epochs", "1",
+                 *FAST]) == 0
+    capsys.readouterr()
+    assert main(["train", "--mudata", str(trained_h5mu), "--resume", str(tmp_path / "a.model.pt"),
+                 "--epochs", "3", "--latent", "20", "--out", str(tmp_path / "b.h5mu")]) == EXIT_INPUT
+    err = capsys.readouterr().err
+    assert "--latent differ" in err and "keeps its own" in err
+
+
+def _cli(*args):
+    return [sys.executable, "-m", "factvae.cli", *map(str, args)]
+
+
+def test_sigint_saves_the_last_epoch_and_resuming_equals_an_uninterrupted_run(tiny_h5mu, tmp_path):
+    import mudata
+
+    common = ["--mudata", tiny_h5mu, "--epochs", 300, *FAST, "--spatial", "off"]
+    out = tmp_path / "int.h5mu"
+    proc = subprocess.Popen(_cli("train", *common, "--out", out), stderr=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    ckpt = tmp_path / "int.checkpoint.pt"
+    seen = ""
+    while time.time() < deadline and "training on" not in seen:
+        seen += proc.stderr.read(1)
+    time.sleep(3)  # some epochs in
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    last = err.strip().splitlines()[-1]
+    assert "interrupted" in last and str(ckpt) in last and "Traceback" not in err
+    assert ckpt.exists() and not out.exists()
+    resume = last.split("Resume with: ")[1].split()
+    assert resume[:2] == ["factvae", "train"]
+    done = subprocess.run([sys.executable, "-m", "factvae.cli", *resume[1:], "--threads", "1"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "resuming" in done.stderr and not ckpt.exists()
+    straight = tmp_path / "straight.h5mu"
+    ref = subprocess.run(_cli("train", *common, "--out", straight), capture_output=True,
+                         text=True, timeout=300)
+    assert ref.returncode == 0, ref.stderr
+    a = mudata.read_h5mu(out).obsm["X_factvae"]
+    b = mudata.read_h5mu(straight).obsm["X_factvae"]
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
