@@ -15,6 +15,10 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 def pytest_configure(config):
     warnings.filterwarnings("ignore", category=FutureWarning, module="mudata")
+    # caches (FASTA indexes) go to a throw-away folder, not the home folder of whoever runs CI
+    import tempfile
+
+    os.environ.setdefault("FACTVAE_CACHE", tempfile.mkdtemp(prefix="factvae-test-cache-"))
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,13 @@ and the size factor (`atac.obs['factvae_log_size']`). The spots x peaks matrix n
 
 from __future__ import annotations
 
+import warnings
 from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .errors import FactVAEInputError
+from .errors import FactVAEDataWarning, FactVAEInputError
 from .model import EMBEDDING_KEY, FEATURE_KEY, LSE_KEY
 from .preprocess import LOG_SIZE_KEY
 
@@ -86,11 +87,18 @@ def gene_activity(mdata, genes: Sequence[str] | str, *, augmented: bool = True) 
                                 field=f"uns['{PRIOR_PAIRS_KEY}']",
                                 fix="run factvae.add_gene_peak_prior(mdata) first.")
     atac = mdata.mod["atac"]
+    # an unknown name (a typo, another naming scheme) would otherwise come back as zeros
+    unknown = [g for g in genes if g not in mdata.mod["rna"].var_names]
+    if unknown:
+        raise FactVAEInputError(f"{len(unknown)} gene(s) not in the data: {unknown[:3]}.",
+                                field="genes", fix="use names from mdata.mod['rna'].var_names.")
     out = {}
     for g in genes:
         peaks = pairs.loc[pairs["gene"] == g, "peak"].tolist()
         peaks = [p for p in peaks if p in atac.var_names]
         if not peaks:
+            warnings.warn(f"gene {g} has no peak in its body or promoter (the gene-peak prior); "
+                          "its activity is 0.", FactVAEDataWarning, stacklevel=2)
             out[g] = np.zeros(atac.n_obs, np.float32)
         elif augmented:
             out[g] = augment_atac(mdata, peaks).sum(axis=1)

@@ -29,6 +29,9 @@ def _one_line_warnings() -> None:
     for module in ("anndata", "mudata", "scanpy", "numba", "umap", "dask", "torch"):
         warnings.filterwarnings("ignore", category=FutureWarning, module=module)
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=module)
+    # squidpy's docstring templates (docrep) say "'n_jobs' is not a valid key!" on import
+    warnings.filterwarnings("ignore", message="'.*' is not a valid key", category=SyntaxWarning,
+                            module="docrep")
 
 
 def _add_input_args(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -65,10 +68,10 @@ def _load(args):
                        image_scale=args.image_scale, counts_layer=args.counts_layer)
 
 
-def _check_output(path: str | Path, overwrite: bool) -> Path:
+def _check_output(path: str | Path, overwrite: bool, flag: str = "--out") -> Path:
     path = Path(path)
     if path.exists() and not overwrite:
-        raise FactVAEInputError("already exists.", file=str(path), field="--out",
+        raise FactVAEInputError("already exists.", file=str(path), field=flag,
                                 fix="choose another path or pass --overwrite.")
     return path
 
@@ -87,11 +90,28 @@ def cmd_simulate(args) -> int:
     from .datasets import simulate
     from .io import write_h5ad_pair, write_h5mu
 
+    if bool(args.rna_out) != bool(args.atac_out):  # one half of a pair is not a dataset
+        given, missing = (("--rna-out", "--atac-out") if args.rna_out
+                          else ("--atac-out", "--rna-out"))
+        raise FactVAEInputError(f"{given} is given without {missing}.", field=missing,
+                                fix="pass both --rna-out RNA.h5ad and --atac-out ATAC.h5ad "
+                                    "(or --out SIM.h5mu).")
     if args.out is None and not (args.rna_out and args.atac_out):
         raise FactVAEInputError("no output given.", field="arguments",
                                 fix="pass --out SIM.h5mu, or --rna-out and --atac-out.")
-    mdata = simulate(n_spots=args.n_spots, n_genes=args.n_genes, n_peaks=args.n_peaks,
-                     n_domains=args.n_domains, n_motifs=args.n_motifs, seed=args.seed)
+    for flag, value, least in (("--n-spots", args.n_spots, 1), ("--n-genes", args.n_genes, 1),
+                               ("--n-peaks", args.n_peaks, 1), ("--n-domains", args.n_domains, 2),
+                               ("--n-motifs", args.n_motifs, 1)):
+        _at_least(flag, value, least)
+    _check_outputs({"--out": args.out, "--rna-out": args.rna_out, "--atac-out": args.atac_out},
+                   [], args.overwrite)
+    try:
+        mdata = simulate(n_spots=args.n_spots, n_genes=args.n_genes, n_peaks=args.n_peaks,
+                         n_domains=args.n_domains, n_motifs=args.n_motifs, seed=args.seed)
+    except FactVAEInputError as err:  # the simulator's parameter names, as the flags
+        flags = err.field and " / ".join("--" + f.strip().replace("_", "-")
+                                         for f in err.field.split("/"))
+        raise FactVAEInputError(err.problem, field=flags, fix=err.fix) from None
     if args.out:
         _say(f"factvae: wrote {write_h5mu(mdata, args.out, overwrite=args.overwrite)}")
     if args.rna_out and args.atac_out:
@@ -101,10 +121,51 @@ def cmd_simulate(args) -> int:
     return 0
 
 
+def _at_least(flag: str, value, least, *, fix: str | None = None) -> None:
+    """A numeric option below its minimum (or NaN): one line naming the flag."""
+    if not value >= least:
+        raise FactVAEInputError(f"must be at least {least:g}, got {value:g}.", field=flag,
+                                fix=fix or f"use {flag} {least:g} or more.")
+
+
+# the preprocessing QC (min_spots_per_gene/peak): a feature must be seen in this many spots
+MIN_SPOTS = 3
+
+
+def _check_trainable(mdata, args) -> None:
+    """What preprocessing and training would refuse, said before any work and by `check` too,
+    with a fix the user can act on from the command line."""
+    import numpy as np
+
+    src = args.mudata or f"{args.rna} / {args.atac}"
+    if mdata.n_obs < MIN_SPOTS:
+        raise FactVAEInputError(
+            f"only {mdata.n_obs} spot(s) in both modalities; FactVAE needs at least {MIN_SPOTS} "
+            f"(a gene or peak is kept when seen in {MIN_SPOTS} spots).", file=src, field="spots",
+            fix="give the whole dataset (check that --rna and --atac, or the modalities of "
+                "--mudata, name the same spots).")
+    for name, kind in (("rna", "genes"), ("atac", "peaks")):
+        mod = mdata.mod[name]
+        if mod.n_vars < 2:
+            raise FactVAEInputError(f"has only {mod.n_vars} {kind[:-1]}; FactVAE needs at least 2 "
+                                    f"{kind}.", file=src, field=f"{name}.var_names",
+                                    fix=f"give the full {name} matrix (all {kind}).")
+        seen = np.asarray(mod.X.getnnz(axis=0)).ravel() >= MIN_SPOTS
+        if not seen.any():
+            empty = ("is all zeros" if mod.X.nnz == 0
+                     else f"has no {kind[:-1]} seen in {MIN_SPOTS} spots")
+            raise FactVAEInputError(
+                f"{empty}, so preprocessing would remove every {kind[:-1]}.", file=src,
+                field=f"{name}.X",
+                fix=f"check that {name} holds the raw counts of these spots (if they are in a "
+                    "layer, name it with --counts-layer LAYER).")
+
+
 def cmd_check(args) -> int:
     from .prior import add_gene_peak_prior
 
     mdata = _load(args)
+    _check_trainable(mdata, args)
     add_gene_peak_prior(mdata, args.genes, promoter=args.promoter)
     print(f"ok: {_summary(mdata)}")
     return 0
@@ -157,6 +218,28 @@ def _model_params(args) -> dict:
     params = {k: (v if v is not None else getattr(c, k)) for k, v in given.items()}
     return dict(**params, ssa=not args.no_ssa, seed=args.seed, spatial=spatial,
                 spatial_design=args.spatial_design, spatial_neighbors=args.spatial_neighbors)
+
+
+# FactVAEConfig field -> the flag that sets it, to name the flag in an error
+_FLAG_OF_FIELD = {field: flag for flag, (attr, field) in _KEPT_BY_A_SAVED_MODEL.items()}
+_FLAG_OF_FIELD.update(spatial_neighbors="--spatial-neighbors", epochs="--epochs", seed="--seed")
+
+
+def _check_model_args(args) -> None:
+    """The model options, checked by FactVAEConfig before the data are loaded and preprocessed
+    (the model checks them again), and named by their flags."""
+    from .config import FactVAEConfig
+
+    if args.threads is not None:
+        _at_least("--threads", args.threads, 1,
+                  fix="leave --threads out to use every available CPU.")
+    if args.resume:  # a resumed model keeps its own parameters; what differs is refused on load
+        return
+    try:
+        FactVAEConfig().updated(**_model_params(args), epochs=args.epochs).validate()
+    except FactVAEInputError as err:
+        raise FactVAEInputError(err.problem, field=_FLAG_OF_FIELD.get(err.field, err.field),
+                                fix=err.fix) from None
 
 
 class TrainingInterrupted(Exception):
@@ -285,6 +368,42 @@ def _add_domain_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--neighbors", type=int, default=15, help="kNN graph size (default 15)")
 
 
+PICTURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+
+
+def _check_domain_args(args) -> None:
+    """The domain options, checked before any work (the library checks some of them only after
+    the graph is built, or with the library's parameter names)."""
+    if args.n_domains is not None:
+        _at_least("--n-domains", args.n_domains, 1, fix="use e.g. --n-domains 5, or leave it out.")
+    if args.resolution is not None and not args.resolution > 0:
+        raise FactVAEInputError(f"must be positive, got {args.resolution:g}.", field="--resolution",
+                                fix="use e.g. --resolution 1.0 (larger: more domains).")
+    # the kNN graph counts the spot itself: one neighbour would leave every spot alone
+    _at_least("--neighbors", args.neighbors, 2, fix="use e.g. --neighbors 15 (the default).")
+    _at_least("--refine", args.refine, 0, fix="use --refine 0 (off) or 1.")
+    if not 0 <= args.spatial_weight <= 1:
+        raise FactVAEInputError(f"must be in [0, 1], got {args.spatial_weight:g}.",
+                                field="--spatial-weight", fix="use e.g. --spatial-weight 0.3, or 0 "
+                                "(off).")
+
+
+def _check_domain_data(mdata, args) -> None:
+    """Spatial options need spots at more than one place."""
+    import numpy as np
+
+    if not (args.spatial_weight > 0 or args.refine > 0) or "spatial" not in mdata.obsm:
+        return
+    xy = np.asarray(mdata.obsm["spatial"], dtype=np.float64)
+    if len(xy) and np.isfinite(xy).all() and (np.ptp(xy[:, :2], axis=0) == 0).all():
+        flags = " and ".join(f for f, v in (("--spatial-weight", args.spatial_weight),
+                                           ("--refine", args.refine)) if v > 0)
+        raise FactVAEInputError(f"all {len(xy)} spots are at one position, so {flags} has no "
+                                "spatial neighbours to use.", file=args.mudata,
+                                field="obsm['spatial']",
+                                fix="check the coordinates, or use --spatial-weight 0 --refine 0.")
+
+
 def _domains(mdata, args) -> None:
     from .domains import find_domains
 
@@ -345,6 +464,12 @@ def cmd_train(args, *, picture: bool = False) -> int:
     from .io import write_h5mu
     from .plotting import plot_domains
 
+    # an untrained model is not a result (with --resume, --epochs is the total: checked on load)
+    _at_least("--epochs", args.epochs, 1, fix="use e.g. --epochs 300 (with --resume: the total, "
+              "at least the saved model's epochs).")
+    _check_model_args(args)
+    if picture:
+        _check_domain_args(args)
     out = Path(args.out)
     model_file, ckpt = model_path(out), checkpoint_path(out)
     outputs = {"--out": out, "model file": model_file}
@@ -360,6 +485,10 @@ def cmd_train(args, *, picture: bool = False) -> int:
                                 fix=f"resume it with --resume {ckpt}, or pass --overwrite to "
                                     "start again.")
     mdata = _load(args)
+    if "factvae_preprocess" not in mdata.uns:
+        _check_trainable(mdata, args)
+    if picture:
+        _check_domain_data(mdata, args)
     mdata, model = run_pipeline(mdata, args, ckpt)
     # save first: the trained model is on disk before anything else can fail
     model.save(model_file, overwrite=args.overwrite)
@@ -424,10 +553,12 @@ def _write_result(mdata, args) -> None:
         print(f"results: {args.out}")
 
 
-def _write_table(df, path, overwrite: bool) -> None:
-    path = _check_output(path, overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(path, sep="," if path.suffix == ".csv" else "\t", index=False)
+def _write_table(df, path, overwrite: bool, flag: str) -> None:
+    from .io import write_atomically
+
+    path = _check_output(path, overwrite, flag)
+    sep = "," if path.suffix == ".csv" else "\t"
+    write_atomically(path, lambda tmp: df.to_csv(tmp, sep=sep, index=False), field=flag)
     print(f"table: {path}")
 
 
@@ -435,14 +566,25 @@ def cmd_domains(args) -> int:
     from .domains import domain_markers
     from .plotting import plot_domains
 
-    if args.out:
-        _check_output(args.out, args.overwrite)
+    outputs = {"--out": args.out, "--markers": args.markers, "--picture": args.picture}
+    if not any(outputs.values()):
+        raise FactVAEInputError("no output given, so nothing would be written.", field="arguments",
+                                fix="pass --out OUT.h5mu, --markers MARKERS.tsv and/or --picture "
+                                    "DOMAINS.png.")
+    if args.picture and Path(args.picture).suffix.lower() not in PICTURE_SUFFIXES:
+        raise FactVAEInputError(f"a picture must end in {', '.join(PICTURE_SUFFIXES)}.",
+                                file=args.picture, field="--picture",
+                                fix="name it e.g. DOMAINS.png.")
+    _check_domain_args(args)
+    _check_outputs(outputs, [args.mudata], args.overwrite)
     mdata = _load_result(args)
+    _check_domain_data(mdata, args)
     _domains(mdata, args)
     if args.markers:
-        _write_table(domain_markers(mdata), args.markers, args.overwrite)
+        _write_table(domain_markers(mdata), args.markers, args.overwrite, "--markers")
     if args.picture:
-        print(f"picture: {plot_domains(mdata, _check_output(args.picture, args.overwrite))}")
+        picture = _check_output(args.picture, args.overwrite, "--picture")
+        print(f"picture: {plot_domains(mdata, picture)}")
     _write_result(mdata, args)
     return 0
 
@@ -453,15 +595,23 @@ def cmd_regulation(args) -> int:
     if not args.all and not args.gene:
         raise FactVAEInputError("no gene given.", field="arguments",
                                 fix="pass --gene NAME (repeatable) or --all.")
-    _check_output(args.tsv, args.overwrite)
-    if args.out:
-        _check_output(args.out, args.overwrite)
+    _at_least("--window", args.window, 0, fix="use e.g. --window 150000 (150 kb around the TSS).")
+    # the z-score divides by the spread of the random pairs
+    _at_least("--background", args.background, 2, fix="use e.g. --background 100000 (the "
+              "default).")
+    _check_outputs({"--tsv": args.tsv, "--out": args.out}, [args.mudata, args.genes],
+                   args.overwrite)
     mdata = _load_result(args)
+    unknown = [g for g in args.gene or [] if g not in mdata.mod["rna"].var_names]
+    if unknown:
+        raise FactVAEInputError(f"gene(s) not in the data: {unknown[:3]}.", file=args.mudata,
+                                field="--gene", fix="use names from mod['rna'].var_names (e.g. "
+                                f"{list(mdata.mod['rna'].var_names[:2])}).")
     table = infer_regulation(mdata, None if args.all else args.gene, window=args.window,
                              annotation=args.genes, n_background=args.background, seed=args.seed)
     _say(f"factvae: scored {len(table)} gene-peak pairs; {int((table['qval'] < 0.05).sum())} "
          "with q < 0.05")
-    _write_table(table, args.tsv, args.overwrite)
+    _write_table(table, args.tsv, args.overwrite, "--tsv")
     _write_result(mdata, args)
     return 0
 
@@ -469,9 +619,18 @@ def cmd_regulation(args) -> int:
 def cmd_motifs(args) -> int:
     from .motifs import domain_motifs, motif_deviations, read_motif_matrix, scan_motifs
 
-    if args.out:
-        _check_output(args.out, args.overwrite)
+    # chromVAR's z-score divides by the spread of the background sets: two at least
+    _at_least("--backgrounds", args.backgrounds, 2, fix="use e.g. --backgrounds 50 (the default).")
+    if not 0 < args.pvalue < 1:
+        raise FactVAEInputError(f"must be in (0, 1), got {args.pvalue:g}.", field="--pvalue",
+                                fix="use e.g. --pvalue 5e-5 (the default).")
+    _check_outputs({"--tsv": args.tsv, "--out": args.out},
+                   [args.mudata, args.motif_matrix, args.genome], args.overwrite)
     mdata = _load_result(args)
+    if args.tsv and "factvae_domain" not in mdata.obs:  # before the deviations, not after
+        raise FactVAEInputError("no domains to compare motifs between.",
+                                file=args.mudata, field="obs['factvae_domain']",
+                                fix="run factvae domains first, or drop --tsv.")
     if args.motif_matrix:
         read_motif_matrix(mdata, args.motif_matrix)
     elif args.genome:
@@ -480,11 +639,7 @@ def cmd_motifs(args) -> int:
     motif_deviations(mdata, n_backgrounds=args.backgrounds, seed=args.seed)
     _say(f"factvae: motif deviations in {time.perf_counter() - t0:.1f} s")
     if args.tsv:
-        if "factvae_domain" not in mdata.obs:
-            raise FactVAEInputError("no domains to compare motifs between.",
-                                    field="obs['factvae_domain']",
-                                    fix="run factvae domains first, or drop --tsv.")
-        _write_table(domain_motifs(mdata), args.tsv, args.overwrite)
+        _write_table(domain_motifs(mdata), args.tsv, args.overwrite, "--tsv")
     _write_result(mdata, args)
     return 0
 
@@ -497,8 +652,18 @@ def cmd_augment(args) -> int:
     if not args.peaks and not args.gene_activity:
         raise FactVAEInputError("nothing requested.", field="arguments",
                                 fix="pass --peaks NAME ... and/or --gene-activity GENE ...")
-    _check_output(args.table, args.overwrite)
+    _check_outputs({"--table": args.table}, [args.mudata], args.overwrite)
     mdata = _load_result(args)
+    # unknown names: one line naming them, before any work (not a column of zeros)
+    for flag, names, mod in (("--peaks", args.peaks, "atac"), ("--gene-activity",
+                                                              args.gene_activity, "rna")):
+        unknown = [n for n in names or [] if n not in mdata.mod[mod].var_names]
+        if unknown:
+            kind = "peak" if mod == "atac" else "gene"
+            raise FactVAEInputError(f"{len(unknown)} {kind}(s) not in the data: {unknown[:3]}.",
+                                    file=args.mudata, field=flag,
+                                    fix=f"use {kind} names from mod['{mod}'].var_names (e.g. "
+                                        f"{list(mdata.mod[mod].var_names[:2])}).")
     parts = []
     if args.peaks:
         aug = augment_atac(mdata, args.peaks)
@@ -514,7 +679,7 @@ def cmd_augment(args) -> int:
             parts.append(gene_activity(mdata, g, augmented=False).add_suffix(":activity_raw"))
     table = pd.concat(parts, axis=1)
     table.insert(0, "spot", table.index)
-    _write_table(table, args.table, args.overwrite)
+    _write_table(table, args.table, args.overwrite, "--table")
     return 0
 
 

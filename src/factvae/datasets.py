@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .errors import FactVAEInputError
+
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896",
            "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5"]
@@ -89,7 +91,9 @@ def _domains(xy, rho, n_domains, rng):
         label = np.where(rim, 0, 1 + d.argmin(axis=1))
         if np.bincount(label, minlength=n_domains).min() >= min_size:
             return label
-    raise RuntimeError("could not draw domains; use fewer domains or more spots")  # pragma: no cover
+    raise FactVAEInputError(f"{n} spots are too few for {n_domains} domains of at least "
+                            f"{min_size} spots each.", field="n_spots / n_domains",
+                            fix="simulate more spots or fewer domains.")
 
 
 def _genome(n_genes, n_peaks, rng, n_chrom=5):
@@ -253,9 +257,13 @@ def simulate(n_spots: int = 1500, n_genes: int = 1000, n_peaks: int = 8000, *, n
     from .prior import build_g2p, gene_loci, overlap_pairs
 
     if n_domains < 2:
-        raise ValueError("n_domains must be at least 2")
-    if min(n_spots, n_genes, n_peaks, n_motifs) < 1:
-        raise ValueError("sizes must be positive")
+        raise FactVAEInputError(f"must be at least 2, got {n_domains}.", field="n_domains",
+                                fix="simulate 2 or more domains (an outer rim and inner regions).")
+    for name, value in (("n_spots", n_spots), ("n_genes", n_genes), ("n_peaks", n_peaks),
+                        ("n_motifs", n_motifs)):
+        if value < 1:
+            raise FactVAEInputError(f"must be at least 1, got {value}.", field=name,
+                                    fix="give a positive size.")
     rna_depth = 1.2 * n_genes if rna_depth is None else rna_depth
     atac_depth = 0.075 * n_peaks if atac_depth is None else atac_depth
     rng = np.random.default_rng(seed)

@@ -7,6 +7,7 @@ default (pynndescent 0.7 with scipy 1.17) crashes from 8,192 spots on.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import numpy as np
@@ -311,6 +312,9 @@ def cluster(X: np.ndarray, *, method: str = "leiden", n_domains: int | None = No
     if X.ndim != 2 or X.shape[1] == 0:
         raise FactVAEInputError(f"the embedding has no columns (shape {X.shape}).",
                                 field="embedding", fix="choose another embedding.")
+    if resolution is not None and method != "leiden":
+        raise FactVAEInputError(f"a resolution applies to Leiden only, not {method}.",
+                                field="resolution", fix="give a number of domains instead.")
     record_suggest = None
     if n_domains == "auto" or (n_domains is None and method != "leiden"):
         if resolution is not None:
@@ -320,11 +324,13 @@ def cluster(X: np.ndarray, *, method: str = "leiden", n_domains: int | None = No
         record_suggest = {"suggested_by": "silhouette of K-means, k = 2..15",
                           "silhouette": {str(k): v for k, v in scores.items()}}
     if n_domains is not None and not 1 <= n_domains < X.shape[0]:
-        raise FactVAEInputError(f"number of domains must be between 1 and {X.shape[0] - 1}.",
-                                field="n_domains", fix="choose a smaller number.")
-    if resolution is not None and method != "leiden":
-        raise FactVAEInputError(f"a resolution applies to Leiden only, not {method}.",
-                                field="resolution", fix="give a number of domains instead.")
+        raise FactVAEInputError(f"number of domains must be between 1 and {X.shape[0] - 1}, "
+                                f"got {n_domains}.", field="n_domains",
+                                fix="choose a larger number." if n_domains < 1 else
+                                "choose a smaller number.")
+    if n_neighbors < 2:
+        raise FactVAEInputError(f"the neighbour graph needs at least 2 neighbours, got "
+                                f"{n_neighbors}.", field="n_neighbors", fix="use e.g. 15.")
     if resolution is not None and not resolution > 0:
         raise FactVAEInputError(f"the resolution must be positive, got {resolution}.",
                                 field="resolution", fix="use e.g. 1.0 (larger: more domains).")
@@ -450,8 +456,10 @@ def domain_markers(mdata, *, key: str = DOMAIN_KEY, n_top: int = 20) -> pd.DataF
         tmp = ad.AnnData(X=X, obs=pd.DataFrame({"g": pd.Categorical(groups)},
                                                index=mdata.obs_names),
                          var=pd.DataFrame(index=pd.Index(list(map(str, names)))))
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), contextlib.ExitStack() as stack:
             warnings.simplefilter("ignore")
+            # scanpy's own log lines ("... groups with fewer than ...") say nothing to our users
+            stack.enter_context(sc.settings.verbosity.override(0))
             sc.tl.rank_genes_groups(tmp, "g", method="wilcoxon", n_genes=n_top, use_raw=False)
         df = sc.get.rank_genes_groups_df(tmp, group=None)
         df = df.rename(columns={"group": "domain", "names": "name", "scores": "score",

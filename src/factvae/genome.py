@@ -46,7 +46,8 @@ def peak_coordinates(var: pd.DataFrame, *, file: str | None = None) -> pd.DataFr
                 f"{int(bad.sum())} peaks have missing or non-numeric start/end "
                 f"(first: {bad[bad].index[0]!r}).", file=file, field="atac.var coordinates",
                 fix="fill in the coordinate columns or remove those peaks.")
-        return cols.astype({"start": np.int64, "end": np.int64})
+        return _checked_intervals(cols.astype({"start": np.int64, "end": np.int64}), file,
+                                  "atac.var coordinates")
     parsed = pd.Series(var.index, index=var.index).astype(str).str.extract(_PEAK_NAME)
     bad = parsed["chrom"].isna()
     if bad.any():
@@ -60,7 +61,21 @@ def peak_coordinates(var: pd.DataFrame, *, file: str | None = None) -> pd.DataFr
     out = pd.DataFrame({"chrom": parsed["chrom"],
                         "start": parsed["start"].astype(np.int64),
                         "end": parsed["end"].astype(np.int64)}, index=var.index)
-    return out
+    return _checked_intervals(out, file, "atac.var_names")
+
+
+def _checked_intervals(peaks: pd.DataFrame, file: str | None, field: str) -> pd.DataFrame:
+    """Refuse peaks that end before they start (or start below 0): they would silently overlap
+    nothing, or the wrong genes."""
+    bad = (peaks["start"] > peaks["end"]) | (peaks["start"] < 0)
+    if bad.any():
+        first = peaks.index[np.flatnonzero(bad.to_numpy())[0]]
+        row = peaks.loc[first]
+        raise FactVAEInputError(
+            f"{int(bad.sum())} peaks end before they start or start below 0 (first: {first!r}, "
+            f"start {row['start']}, end {row['end']}).", file=file, field=field,
+            fix="check the peak coordinates (start <= end, 0-based); swap or remove those peaks.")
+    return peaks
 
 
 def gene_coordinates_from_var(var: pd.DataFrame) -> pd.DataFrame | None:
@@ -94,6 +109,9 @@ def read_gene_annotation(path: str | Path) -> pd.DataFrame:
     if not path.exists():
         raise FactVAEInputError("file not found.", file=str(path), field="gene annotation",
                                 fix="give an existing GTF, GFF3 or BED file.")
+    if path.is_dir():
+        raise FactVAEInputError("is a folder, not a file.", file=str(path), field="gene annotation",
+                                fix="give the GTF, GFF3 or BED file inside it.")
     name = path.name.lower().removesuffix(".gz")
     kind = ("gtf" if name.endswith(".gtf") else "gff" if name.endswith((".gff", ".gff3"))
             else "bed" if name.endswith(".bed") else None)

@@ -9,6 +9,7 @@ After `load_paired`:
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -27,6 +28,9 @@ def _read_h5(path: Path, role: str):
     if not path.exists():
         raise FactVAEInputError("file not found.", file=str(path), field=role,
                                 fix="check the path.")
+    if path.is_dir():
+        raise FactVAEInputError("is a folder, not a file.", file=str(path), field=role,
+                                fix="give the .h5mu or .h5ad file inside it.")
     try:
         import h5py
 
@@ -38,12 +42,18 @@ def _read_h5(path: Path, role: str):
         with h5py.File(path, "r") as f:
             is_mudata = "mod" in f
             is_anndata = "X" in f or "obs" in f
-        if is_mudata:
-            import mudata
+        with warnings.catch_warnings():
+            # anndata/mudata warn about duplicated names, sometimes several times; the check
+            # right after loading says it once, with the field and the fix
+            for text in (r"Duplicated (obs|var)_names", r"(obs|var)_names are not unique",
+                         r"(Observation|Variable) names are not unique"):
+                warnings.filterwarnings("ignore", message=text)
+            if is_mudata:
+                import mudata
 
-            return mudata.read_h5mu(path)
-        if is_anndata:
-            return ad.read_h5ad(path)
+                return mudata.read_h5mu(path)
+            if is_anndata:
+                return ad.read_h5ad(path)
     except FactVAEInputError:
         raise
     except Exception as err:  # anndata/h5py raise many types for corrupt files
@@ -151,6 +161,42 @@ def _spatial_from(mods: dict, extra_uns=None):
     return coords, lib
 
 
+def _not_numbers(values, n: int = 2) -> list:
+    bad = []
+    for v in values:
+        try:
+            float(v)
+        except (TypeError, ValueError):
+            bad.append(v)
+            if len(bad) == n:
+                break
+    return bad
+
+
+def spot_coordinates(coords, spots) -> np.ndarray:
+    """obsm['spatial'] as an N x 2 float array, checked: numbers, and finite for every spot (a NaN
+    would otherwise surface later as a spot 'outside the image' or a library error)."""
+    try:
+        xy = np.asarray(coords, dtype=np.float64)
+    except (TypeError, ValueError):
+        raw = np.asarray(coords, dtype=object).ravel()
+        raise FactVAEInputError(f"holds values that are not numbers (e.g. {_not_numbers(raw)}).",
+                                field="obsm['spatial']",
+                                fix="store spot centres (x, y) as numbers.") from None
+    if xy.ndim != 2 or xy.shape[1] < 2:
+        raise FactVAEInputError(f"must be an N x 2 array of (x, y), got shape {xy.shape}.",
+                                field="obsm['spatial']", fix="store spot centres as (x, y).")
+    xy = xy[:, :2]
+    bad = ~np.isfinite(xy).all(axis=1)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        first = spots[row] if len(spots) == len(xy) else row
+        raise FactVAEInputError(f"{int(bad.sum())} of {len(xy)} spots have NaN or infinite "
+                                f"coordinates (first: {first!r}).", field="obsm['spatial']",
+                                fix="give every spot its (x, y), or remove the spots without one.")
+    return xy
+
+
 def assemble(rna: ad.AnnData, atac: ad.AnnData, *, coords=None, library=None, uns=None):
     """One MuData from two aligned modalities; spatial data stored once, at the top level."""
     import mudata
@@ -160,11 +206,7 @@ def assemble(rna: ad.AnnData, atac: ad.AnnData, *, coords=None, library=None, un
     with mudata.set_options(pull_on_update=False):
         mdata = mudata.MuData({"rna": rna, "atac": atac})
     if coords is not None:
-        coords = np.asarray(coords, dtype=np.float64)
-        if coords.ndim != 2 or coords.shape[1] < 2:
-            raise FactVAEInputError(f"must be an N x 2 array of (x, y), got shape {coords.shape}.",
-                                    field="obsm['spatial']", fix="store spot centres as (x, y).")
-        mdata.obsm["spatial"] = coords[:, :2]
+        mdata.obsm["spatial"] = spot_coordinates(coords, rna.obs_names)
     if library is not None:
         mdata.uns["spatial"] = {library[0]: library[1]}
     for k, v in (uns or {}).items():
@@ -215,15 +257,34 @@ def load_paired(mudata: str | Path | None = None, *, rna: str | Path | None = No
                 raise FactVAEInputError("is a MuData file, expected a single-modality .h5ad.",
                                         file=str(p), field=m, fix="pass it with --mudata instead.")
             mods[m] = obj
+    if counts_layer is not None:
+        lacking = [m for m in MODALITIES if counts_layer not in mods[m].layers]
+        if len(lacking) == 1:  # both lacking: counts_matrix says so for the first
+            m = lacking[0]
+            other = next(o for o in MODALITIES if o != m)
+            raise FactVAEInputError(
+                f"has no layer '{counts_layer}' (only {other} has it); the counts layer is read "
+                f"from both modalities.", file=files[MODALITIES.index(m)],
+                field=f"{m}.layers['{counts_layer}']",
+                fix=f"store {m}'s raw counts in layers['{counts_layer}'] too, or leave the counts "
+                    "layer out (then each modality uses layers['counts'] if present, else X).")
     cleaned = {m: _clean_modality(mods[m], m, f, counts_layer) for m, f in zip(MODALITIES, files)}
     if top_obsm is not None and "spatial" in top_obsm:
         for m in MODALITIES:  # global coordinates follow the global obs order
             cleaned[m].obsm["spatial"] = np.asarray(top_obsm["spatial"])[
                 obj.obs_names.get_indexer(cleaned[m].obs_names)]
     r, a = pair_spots(cleaned["rna"], cleaned["atac"], files=files)
+    if r.n_vars > a.n_vars:  # paired data has ~20-40k genes and 50-500k peaks
+        warnings.warn(
+            f"RNA has {r.n_vars} features (e.g. {list(r.var_names[:2])}) and ATAC only "
+            f"{a.n_vars} (e.g. {list(a.var_names[:2])}): more genes than peaks. Check that "
+            "RNA and ATAC are not swapped.", FactVAEDataWarning, stacklevel=2)
     coords, lib = _spatial_from({"rna": r, "atac": a}, top_uns)
-    mdata = assemble(r, a, coords=coords, library=lib,
-                     uns={k: v for k, v in (top_uns or {}).items()})
+    try:
+        mdata = assemble(r, a, coords=coords, library=lib,
+                         uns={k: v for k, v in (top_uns or {}).items()})
+    except FactVAEInputError as err:  # bad coordinates: say which file they came from
+        raise err.with_file(files[0]) from None
     if mudata is not None:  # results of an earlier run: spot-level columns and embeddings
         rows = obj.obs_names.get_indexer(mdata.obs_names)
         for col in obj.obs.columns:
@@ -248,28 +309,46 @@ def load_paired(mudata: str | Path | None = None, *, rna: str | Path | None = No
     return mdata
 
 
+def write_atomically(path: str | Path, write, *, field: str = "output") -> Path:
+    """Call `write(tmp)` on `path.partial`, then rename it to `path`: a crash never leaves a
+    half-written file under the real name, and a failure (disk full, Ctrl-C) removes the partial
+    file. An OSError becomes one FactVAEInputError naming the file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            why = err.strerror or str(err).splitlines()[0]
+            raise FactVAEInputError(f"cannot be written ({why}); nothing was left behind.",
+                                    file=str(path), field=field,
+                                    fix="free some disk space or choose another folder.") from None
+        raise
+    return path
+
+
 def write_h5mu(mdata, path: str | Path, *, overwrite: bool = False) -> Path:
     """Write a MuData, refusing to replace an existing file unless `overwrite`."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise FactVAEInputError("already exists.", file=str(path), field="output",
                                 fix="choose another path or pass --overwrite.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    mdata.write(tmp)
-    tmp.replace(path)  # atomic: a crash never leaves a half-written result under the real name
-    return path
+    return write_atomically(path, mdata.write)
 
 
 def write_h5ad_pair(mdata, rna_path: str | Path, atac_path: str | Path, *,
                     overwrite: bool = False) -> tuple[Path, Path]:
     """Write the two modalities as .h5ad files; coordinates go into both, the image into RNA."""
     out = []
-    for m, p in zip(MODALITIES, (rna_path, atac_path)):
-        p = Path(p)
-        if p.exists() and not overwrite:
+    for p in (rna_path, atac_path):
+        if Path(p).exists() and not overwrite:
             raise FactVAEInputError("already exists.", file=str(p), field="output",
                                     fix="choose another path or pass --overwrite.")
+    for m, p in zip(MODALITIES, (rna_path, atac_path)):
+        p = Path(p)
         adata = mdata.mod[m].copy()
         if "spatial" in mdata.obsm:
             adata.obsm["spatial"] = np.asarray(mdata.obsm["spatial"])
@@ -278,7 +357,5 @@ def write_h5ad_pair(mdata, rna_path: str | Path, atac_path: str | Path, *,
         for col in mdata.obs.columns:
             if col not in adata.obs and ":" not in col:
                 adata.obs[col] = mdata.obs[col].to_numpy()
-        p.parent.mkdir(parents=True, exist_ok=True)
-        adata.write_h5ad(p)
-        out.append(p)
+        out.append(write_atomically(p, adata.write_h5ad))
     return out[0], out[1]

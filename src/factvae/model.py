@@ -273,11 +273,9 @@ class FactVAE:
                                 int(self.trainer.data.x_atac.shape[1])],
                  "preprocess": dict(self.mdata.uns.get("factvae_preprocess", {})),
                  "train_seconds": self.train_seconds, "versions": _versions()}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".partial")
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-        return path
+        from .io import write_atomically
+
+        return write_atomically(path, lambda tmp: torch.save(state, tmp), field="model file")
 
     @classmethod
     def load(cls, path: str | os.PathLike, mdata, *, device: str = "auto",

@@ -15,6 +15,8 @@ never held for all spots at once.
 
 from __future__ import annotations
 
+import os
+import contextlib
 import warnings
 from pathlib import Path
 
@@ -51,6 +53,9 @@ def read_motif_matrix(mdata, path) -> None:
     if not path.exists():
         raise FactVAEInputError("file not found.", file=str(path), field="motif matrix",
                                 fix="give a peaks x motifs .h5ad, .csv or .tsv.")
+    if path.is_dir():
+        raise FactVAEInputError("is a folder, not a file.", file=str(path), field="motif matrix",
+                                fix="give the peaks x motifs file inside it.")
     name = path.name.lower().removesuffix(".gz")
     try:
         if name.endswith(".h5ad"):
@@ -91,6 +96,40 @@ def motif_matrix(mdata) -> tuple[sp.csr_matrix, list[str]]:
     return sp.csr_matrix(atac.varm[MOTIF_KEY], dtype=np.float32), names
 
 
+def cache_dir() -> Path:
+    """Where factvae keeps files it makes for itself: $FACTVAE_CACHE, else
+    $XDG_CACHE_HOME/factvae, else ~/.cache/factvae."""
+    if os.environ.get("FACTVAE_CACHE"):
+        return Path(os.environ["FACTVAE_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "factvae"
+
+
+def fasta_index_paths(fasta) -> dict:
+    """pyfaidx index paths for a FASTA: the user's own `.fai` (and `.gzi`) beside it when present,
+    else files in the cache folder, so that nothing is written beside the user's genome. The
+    cache name follows the FASTA's path, size and time, so an edited FASTA gets a new index."""
+    import hashlib
+    import tempfile
+
+    path = Path(fasta).resolve()
+    beside = Path(str(path) + ".fai")
+    if beside.exists():
+        return {}
+    stat = path.stat()
+    key = hashlib.sha1(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    folder = cache_dir() / "fasta-index"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:  # no writable home: a private temporary folder
+        folder = Path(tempfile.gettempdir()) / f"factvae-fasta-index-{getattr(os, 'getuid', int)()}"
+        folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / f"{path.name}.{key}"
+    out = {"indexname": str(stem) + ".fai"}
+    if path.name.lower().endswith((".gz", ".bgz")) and not Path(str(path) + ".gzi").exists():
+        out["gzi_indexname"] = str(stem) + ".gzi"
+    return out
+
+
 def peak_sequences(mdata, fasta) -> list[str]:
     """Upper-case sequences of every peak from a genome FASTA (pyfaidx); records GC content."""
     import pyfaidx
@@ -101,9 +140,13 @@ def peak_sequences(mdata, fasta) -> list[str]:
     if not path.exists():
         raise FactVAEInputError("file not found.", file=str(path), field="genome FASTA",
                                 fix="give the genome FASTA of the peaks' build.")
+    if path.is_dir():
+        raise FactVAEInputError("is a folder, not a file.", file=str(path), field="genome FASTA",
+                                fix="give the genome FASTA file inside it.")
     peaks = peak_coordinates(mdata.mod["atac"].var)
     try:
-        genome = pyfaidx.Fasta(str(path), sequence_always_upper=True, rebuild=False)
+        genome = pyfaidx.Fasta(str(path), sequence_always_upper=True, rebuild=False,
+                               **fasta_index_paths(path))
     except Exception as err:
         raise FactVAEInputError(f"cannot be read as FASTA ({err}).", file=str(path),
                                 field="genome FASTA", fix="give a plain or bgzipped FASTA.") from None
@@ -240,6 +283,11 @@ def motif_deviations(mdata, *, n_backgrounds: int = 50, block: int = 512, seed: 
     """chromVAR-style deviation z-scores per spot and motif, on raw counts (`atac.obsm
     ['motif_z_raw']`) and on augmented accessibility (`atac.obsm['factvae_motif_z']`)."""
     atac = mdata.mod["atac"]
+    if not isinstance(n_backgrounds, (int, np.integer)) or n_backgrounds < 2:
+        # the z-score divides by the spread of the background sets: it needs two at least
+        raise FactVAEInputError(f"the number of background peak sets must be at least 2, got "
+                                f"{n_backgrounds}.", field="n_backgrounds",
+                                fix="use e.g. 50 (chromVAR's default).")
     M, names = motif_matrix(mdata)
     keep = np.asarray(M.sum(axis=0)).ravel() > 0
     if not keep.all():
@@ -289,8 +337,10 @@ def domain_motifs(mdata, *, key: str = "factvae_domain", n_top: int = 10) -> pd.
         Z = np.asarray(atac.obsm[zkey], np.float32)
         tmp = ad.AnnData(Z, obs=pd.DataFrame({"g": groups}, index=mdata.obs_names),
                          var=pd.DataFrame(index=pd.Index(names)))
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), contextlib.ExitStack() as stack:
             warnings.simplefilter("ignore")
+            # scanpy's own log lines ("... groups with fewer than ...") say nothing to our users
+            stack.enter_context(sc.settings.verbosity.override(0))
             sc.tl.rank_genes_groups(tmp, "g", method="wilcoxon", use_raw=False, n_genes=len(names))
         df = sc.get.rank_genes_groups_df(tmp, group=None).rename(
             columns={"group": "domain", "names": "motif", "scores": "score", "pvals_adj": "pval_adj"})

@@ -25,7 +25,7 @@ def spatial_neighbor_index(coords: np.ndarray, k: int = 6, cutoff: float = 1.5) 
     if not np.isfinite(coords).all():
         raise FactVAEInputError("spot coordinates contain NaN or infinite values.",
                                 field="obsm['spatial']",
-                                fix="remove those spots or train with spatial=False.")
+                                fix="remove those spots, or train without spatial context (--spatial off, spatial=False).")
     n = coords.shape[0]
     if k < 1:
         raise FactVAEInputError(f"the number of spatial neighbours must be at least 1, got {k}.",
@@ -49,7 +49,7 @@ def spatial_neighbor_index(coords: np.ndarray, k: int = 6, cutoff: float = 1.5) 
     if scale <= 0:
         raise FactVAEInputError("all spots share one position: no spatial neighbourhood exists.",
                                 field="obsm['spatial']",
-                                fix="check the coordinates, or train with spatial=False.")
+                                fix="check the coordinates, or train without spatial context (--spatial off, spatial=False).")
     keep = np.isfinite(dist) & (dist <= cutoff * scale)
     out[:, :m - 1] = np.where(keep, idx, -1)
     return out

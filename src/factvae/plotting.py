@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .spatial import tissue_view
+from .io import write_atomically
+from .spatial import as_display_uint8, tissue_view
 
 
 def _colour_key(mdata) -> str | None:
@@ -32,8 +33,8 @@ def plot_domains(mdata, path: str | Path, *, key: str | None = None, title: str 
         ax.text(0.5, 0.5, "no spatial coordinates", ha="center", va="center")
         ax.set_axis_off()
     else:
-        if view.image is not None:
-            ax.imshow(view.image)
+        if view.image is not None:  # a stored 16-bit or float image would show white or black
+            ax.imshow(as_display_uint8(view.image))
         xy = view.spots_xy
         size = max(2.0, (view.spot_diameter * 72 / fig.dpi) ** 2 * 0.6)
         if key is not None:
@@ -61,7 +62,9 @@ def plot_domains(mdata, path: str | Path, *, key: str | None = None, title: str 
     ax.set_title(title or (f"{key} on the tissue" if key else "spots on the tissue"))
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    try:  # the format from the real name: the file is written as NAME.partial, then renamed
+        fmt = path.suffix[1:].lower() or matplotlib.rcParams["savefig.format"]
+        write_atomically(path, lambda tmp: fig.savefig(tmp, format=fmt), field="picture")
+    finally:
+        plt.close(fig)
     return path

@@ -79,6 +79,13 @@ def infer_regulation(mdata, genes=None, *, window: int = 150_000, n_background: 
     Returns a table sorted by gene then score: gene, peak, score (cosine), z, pval, qval,
     tss_distance, in_prior. With genes=None it is also stored in `mdata.uns['factvae_regulation']`
     (or whenever `store` is True)."""
+    if not window >= 0:  # a negative window finds nothing and says nothing
+        raise FactVAEInputError(f"the window must be 0 or more bp, got {window}.", field="window",
+                                fix="use e.g. 150000 (150 kb around the TSS).")
+    if not n_background >= 2:  # the z-score divides by the spread of the background
+        raise FactVAEInputError(f"the background needs at least 2 random pairs, got "
+                                f"{n_background}.", field="n_background",
+                                fix="use e.g. 100000 (the default).")
     rna, atac = mdata.mod["rna"], mdata.mod["atac"]
     for mod, name in ((rna, "rna"), (atac, "atac")):
         if FEATURE_KEY not in mod.varm:

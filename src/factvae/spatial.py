@@ -8,6 +8,7 @@ position in the stored image is s * obsm['spatial'].
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,27 +43,86 @@ def first_library(uns) -> tuple[str, dict] | None:
     return None
 
 
+def as_display_uint8(arr: np.ndarray) -> np.ndarray:
+    """An image as uint8 for display. Floats in [0, 1] (scanpy's convention) are scaled by 255;
+    other floats and 16/32-bit integers are stretched from their lowest to their highest value
+    (a 12-bit scan in a 16-bit file would otherwise be nearly black, and a plain cast of floats
+    or of values above 255 all black or all white). NaN shows as black. Row blocks in float32:
+    a whole-slide image is never copied at full precision."""
+    arr = np.asarray(arr)
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype == bool:
+        return arr.astype(np.uint8) * 255
+    floating = np.issubdtype(arr.dtype, np.floating)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN image: handled below
+        lo = float(np.nanmin(arr)) if arr.size else 0.0
+        hi = float(np.nanmax(arr)) if arr.size else 0.0
+    if not (np.isfinite(lo) and np.isfinite(hi)):  # all NaN, or infinities
+        finite = arr[np.isfinite(arr)] if floating else arr
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    if floating and lo >= 0 and hi <= 1:
+        lo, hi = 0.0, 1.0
+    elif not floating and lo >= 0 and hi <= 255:
+        lo, hi = 0.0, 255.0  # already in the 8-bit range: keep it as it is
+    out = np.empty(arr.shape, np.uint8)
+    step = max(1, (1 << 24) // max(1, arr[:1].size))  # ~16 M values per block
+    for i in range(0, arr.shape[0] if arr.ndim else 1, step):
+        block = np.asarray(arr[i:i + step], np.float32)
+        block = np.nan_to_num((block - lo) * (255.0 / max(hi - lo, 1e-12)), nan=0.0,
+                              posinf=255.0, neginf=0.0)
+        out[i:i + step] = np.clip(np.rint(block), 0, 255)
+    return out
+
+
 def read_image(path: str | Path) -> np.ndarray:
-    """An image file as a uint8 array (H x W or H x W x 3|4), with a clear error if it is not one."""
+    """An image file as a uint8 array (H x W or H x W x 3|4), with a clear error if it is not one.
+    16-bit and float images are rescaled to 0..255 (see `as_display_uint8`)."""
     path = Path(path)
     if not path.exists():
         raise FactVAEInputError("image file not found.", file=str(path), field="image",
                                 fix="give the path of the tissue image (PNG, JPEG or TIFF).")
+    if path.is_dir():
+        raise FactVAEInputError("is a folder, not an image.", file=str(path), field="image",
+                                fix="give the image file inside it (PNG, JPEG or TIFF).")
     from PIL import Image, UnidentifiedImageError
 
     Image.MAX_IMAGE_PIXELS = None  # whole-slide images are large by nature
     try:
         with Image.open(path) as im:
-            if im.mode not in ("L", "RGB", "RGBA"):
-                im = im.convert("RGB")
+            if _deep_colour_tiff(im):  # PIL keeps only the top 8 bits of 16-bit colour TIFFs
+                arr = _read_tiff(path)
+                if arr is not None:
+                    return as_display_uint8(arr)
+            # 16-bit ('I;16*'), 32-bit ('I') and float ('F') greyscale: keep the values, rescale
+            # below; converting them with PIL clips to 255 (all white) or to 0 (all black)
+            if im.mode not in ("L", "RGB", "RGBA") and not im.mode.startswith(("I", "F")):
+                im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
             arr = np.asarray(im)
     except (UnidentifiedImageError, OSError, ValueError) as err:
         raise FactVAEInputError(f"cannot be read as an image ({err}).", file=str(path),
                                 field="image", fix="give a PNG, JPEG or TIFF image file.") from None
-    if arr.dtype != np.uint8:
-        lo, hi = float(arr.min()), float(arr.max())
-        arr = ((arr - lo) / max(hi - lo, 1e-12) * 255).astype(np.uint8)
-    return arr
+    return as_display_uint8(arr)
+
+
+def _deep_colour_tiff(im) -> bool:
+    if im.format != "TIFF" or im.mode not in ("RGB", "RGBA"):
+        return False
+    bits = getattr(im, "tag_v2", {}).get(258, (8,))  # BitsPerSample
+    bits = bits if isinstance(bits, tuple) else (bits,)
+    return max(int(b) for b in bits) > 8
+
+
+def _read_tiff(path: Path) -> np.ndarray | None:
+    try:
+        import tifffile
+    except ImportError:  # pragma: no cover - napari and squidpy bring it
+        return None
+    arr = np.asarray(tifffile.imread(path))
+    if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[-1] not in (3, 4):
+        arr = np.moveaxis(arr, 0, -1)  # planar (C, H, W) to (H, W, C)
+    return arr if arr.ndim in (2, 3) else None
 
 
 def attach_image(mdata, path: str | Path, scale: float = 1.0, *, library_id: str | None = None,
