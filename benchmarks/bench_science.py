@@ -49,6 +49,7 @@ CONFIGS = {
     "paper": {**FIDELITY, "spatial": False},
     "paper_no_ssa": {**FIDELITY, "spatial": False, "ssa": False},
     # spatial designs on top of the paper mode
+    "spatial_bilateral": {**FIDELITY, "spatial": True, "spatial_design": "bilateral"},
     "spatial_attention": {**FIDELITY, "spatial": True, "spatial_design": "attention"},
     "spatial_aggregate": {**FIDELITY, "spatial": True, "spatial_design": "aggregate"},
     "spatial_smooth": {**FIDELITY, "spatial": True, "spatial_design": "smooth"},
@@ -119,7 +120,7 @@ def train_one(dataset: str, config: str, seed: int, epochs: int, threads: int) -
     secs = time.perf_counter() - t0
     out = {"z_a": model.latent("atac"), "z_r": model.latent("rna"), "seconds": secs,
            "history": model.history.to_json()}
-    if model.config.spatial and model.config.spatial_design == "attention":
+    if model.config.spatial and model.config.spatial_design in ("attention", "bilateral"):
         out["self_weight_rna"] = model.latent("rna", self_weight=True)
         out["self_weight_atac"] = model.latent("atac", self_weight=True)
     path = emb_path(dataset, config, seed, epochs)

@@ -38,13 +38,13 @@ def test_spatial_mode_is_on_with_coordinates_and_off_without(prepared):
     assert type(paper.module.rna.encoder).__name__ == "Encoder"
 
 
-@pytest.mark.parametrize("design", ["attention", "aggregate", "smooth"])
+@pytest.mark.parametrize("design", ["bilateral", "attention", "aggregate", "smooth"])
 def test_each_design_trains_and_writes_finite_results(prepared, design):
     m = prepared.copy()
     model = factvae.train(m, epochs=2, spatial_design=design, **FAST)
     assert np.isfinite(m.obsm["X_factvae"]).all() and m.obsm["X_factvae"].shape == (240, 16)
     hist = model.history
-    if design == "attention":
+    if design in ("attention", "bilateral"):
         w = m.mod["rna"].obs["factvae_self_weight"].to_numpy()
         assert ((w > 0) & (w <= 1)).all() and "self_weight_rna" in hist
     if design == "smooth":

@@ -188,7 +188,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--spatial", choices=("auto", "on", "off"), default="auto",
                    help="spatial context in the encoders: auto (on when spots have coordinates), "
                         "on, or off (the paper's model)")
-    g.add_argument("--spatial-design", choices=("attention", "aggregate", "smooth"),
+    g.add_argument("--spatial-design", choices=c.SPATIAL_DESIGNS,
                    default=c.spatial_design, help="how neighbours enter the model (default "
                    f"{c.spatial_design})")
     g.add_argument("--spatial-neighbors", type=int, default=c.spatial_neighbors, metavar="K",

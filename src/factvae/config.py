@@ -70,6 +70,7 @@ class FactVAEConfig:
     ARCHITECTURE = ("n_latent", "rna_hidden", "atac_hidden", "dispersion", "spatial",
                     "spatial_design", "spatial_neighbors")
     ENCODER_INITS = ("xavier", "torch")
+    SPATIAL_DESIGNS = ("bilateral", "attention", "aggregate", "smooth")
 
     def validate(self) -> "FactVAEConfig":
         """One clear error for the first parameter out of its range; returns self."""

@@ -240,7 +240,7 @@ class FactVAE:
             mod.varm[FEATURE_KEY] = full
         atac.obs[LSE_KEY] = self._log_sum_exp(z_a)
         for mod, name in ((rna, "rna"), (atac, "atac")):
-            if self.config.spatial and self.config.spatial_design == "attention":
+            if self.config.spatial and self.config.spatial_design in ("attention", "bilateral"):
                 mod.obs[SELF_WEIGHT_KEY] = self.latent(name, self_weight=True)
             elif SELF_WEIGHT_KEY in mod.obs:
                 del mod.obs[SELF_WEIGHT_KEY]

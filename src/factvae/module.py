@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import FactVAEConfig
 from .zinb import zinb_nll_sparse
 
 DISPERSIONS = ("paper", "feature")
@@ -100,7 +101,40 @@ class AttentionEncoder(Encoder):
         return self.mean(h), self.log_var(h)
 
 
-SPATIAL_DESIGNS = ("attention", "aggregate", "smooth")
+class BilateralEncoder(Encoder):
+    """Spatial design 'bilateral': every spot and its neighbours are encoded alike; the spot's
+    code is the mean of its own and its neighbours' codes, each neighbour weighted by
+    exp(-|mu_i - mu_j|^2 / s), s the median squared distance between neighbouring codes in the
+    batch. Neighbours that look like the spot count almost fully, neighbours that do not (a
+    domain boundary, or tissue whose domains are not spatially coherent) hardly at all: how much
+    a spot leans on its neighbours follows the data, spot by spot and modality by modality,
+    with no weight set by the user. The weights are not back-propagated (a reconstruction loss
+    would push them to zero, as the 'attention' design's learned weights showed)."""
+
+    def __init__(self, n_input, hidden, n_latent, dropout, init="xavier"):
+        super().__init__(n_input, hidden, n_latent, dropout, init)
+        self.last_self_weight = None
+
+    def forward(self, x, x_nbr=None, mask=None):
+        mean, log_var = super().forward(x)
+        if x_nbr is None:
+            return mean, log_var
+        B, k, F_in = x_nbr.shape
+        mean_n, log_var_n = super().forward(x_nbr.reshape(B * k, F_in))
+        mean_n, log_var_n = mean_n.reshape(B, k, -1), log_var_n.reshape(B, k, -1)
+        with torch.no_grad():
+            d2 = (mean_n - mean[:, None]).pow(2).sum(-1)                 # B x k
+            scale = d2[mask].median().clamp_min(1e-8) if mask.any() else d2.new_ones(())
+            w = torch.exp(-d2 / scale) * mask
+            alpha = torch.cat([torch.ones_like(w[:, :1]), w], dim=1)
+            alpha = alpha / alpha.sum(1, keepdim=True)                   # B x (k+1)
+            self.last_self_weight = alpha[:, 0]
+        means = torch.cat([mean[:, None], mean_n], dim=1)
+        log_vars = torch.cat([log_var[:, None], log_var_n], dim=1)
+        return (alpha[..., None] * means).sum(1), (alpha[..., None] * log_vars).sum(1)
+
+
+SPATIAL_DESIGNS = FactVAEConfig.SPATIAL_DESIGNS
 
 
 class FactorizedDecoder(nn.Module):
@@ -131,7 +165,9 @@ class ModalityVAE(nn.Module):
     def __init__(self, n_input, n_features, hidden, n_latent, dropout, dispersion, init="xavier",
                  spatial=None, k=6):
         super().__init__()
-        if spatial == "attention":
+        if spatial == "bilateral":
+            self.encoder = BilateralEncoder(n_input, hidden, n_latent, dropout, init)
+        elif spatial == "attention":
             self.encoder = AttentionEncoder(n_input, hidden, n_latent, dropout, init, k=k)
         elif spatial == "aggregate":
             self.encoder = AggregateEncoder(n_input, hidden, n_latent, dropout, init)

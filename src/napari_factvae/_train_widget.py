@@ -64,7 +64,7 @@ class TrainWidget(Container):
                                 tooltip="auto: on when the spots have coordinates; off: the "
                                         "paper's model, which ignores space")
         self.spatial_design = ComboBox(label="Spatial design", value=c.spatial_design,
-                                       choices=["attention", "aggregate", "smooth"],
+                                       choices=list(c.SPATIAL_DESIGNS),
                                        tooltip="attention: each spot learns how much to lean on "
                                                "its neighbours")
         self.start_button = PushButton(text="Start")
