@@ -160,6 +160,16 @@ def smooth(X, nbr):
     return acc / (1 + valid.sum(1))[:, None]
 
 
+def bilateral(X, nbr):
+    """The 'bilateral' design's averaging applied to a fixed embedding (a baseline for it): each
+    neighbour weighted by exp(-|x_i - x_j|^2 / s), s the median over neighbouring pairs."""
+    valid = nbr >= 0
+    idx = np.where(valid, nbr, 0)
+    d2 = ((X[:, None, :] - X[idx]) ** 2).sum(-1)
+    w = np.where(valid, np.exp(-d2 / np.median(d2[valid])), 0.0)
+    return (X + (w[..., None] * X[idx]).sum(1)) / (1 + w.sum(1))[:, None]
+
+
 def block_scaled(*blocks):
     """Concatenation with each block scaled to unit total variance (equal weight per block)."""
     out = []
@@ -222,7 +232,9 @@ def cmd_evaluate(args) -> None:
         rows = []
         embs = baselines(m)
         if nbr is not None:
-            embs.update({f"smoothed {n}": smooth(X, nbr) for n, X in list(embs.items())})
+            nbr8 = spatial_neighbor_index(coords, 8)
+            embs.update({f"smoothed {n}": smooth(X, nbr) for n, X in list(embs.items())}
+                        | {f"bilateral {n}": bilateral(X, nbr8) for n, X in list(embs.items())})
         for name, X in embs.items():
             for r in evaluate_embedding(X, y, k, coords, nbr, args.methods, args.refine):
                 rows.append({"dataset": d, "embedding": name, "config": "baseline", "seed": -1, **r})

@@ -150,3 +150,16 @@ def test_sigint_saves_the_last_epoch_and_resuming_equals_an_uninterrupted_run(ti
     a = mudata.read_h5mu(out).obsm["X_factvae"]
     b = mudata.read_h5mu(straight).obsm["X_factvae"]
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_results_write_with_pandas_future_string_dtype(tiny_h5mu, tmp_path):
+    """pandas' future default string dtype (what lost two GPU runs' results) writes and reads."""
+    import mudata
+    import pandas as pd
+
+    out = tmp_path / "res.h5mu"
+    with pd.option_context("future.infer_string", True):
+        assert main(["run", "--mudata", str(tiny_h5mu), "--out", str(out), "--epochs", "1",
+                     "--n-domains", "3", *FAST]) == 0
+    res = mudata.read_h5mu(out)
+    assert res.obs["factvae_domain"].nunique() == 3 and res.n_obs == 240

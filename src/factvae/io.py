@@ -330,12 +330,55 @@ def write_atomically(path: str | Path, write, *, field: str = "output") -> Path:
     return path
 
 
+def _plain_strings(df):
+    """pandas' string dtypes (the default once `future.infer_string` is on) as object columns:
+    anndata refuses to write them unless told to, and files with them need anndata >= 0.11."""
+    import pandas as pd
+
+    def plain(values):
+        if isinstance(values.dtype, pd.StringDtype):
+            return values.astype(object)
+        if isinstance(values.dtype, pd.CategoricalDtype) and isinstance(
+                values.cat.categories.dtype, pd.StringDtype):
+            return values.cat.rename_categories(values.cat.categories.astype(object))
+        return values
+
+    if isinstance(df.index.dtype, pd.StringDtype):
+        df.index = df.index.astype(object)
+    for col in df.columns:
+        new = plain(df[col])
+        if new is not df[col]:
+            df[col] = new
+    return df
+
+
+def portable_strings(obj) -> None:
+    """In place: every obs/var table and uns DataFrame of a MuData/AnnData with plain strings."""
+    import pandas as pd
+
+    def walk_uns(d):
+        for k, v in list(d.items()):
+            if isinstance(v, pd.DataFrame):
+                _plain_strings(v)
+            elif isinstance(v, dict):
+                walk_uns(v)
+
+    parts = [obj] + list(getattr(obj, "mod", {}).values())
+    for part in parts:
+        for attr in ("obs", "var"):
+            frame = getattr(part, attr)
+            _plain_strings(frame)
+        walk_uns(part.uns)
+
+
 def write_h5mu(mdata, path: str | Path, *, overwrite: bool = False) -> Path:
-    """Write a MuData, refusing to replace an existing file unless `overwrite`."""
+    """Write a MuData, refusing to replace an existing file unless `overwrite`. String columns
+    are stored as plain strings, whatever pandas' string-dtype setting."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise FactVAEInputError("already exists.", file=str(path), field="output",
                                 fix="choose another path or pass --overwrite.")
+    portable_strings(mdata)
     return write_atomically(path, mdata.write)
 
 
