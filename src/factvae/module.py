@@ -124,7 +124,9 @@ class BilateralEncoder(Encoder):
         mean_n, log_var_n = mean_n.reshape(B, k, -1), log_var_n.reshape(B, k, -1)
         with torch.no_grad():
             d2 = (mean_n - mean[:, None]).pow(2).sum(-1)                 # B x k
-            scale = d2[mask].median().clamp_min(1e-8) if mask.any() else d2.new_ones(())
+            # the median over real neighbour slots, without boolean indexing (a GPU sync)
+            scale = torch.nan_to_num(d2.masked_fill(~mask, float("nan")).nanmedian(), nan=1.0)
+            scale = scale.clamp_min(1e-8)
             w = torch.exp(-d2 / scale) * mask
             alpha = torch.cat([torch.ones_like(w[:, :1]), w], dim=1)
             alpha = alpha / alpha.sum(1, keepdim=True)                   # B x (k+1)
