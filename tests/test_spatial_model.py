@@ -178,3 +178,27 @@ def test_cli_exposes_spatial_mode_and_domain_methods(trained_h5mu, tmp_path, cap
                  "--spatial", "on", "--spatial-design", "aggregate", "--threads", "1",
                  "--out", str(res)]) == 0
     assert "spatial mode (aggregate" in capsys.readouterr().err
+
+
+def test_bilateral_leans_on_neighbours_that_look_alike_and_not_on_others():
+    import torch
+
+    from factvae.module import BilateralEncoder
+
+    torch.manual_seed(0)
+    enc = BilateralEncoder(10, (16,), 4, 0.0).eval()
+    x = torch.randn(4, 10)
+    twins = x[:, None, :].repeat(1, 3, 1)                  # neighbours identical to the spot
+    strangers = x[:, None, :] + 50 * torch.randn(4, 3, 10)  # neighbours far away in code space
+    nbr = torch.cat([twins, strangers], dim=1)
+    mask = torch.ones(4, 6, dtype=torch.bool)
+    mean, _ = enc(x, nbr, mask)
+    own, _ = enc(x)
+    w = enc.last_self_weight
+    # the twins count fully (weight 1 each), the strangers hardly: self weight ~ 1/4
+    assert torch.allclose(w, torch.full((4,), 0.25), atol=0.02)
+    torch.testing.assert_close(mean, own, rtol=1e-3, atol=1e-3)  # twins share the spot's code
+    mask[:, :3] = False                                     # only strangers left
+    enc(x, nbr, mask)
+    # the median distance is now a stranger's: the spot keeps at least a third of the weight
+    assert (enc.last_self_weight > 0.3).all()
