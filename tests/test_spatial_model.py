@@ -26,7 +26,8 @@ def prepared():
 
 def test_spatial_mode_is_on_with_coordinates_and_off_without(prepared):
     on = FactVAE(prepared.copy(), **FAST)
-    assert on.config.spatial is True and on.trainer.data.neighbors.shape == (240, 8)
+    assert on.config.spatial is True and on.neighbors.shape == (240, 8)
+    assert on.config.spatial_design == "bilateral" and on.trainer.data.neighbors is None
     plain = prepared.copy()
     del plain.obsm["spatial"]
     off = FactVAE(plain, **FAST)
@@ -34,19 +35,35 @@ def test_spatial_mode_is_on_with_coordinates_and_off_without(prepared):
     with pytest.raises(FactVAEInputError, match="coordinates"):
         FactVAE(plain, spatial=True, **FAST)
     paper = FactVAE(prepared.copy(), spatial=False, **FAST)
-    assert paper.trainer.data.neighbors is None
+    assert paper.trainer.data.neighbors is None and paper.neighbors is None
     assert type(paper.module.rna.encoder).__name__ == "Encoder"
 
 
-@pytest.mark.parametrize("design", ["bilateral", "attention", "aggregate", "smooth"])
+def test_bilateral_trains_the_papers_network_and_averages_its_codes(prepared):
+    from factvae.neighbors import bilateral_mean
+
+    paper = factvae.train(prepared.copy(), epochs=2, spatial=False, **FAST)
+    spatial = factvae.train(prepared.copy(), epochs=2, spatial_design="bilateral", **FAST)
+    for mod in ("rna", "atac"):
+        own = spatial.latent(mod, spatial=False)
+        np.testing.assert_array_equal(own, paper.latent(mod))       # the same network
+        expect, kept = bilateral_mean(own, spatial.neighbors)
+        np.testing.assert_allclose(spatial.latent(mod), expect.numpy(), rtol=1e-6)
+        assert np.allclose(spatial.latent(mod, self_weight=True), kept.numpy())
+        np.testing.assert_array_equal(spatial.mdata.mod[mod].obsm["X_factvae_own"], own)
+
+
+@pytest.mark.parametrize("design", ["bilateral", "bilateral_train", "attention", "aggregate",
+                                    "smooth"])
 def test_each_design_trains_and_writes_finite_results(prepared, design):
     m = prepared.copy()
     model = factvae.train(m, epochs=2, spatial_design=design, **FAST)
     assert np.isfinite(m.obsm["X_factvae"]).all() and m.obsm["X_factvae"].shape == (240, 16)
     hist = model.history
-    if design in ("attention", "bilateral"):
+    if design in ("bilateral", "bilateral_train", "attention"):
         w = m.mod["rna"].obs["factvae_self_weight"].to_numpy()
-        assert ((w > 0) & (w <= 1)).all() and "self_weight_rna" in hist
+        assert ((w > 0) & (w <= 1)).all()
+        assert design == "bilateral" or "self_weight_rna" in hist
     if design == "smooth":
         assert "smooth_rna" in hist and np.isfinite(hist["smooth_atac"]).all()
     assert m.uns["factvae"]["params"]["spatial_design"] == design
@@ -55,7 +72,7 @@ def test_each_design_trains_and_writes_finite_results(prepared, design):
 def test_attention_gives_all_weight_to_a_spot_without_neighbours(prepared):
     import torch
 
-    model = FactVAE(prepared.copy(), **FAST)
+    model = FactVAE(prepared.copy(), spatial_design="attention", **FAST)
     enc = model.module.rna.encoder
     x = torch.randn(3, 20)
     x_nbr = torch.randn(3, 8, 20)
@@ -72,13 +89,14 @@ def test_attention_gives_all_weight_to_a_spot_without_neighbours(prepared):
 
 def test_saved_spatial_model_reloads_with_its_design(prepared, tmp_path):
     m = prepared.copy()
-    model = factvae.train(m, epochs=1, spatial_design="aggregate", **FAST)
-    path = model.save(tmp_path / "m.pt")
-    again = FactVAE.load(path, m, device="cpu")
-    assert again.config.spatial and again.config.spatial_design == "aggregate"
-    np.testing.assert_allclose(again.latent("rna"), model.latent("rna"), rtol=1e-6)
-    with pytest.raises(FactVAEInputError, match="cannot change"):
-        FactVAE.load(path, m, device="cpu", spatial_design="attention")
+    for design in ("aggregate", "bilateral"):
+        model = factvae.train(m, epochs=1, spatial_design=design, **FAST)
+        path = model.save(tmp_path / f"{design}.pt")
+        again = FactVAE.load(path, m, device="cpu")
+        assert again.config.spatial and again.config.spatial_design == design
+        np.testing.assert_allclose(again.latent("rna"), model.latent("rna"), rtol=1e-6)
+        with pytest.raises(FactVAEInputError, match="cannot change"):
+            FactVAE.load(path, m, device="cpu", spatial_design="attention")
 
 
 def test_neighbour_index_and_refinement_at_20k_spots_stay_sparse():

@@ -31,11 +31,15 @@ class FactVAEConfig:
     seed: seeds torch and the batch order (0).
     spatial: 'auto' (on when the spots have coordinates; the default), True or False (False is
         the paper's model, which ignores space).
-    spatial_design: how spatial context enters the encoders: 'attention' (each spot attends to
-        itself and its neighbours, learning per spot and modality how much to lean on them),
-        'aggregate' (the neighbours' mean input beside the spot's own) or 'smooth' (plain
-        encoders, plus w_smooth times the squared distance of each spot's code to its
-        neighbours' mean code). docs/benchmarks.md compares them.
+    spatial_design: how spatial context enters the model (docs/benchmarks.md compares them):
+        'bilateral' (the default): each spot's code is the mean of its own posterior mean and
+        its spatial neighbours', each neighbour weighted by how alike their codes are
+        (exp(-d^2 / median d^2)), per modality; the networks train as the paper's.
+        'bilateral_train': the same averaging inside the encoders during training too.
+        'attention': each spot attends to itself and its neighbours with learned weights.
+        'aggregate': the neighbours' mean input beside the spot's own.
+        'smooth': plain encoders, plus w_smooth times the squared distance of each spot's code
+        to its neighbours' mean code.
     spatial_neighbors: neighbours per spot (8: the 8 around a square-grid spot, the 6 around a
         hexagonal one), within 1.5 x the median nearest-spot distance.
     w_smooth: weight of the smoothness term of the 'smooth' design (1.0).
@@ -62,7 +66,7 @@ class FactVAEConfig:
     epochs: int = 300
     seed: int = 0
     spatial: bool | str = "auto"
-    spatial_design: str = "attention"
+    spatial_design: str = "bilateral"
     spatial_neighbors: int = 8
     w_smooth: float = 1.0
 
@@ -70,7 +74,8 @@ class FactVAEConfig:
     ARCHITECTURE = ("n_latent", "rna_hidden", "atac_hidden", "dispersion", "spatial",
                     "spatial_design", "spatial_neighbors")
     ENCODER_INITS = ("xavier", "torch")
-    SPATIAL_DESIGNS = ("bilateral", "attention", "aggregate", "smooth")
+    SPATIAL_DESIGNS = ("bilateral", "bilateral_train", "attention", "aggregate", "smooth")
+    TRAINED_SPATIAL_DESIGNS = ("bilateral_train", "attention", "aggregate", "smooth")
 
     def validate(self) -> "FactVAEConfig":
         """One clear error for the first parameter out of its range; returns self."""

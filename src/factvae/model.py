@@ -6,8 +6,10 @@
     model.save("model.pt"); FactVAE.load("model.pt", mdata)
 
 Keys written (a stable contract):
-- `mod['rna'].obsm['X_factvae']` = z_r, `mod['atac'].obsm['X_factvae']` = z_a (means);
-  `mdata.obsm['X_factvae']` = concat(z_a, z_r);
+- `mod['rna'].obsm['X_factvae']` = z_r, `mod['atac'].obsm['X_factvae']` = z_a (means; in the
+  spatial mode with each spot's spatial context); `mdata.obsm['X_factvae']` = concat(z_a, z_r);
+- spatial mode: `mod[*].obsm['X_factvae_own']`, each spot's code alone (the paper's), and
+  `mod[*].obs['factvae_self_weight']`, the share of its code each spot keeps for itself;
 - `mod['rna'].varm['factvae_feature']`, `mod['atac'].varm['factvae_feature']`: gene and peak
   embeddings (NaN rows for features not modelled);
 - `mod['atac'].obs['factvae_lse']`: log-sum-exp of z_a W_peak^T per spot, for augmentation;
@@ -40,7 +42,8 @@ EMBEDDING_KEY = "X_factvae"
 FEATURE_KEY = "factvae_feature"
 LSE_KEY = "factvae_lse"
 UNS_KEY = "factvae"
-SELF_WEIGHT_KEY = "factvae_self_weight"   # attention a spot gives itself (spatial 'attention')
+SELF_WEIGHT_KEY = "factvae_self_weight"   # share of its code a spot keeps (spatial mode)
+OWN_EMBEDDING_KEY = "X_factvae_own"       # spatial mode: each spot's code without its neighbours
 CHECKPOINT_FORMAT = 1
 
 
@@ -67,8 +70,7 @@ def _require(mdata, mod: str, where: str, key: str):
 
 def resolve_spatial(config: FactVAEConfig, mdata) -> bool:
     """Whether the spatial mode is on: 'auto' follows the presence of coordinates."""
-    from .module import SPATIAL_DESIGNS
-
+    SPATIAL_DESIGNS = FactVAEConfig.SPATIAL_DESIGNS
     has = "spatial" in mdata.obsm and np.asarray(mdata.obsm["spatial"]).shape[0] == mdata.n_obs
     if config.spatial_design not in SPATIAL_DESIGNS:
         raise FactVAEInputError(f"unknown spatial design {config.spatial_design!r}.",
@@ -135,14 +137,18 @@ class FactVAE:
         torch.manual_seed(self.config.seed)
         data = training_data(mdata, self.genes, self.peaks)
         c = self.config
-        if c.spatial:
-            data.neighbors = spatial_neighbor_index(np.asarray(mdata.obsm["spatial"]),
-                                                    c.spatial_neighbors)
+        # spatial neighbours: seen by the encoders in training (trained designs) or only when
+        # the codes are read out ('bilateral')
+        self.neighbors = spatial_neighbor_index(np.asarray(mdata.obsm["spatial"]),
+                                                c.spatial_neighbors) if c.spatial else None
+        trained_design = c.spatial and c.spatial_design in c.TRAINED_SPATIAL_DESIGNS
+        if trained_design:
+            data.neighbors = self.neighbors
         self.module = FactVAEModule(data.x_rna.shape[1], len(self.genes), data.x_atac.shape[1],
                                     len(self.peaks), n_latent=c.n_latent, rna_hidden=c.rna_hidden,
                                     atac_hidden=c.atac_hidden, dropout_rate=c.dropout_rate,
                                     dispersion=c.dispersion, encoder_init=c.encoder_init,
-                                    spatial=c.spatial_design if c.spatial else None,
+                                    spatial=c.spatial_design if trained_design else None,
                                     spatial_neighbors=c.spatial_neighbors)
         self.trainer = Trainer(self.module, data, c, self.device)
         self.cancelled = False
@@ -197,22 +203,36 @@ class FactVAE:
 
     # --- results -----------------------------------------------------------------------
     @torch.no_grad()
-    def latent(self, modality: str, batch_size: int = 4096, *, self_weight: bool = False
-               ) -> np.ndarray:
-        """Posterior means (spots x d) of one modality's encoder (with each spot's neighbours in
-        the spatial mode). `self_weight`: instead, the attention each spot gives itself (the
-        'attention' design; 1 = it ignores its neighbours)."""
+    def latent(self, modality: str, batch_size: int = 4096, *, self_weight: bool = False,
+               spatial: bool | None = None) -> np.ndarray:
+        """Posterior means (spots x d) of one modality's encoder; in the spatial mode, with the
+        spatial context (`spatial=False`: each spot's own code, as the paper's model gives).
+        `self_weight`: instead, the share of its code each spot keeps for itself ('bilateral'
+        and 'attention' designs; 1 = it ignores its neighbours)."""
         vae = getattr(self.module, modality)
         source = self.trainer.source
+        spatial = self.config.spatial if spatial is None else (spatial and self.config.spatial)
         self.module.eval()
-        out = []
-        for s in range(0, source.x_rna.shape[0], batch_size):
-            t = torch.arange(s, min(s + batch_size, source.x_rna.shape[0]), device=self.device)
-            nbr = source.neighbor_inputs(t)
-            mean, _ = vae.encoder(getattr(source, f"x_{modality}")[t],
-                                  nbr.get(f"x_{modality}_nbr"), nbr.get("nbr_mask"))
-            out.append(vae.encoder.last_self_weight if self_weight else mean)
-        return torch.cat(out).cpu().numpy()
+        out, weights = [], []
+        n = source.x_rna.shape[0]
+        x = getattr(source, f"x_{modality}")
+        for s in range(0, n, batch_size):
+            t = torch.arange(s, min(s + batch_size, n), device=self.device)
+            nbr = source.neighbor_inputs(t) if spatial else {}
+            mean, _ = vae.encoder(x[t], nbr.get(f"x_{modality}_nbr"), nbr.get("nbr_mask"))
+            out.append(mean)
+            if self_weight and getattr(vae.encoder, "last_self_weight", None) is not None:
+                weights.append(vae.encoder.last_self_weight)
+        Z = torch.cat(out)
+        if spatial and self.config.spatial_design == "bilateral":
+            from .neighbors import bilateral_mean
+
+            Z, kept = bilateral_mean(Z, self.neighbors)
+            if self_weight:
+                return kept.cpu().numpy()
+        if self_weight:
+            return torch.cat(weights).cpu().numpy() if weights else np.ones(n, np.float32)
+        return Z.cpu().numpy()
 
     def feature_embedding(self, modality: str) -> np.ndarray:
         return getattr(self.module, modality).decoder.feature.detach().cpu().numpy()
@@ -240,7 +260,12 @@ class FactVAE:
             mod.varm[FEATURE_KEY] = full
         atac.obs[LSE_KEY] = self._log_sum_exp(z_a)
         for mod, name in ((rna, "rna"), (atac, "atac")):
-            if self.config.spatial and self.config.spatial_design in ("attention", "bilateral"):
+            if self.config.spatial:  # each spot's own code, as the paper's model gives it
+                mod.obsm[OWN_EMBEDDING_KEY] = self.latent(name, spatial=False)
+            elif OWN_EMBEDDING_KEY in mod.obsm:
+                del mod.obsm[OWN_EMBEDDING_KEY]
+            if self.config.spatial and self.config.spatial_design in ("attention", "bilateral",
+                                                                       "bilateral_train"):
                 mod.obs[SELF_WEIGHT_KEY] = self.latent(name, self_weight=True)
             elif SELF_WEIGHT_KEY in mod.obs:
                 del mod.obs[SELF_WEIGHT_KEY]

@@ -102,7 +102,7 @@ class AttentionEncoder(Encoder):
 
 
 class BilateralEncoder(Encoder):
-    """Spatial design 'bilateral': every spot and its neighbours are encoded alike; the spot's
+    """Spatial design 'bilateral_train': every spot and its neighbours are encoded alike; the spot's
     code is the mean of its own and its neighbours' codes, each neighbour weighted by
     exp(-|mu_i - mu_j|^2 / s), s the median squared distance between neighbouring codes in the
     batch. Neighbours that look like the spot count almost fully, neighbours that do not (a
@@ -136,7 +136,7 @@ class BilateralEncoder(Encoder):
         return (alpha[..., None] * means).sum(1), (alpha[..., None] * log_vars).sum(1)
 
 
-SPATIAL_DESIGNS = FactVAEConfig.SPATIAL_DESIGNS
+SPATIAL_DESIGNS = FactVAEConfig.TRAINED_SPATIAL_DESIGNS  # designs that change the network
 
 
 class FactorizedDecoder(nn.Module):
@@ -167,13 +167,14 @@ class ModalityVAE(nn.Module):
     def __init__(self, n_input, n_features, hidden, n_latent, dropout, dispersion, init="xavier",
                  spatial=None, k=6):
         super().__init__()
-        if spatial == "bilateral":
+        if spatial == "bilateral_train":
             self.encoder = BilateralEncoder(n_input, hidden, n_latent, dropout, init)
         elif spatial == "attention":
             self.encoder = AttentionEncoder(n_input, hidden, n_latent, dropout, init, k=k)
         elif spatial == "aggregate":
             self.encoder = AggregateEncoder(n_input, hidden, n_latent, dropout, init)
-        else:  # None (the paper) or 'smooth' (a plain encoder and a smoothness term)
+        else:  # None (the paper, and 'bilateral', which averages after the network) or
+               # 'smooth' (a plain encoder and a smoothness term)
             self.encoder = Encoder(n_input, hidden, n_latent, dropout, init)
         self.decoder = FactorizedDecoder(n_features, n_latent, dispersion)
 
