@@ -290,9 +290,42 @@ def summary(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def cmd_table(args) -> None:
+    """Compact tables from the evaluate CSVs: one row per embedding, ARI mean +- sd over
+    training seeds for each method (refinement off), and Leiden with refinement."""
+    for d in args.datasets:
+        path = ROOT / "benchmarks" / "results" / f"science_{d}.csv"
+        if not path.exists():
+            continue
+        df = pd.read_csv(path)
+        df = df[df["embedding"] != "self weight"]
+        df = df[(df["config"] == "baseline") | df["embedding"].isin(args.embeddings)]
+        df["row"] = np.where(df["config"] == "baseline", "baseline: " + df["embedding"],
+                             df["config"] + " (" + df["embedding"] + ")")
+        df["col"] = df["method"] + np.where(df["refine"] > 0, " + refine", "")
+        g = df.groupby(["row", "col"], sort=False)["ARI"].agg(["mean", "std", "size"])
+        cols = [c for c in ("leiden", "kmeans", "gmm", "leiden + refine") if c in set(df["col"])]
+        rows = list(dict.fromkeys(df["row"]))
+        print(f"\n{d}: ARI, mean +- sd over training seeds (n)\n")
+        print("| embedding | " + " | ".join(cols) + " |")
+        print("|---|" + "---|" * len(cols))
+        for r in rows:
+            cells = []
+            for c in cols:
+                if (r, c) not in g.index:
+                    cells.append("")
+                    continue
+                m_, sd, n = g.loc[(r, c)]
+                cells.append(f"{m_:.3f}" + (f" ± {sd:.3f} ({int(n)})" if n > 1 else ""))
+            print(f"| {r} | " + " | ".join(cells) + " |")
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("table")
+    t.add_argument("--datasets", nargs="+", default=list(LABELS), choices=list(LABELS))
+    t.add_argument("--embeddings", nargs="+", default=["joint"])
     for name in ("train", "evaluate"):
         q = sub.add_parser(name)
         q.add_argument("--datasets", nargs="+", default=list(LABELS), choices=list(LABELS))
@@ -316,6 +349,8 @@ def main():
     args = p.parse_args()
     if args.cmd == "child":
         return train_one(args.dataset, args.config, args.seed, args.epochs, args.threads)
+    if args.cmd == "table":
+        return cmd_table(args)
     return cmd_train(args) if args.cmd == "train" else cmd_evaluate(args)
 
 
