@@ -1,5 +1,7 @@
-"""Screenshots of each dock widget for the README (docs/images/*.png), on the built-in
-simulated tissue:
+"""Screenshots for the README (docs/images/*.png): each dock widget on the built-in simulated
+tissue, then the domain map of two files opened with the plugin's reader: a 9,215-spot
+DBiT-like grid without image or spot diameter, and a 2,187-spot tissue with an H&E-like image
+and spots half the pitch wide.
 
     xvfb-run -a python docs/make_screenshots.py
 """
@@ -9,8 +11,45 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
+
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "images"
+
+
+def dbit_grid(path, n_domains=8, seed=0):
+    """A 100 x 100 grid at a 20 um pitch cut to 9,215 spots, micrometre coordinates, no image,
+    no spot diameter; Voronoi domains (as tests/test_domain_map.py)."""
+    import anndata as ad
+    import pandas as pd
+    import scipy.sparse as sp
+
+    from factvae.domains import _palette
+
+    yy, xx = np.mgrid[0:100, 0:100]
+    xy = np.c_[xx.ravel(), yy.ravel()] * 20.0
+    u, v = xy.T / 990.0 - 1
+    r = np.hypot(1.1 * u, v) + 0.06 * np.sin(3 * np.arctan2(v, u))
+    xy = xy[np.sort(np.argsort(r)[:9215])]
+    seeds = np.random.default_rng(seed).uniform(200, 1800, (n_domains, 2))
+    domain = np.argmin(((xy[:, None] - seeds[None]) ** 2).sum(-1), 1)
+    a = ad.AnnData(sp.csr_matrix((len(xy), 4), dtype=np.float32),
+                   obs=pd.DataFrame(index=[f"spot{i:05d}" for i in range(len(xy))]))
+    a.obs["factvae_domain"] = pd.Categorical.from_codes(domain, [f"D{i + 1}" for i in range(n_domains)])
+    a.uns["factvae_domain_colors"] = _palette(n_domains)
+    a.obsm["spatial"] = xy
+    a.write_h5ad(path)
+
+
+def tissue_with_image(path):
+    """The simulator at 2,187 spots, its image kept, spots half the pitch wide (as DBiT)."""
+    import factvae
+    from factvae.datasets import PITCH_FULLRES
+
+    m = factvae.simulate(n_spots=2187, n_domains=6, seed=3)
+    lib = next(iter(m.uns["spatial"].values()))
+    lib["scalefactors"]["spot_diameter_fullres"] = 0.5 * PITCH_FULLRES
+    m.write(path)
 
 
 def wait(app, predicate, timeout=600):
@@ -39,12 +78,23 @@ def main():
     viewer.window.resize(1500, 950)
     app = QApplication.instance()
 
+    def settle(seconds=0.5):
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            app.processEvents()
+            time.sleep(0.02)
+
+    def save(name):
+        Image.fromarray(viewer.screenshot(canvas_only=False, flash=False)).save(OUT / f"{name}.png")
+
+    def legend_widget():  # the Legend dock opens by itself with the first domain map
+        return next(d.inner_widget() for k, d in viewer.window._wrapped_dock_widgets.items()
+                    if k.startswith("Legend"))
+
     def shot(name, widget):
         dock = viewer.window.add_dock_widget(widget, name=name, area="right")
-        app.processEvents()
-        time.sleep(0.3)
-        app.processEvents()
-        Image.fromarray(viewer.screenshot(canvas_only=False, flash=False)).save(OUT / f"{name}.png")
+        settle()
+        save(name)
         viewer.window.remove_dock_widget(dock)
 
     load = LoadWidget(viewer)
@@ -68,15 +118,23 @@ def main():
     wait(app, lambda: domains.compute_button.enabled and "domains" in domains.info.value)
     shot("3_domains", domains)
 
+    legend = legend_widget()
+    legend.mode.value = "tiling spots"  # the overlays take the spots' size: tiles read best
+    for layer in viewer.layers:  # side by side: raw | augmented, each with its colour bar
+        layer.visible = False
     overlays = OverlayWidget(viewer)
     peak = train.mdata.uns["simulation"]["links"]["peak"].iloc[0]
     overlays.kind.value, overlays.search.value, overlays.side_by_side.value = "peak (augmented)", peak, True
     overlays.paint()
     shot("4_overlays", overlays)
-    viewer.grid.enabled = False
+    viewer.canvas.grid.enabled = False
     for layer in list(viewer.layers):
         if layer.name.startswith("peak"):
             viewer.layers.remove(layer)
+        else:
+            layer.visible = True
+    legend.mode.value = "regions + spots"
+    viewer.reset_view()
 
     reg = RegulationWidget(viewer)
     reg.gene.value = train.mdata.uns["simulation"]["links"]["gene"].iloc[0]
@@ -85,6 +143,23 @@ def main():
     reg.table.selectRow(0)
     reg.paint_row(0)
     shot("5_regulation", reg)
+
+    # the domain map of files opened with the reader, as a new user would
+    for name, make in (("6_grid_no_image", dbit_grid), ("7_tissue_image", tissue_with_image)):
+        path = Path(f"/tmp/factvae_screenshot_{name}" + (".h5ad" if make is dbit_grid else ".h5mu"))
+        make(path)
+        viewer.layers.clear()
+        viewer.open(str(path), plugin="napari-factvae")
+        settle(1.5)
+        viewer.reset_view()
+        settle()
+        save(name)
+    # the legend: one domain highlighted, another hidden
+    legend = legend_widget()
+    legend.highlight([legend.names[1]])
+    legend.set_hidden(legend.names[3], True)
+    settle()
+    save("8_legend_highlight")
     viewer.close()
     print(f"wrote {sorted(p.name for p in OUT.glob('*.png'))}")
 

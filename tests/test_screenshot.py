@@ -19,9 +19,8 @@ def test_domain_overlay_is_drawn(make_napari_viewer, trained, qtbot, artifacts):
     find_domains(trained, n_domains=4)
     w = DomainsWidget(viewer)
     w.mdata = trained
-    w.opacity.value = 1.0
     w.repaint()
-    viewer.layers["domains (filled)"].opacity = 1.0
+    viewer.layers["tiny domains"].opacity = 1.0
     viewer.reset_view()
     qtbot.wait(200)
     shot = viewer.screenshot(canvas_only=True, flash=False)

@@ -29,7 +29,8 @@ def test_load_widget_shows_image_spots_and_summary(viewer, qtbot, tiny_h5mu):
     w.mudata_file.value = tiny_h5mu
     w.load()
     qtbot.waitUntil(lambda: w.load_button.enabled, timeout=TIMEOUT)
-    assert [type(layer).__name__ for layer in viewer.layers] == ["Image", "Points"]
+    # the simulated tissue has domains: drawn as regions under the spots
+    assert [type(layer).__name__ for layer in viewer.layers] == ["Image", "Labels", "Points"]
     assert w.info.value.startswith("240 spots, 150 genes, 900 peaks") and "linked" in w.info.value
 
 
@@ -61,8 +62,12 @@ def test_train_widget_trains_with_progress_and_loss_plot(viewer, qtbot, tiny):
     assert w.model.config.spatial is True  # the tissue has coordinates: spatial mode by default
     assert w.mdata.uns["factvae"]["params"]["spatial_design"] == w.spatial_design.value
     # preprocessing made a new object: its layers replace the old ones, under the same names
-    assert [layer.name for layer in viewer.layers] == ["tiny tissue", "tiny spots"]
+    assert [layer.name for layer in viewer.layers] == ["tiny tissue", "tiny domains", "tiny spots"]
     assert viewer.layers["tiny spots"].metadata["factvae_mudata"] is w.mdata
+    raster = viewer.layers["tiny domains"]  # reused, redrawn for the new object's spots
+    assert raster.metadata["factvae_domains_of"] is w.mdata
+    n = w.mdata.obs["domain"].nunique()
+    assert set(np.unique(raster.data)) == set(range(n + 1))
 
 
 def test_train_widget_cancel_keeps_last_epoch(viewer, qtbot, trained):
@@ -91,7 +96,7 @@ def test_domains_widget_paints_domains(shown, qtbot, tmp_path):
     qtbot.waitUntil(lambda: w.compute_button.enabled, timeout=TIMEOUT)
     spots = viewer.layers["tiny spots"]
     assert len(np.unique(np.round(spots.face_color, 4), axis=0)) == 4
-    fill = viewer.layers["domains (filled)"]
+    fill = viewer.layers["tiny domains"]
     assert set(np.unique(fill.data)) == {0, 1, 2, 3, 4}
     assert viewer.layers.index(spots) == len(viewer.layers) - 1  # spots drawn on top
     # annotation: merge two domains by giving them one name
@@ -100,6 +105,7 @@ def test_domains_widget_paints_domains(shown, qtbot, tmp_path):
     w.apply_names()
     assert list(mdata.obs["factvae_domain"].cat.categories) == ["A", "2", "3"]
     assert len(np.unique(np.round(spots.face_color, 4), axis=0)) == 3
+    assert set(np.unique(fill.data)) == {0, 1, 2, 3}  # the raster follows the merge
     w.export_file.value = tmp_path / "domains.csv"
     w.export()
     table = pd.read_csv(tmp_path / "domains.csv")
@@ -150,7 +156,7 @@ def test_overlay_widget_paints_values_side_by_side(shown):
     w.kind.value, w.search.value, w.side_by_side.value = "peak (augmented)", peak, True
     raw, aug = w.paint()
     assert raw.name == f"peak (raw): {peak}" and aug.name == f"peak (augmented): {peak}"
-    assert viewer.grid.enabled and aug.features["value"].min() > 0
+    assert viewer.canvas.grid.enabled and aug.features["value"].min() > 0
     w.search.value = "no such peak"
     assert w.paint() is None  # an error notification, not an exception
 
@@ -200,3 +206,6 @@ def test_save_and_reopen_restores_layers(shown, qtbot, tmp_path):
     points = layers[-1]
     assert "factvae_domain" in points.features
     assert len(np.unique(np.round(points.face_color, 4), axis=0)) == 3
+    # the domains read as regions on opening: the filled raster is drawn under the spots
+    qtbot.waitUntil(lambda: "session domains" in viewer.layers, timeout=10_000)
+    assert set(np.unique(viewer.layers["session domains"].data)) == {0, 1, 2, 3}

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import FactVAEDataWarning, FactVAEInputError
-from .model import EMBEDDING_KEY, FEATURE_KEY, LSE_KEY
+from .keys import EMBEDDING_KEY, FEATURE_KEY, LSE_KEY
 from .preprocess import LOG_SIZE_KEY
 
 

@@ -31,6 +31,8 @@ import torch
 
 from .config import FactVAEConfig
 from .errors import FactVAEDataWarning, FactVAEInputError
+from .keys import (EMBEDDING_KEY, FEATURE_KEY, LSE_KEY, OWN_EMBEDDING_KEY,  # noqa: F401
+                   SELF_WEIGHT_KEY, UNS_KEY)
 from .module import FactVAEModule
 from .preprocess import LOG_SIZE_KEY
 from .prior import g2p_matrix
@@ -38,12 +40,6 @@ from .neighbors import spatial_neighbor_index
 from .trainer import (PROGRESS_INTERVAL, Progress, Trainer, TrainingData, available_cpus,
                       pick_device)
 
-EMBEDDING_KEY = "X_factvae"
-FEATURE_KEY = "factvae_feature"
-LSE_KEY = "factvae_lse"
-UNS_KEY = "factvae"
-SELF_WEIGHT_KEY = "factvae_self_weight"   # share of its code a spot keeps (spatial mode)
-OWN_EMBEDDING_KEY = "X_factvae_own"       # spatial mode: each spot's code without its neighbours
 CHECKPOINT_FORMAT = 1
 
 

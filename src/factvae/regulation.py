@@ -10,7 +10,7 @@ import pandas as pd
 
 from .errors import FactVAEInputError
 from .genome import peak_coordinates
-from .model import FEATURE_KEY
+from .keys import FEATURE_KEY
 from .prior import PRIOR_PAIRS_KEY, gene_intervals
 
 REGULATION_KEY = "factvae_regulation"

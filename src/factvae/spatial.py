@@ -30,6 +30,7 @@ class TissueView:
     scale: float                   # image pixels per full-resolution pixel
     spots_xy: np.ndarray           # N x 2, in image pixels
     spot_diameter: float           # in image pixels
+    diameter_from_data: bool = False  # no spot_diameter_fullres given: half the pitch, a guess
 
 
 def first_library(uns) -> tuple[str, dict] | None:
@@ -145,15 +146,21 @@ def attach_image(mdata, path: str | Path, scale: float = 1.0, *, library_id: str
     return library_id
 
 
-def default_spot_diameter(coords: np.ndarray | None) -> float:
-    """Half the median nearest-neighbour distance: the diameter/pitch ratio of Visium and DBiT."""
+def spot_pitch(coords: np.ndarray | None) -> float:
+    """Median nearest-neighbour distance between spot centres (0.0 when undefined)."""
     if coords is None or len(coords) < 2:
-        return 1.0
+        return 0.0
     from scipy.spatial import cKDTree
 
+    coords = np.asarray(coords, dtype=np.float64)[:, :2]
     sample = coords[:: max(1, len(coords) // 5000)]
     dist, _ = cKDTree(coords).query(sample, k=2)
-    nn = float(np.median(dist[:, 1]))
+    return float(np.median(dist[:, 1]))
+
+
+def default_spot_diameter(coords: np.ndarray | None) -> float:
+    """Half the median nearest-neighbour distance: the diameter/pitch ratio of Visium and DBiT."""
+    nn = spot_pitch(coords)
     return nn / 2 if nn > 0 else 1.0
 
 
@@ -165,7 +172,7 @@ def tissue_view(mdata, *, image_key: str | None = None) -> TissueView | None:
     coords = np.asarray(coords, dtype=np.float64)[:, :2]
     lib = first_library(mdata.uns)
     if lib is None:
-        return TissueView("", None, None, 1.0, coords, default_spot_diameter(coords))
+        return TissueView("", None, None, 1.0, coords, default_spot_diameter(coords), True)
     library_id, entry = lib
     images = entry.get("images", {}) or {}
     scalefactors = entry.get("scalefactors", {}) or {}
@@ -174,8 +181,9 @@ def tissue_view(mdata, *, image_key: str | None = None) -> TissueView | None:
     image = np.asarray(images[key]) if key else None
     scale = float(scalefactors.get(SCALE_KEYS.get(key, "tissue_hires_scalef"), 1.0)) if key else 1.0
     diameter = scalefactors.get("spot_diameter_fullres")
-    diameter = float(diameter) if diameter is not None else default_spot_diameter(coords)
-    return TissueView(library_id, image, key, scale, coords * scale, diameter * scale)
+    guessed = diameter is None
+    diameter = default_spot_diameter(coords) if guessed else float(diameter)
+    return TissueView(library_id, image, key, scale, coords * scale, diameter * scale, guessed)
 
 
 def check_spots_on_image(view: TissueView, *, file: str | None = None) -> None:

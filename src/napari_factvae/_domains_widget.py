@@ -1,28 +1,26 @@
-"""Domains: number of domains or resolution, spatial weight; computed in a worker and painted on
-the tissue (spots coloured by domain and a filled label raster with adjustable opacity); rename
-and merge domains by hand; export the table."""
+"""Domains: number of domains or resolution, spatial weight; computed in a worker and shown as
+the domain map (see _domain_map; its display is set in the Legend dock); rename and merge
+domains by hand; export the table."""
 
 from __future__ import annotations
 
 import numpy as np
-from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, FloatSlider, FloatSpinBox, Label,
-                              PushButton, RadioButtons, SpinBox)
+from magicgui.widgets import (ComboBox, Container, FileEdit, FloatSpinBox, Label, PushButton,
+                              RadioButtons, SpinBox)
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QTableWidget, QTableWidgetItem
 
-from . import _session, _workers
-from ._paint import domain_raster, paint_categories
+from . import _domain_map, _session, _workers
 
 KEY = "factvae_domain"
 
 
 def compute_domains(mdata, n_domains, resolution, spatial_weight, method="leiden", refine=0):
-    """Worker body: domains (engine), then the label raster for painting."""
+    """Worker body: domains (engine); the raster's geometry was made with the spots layer."""
     from factvae.domains import find_domains
 
-    record = find_domains(mdata, n_domains=n_domains, resolution=resolution, method=method,
-                          refine=refine, spatial_weight=spatial_weight)
-    return record, domain_raster(mdata, KEY)
+    return find_domains(mdata, n_domains=n_domains, resolution=resolution, method=method,
+                        refine=refine, spatial_weight=spatial_weight)
 
 
 class DomainsWidget(Container):
@@ -42,8 +40,6 @@ class DomainsWidget(Container):
                               tooltip="spatial majority vote: a spot takes the domain of most of "
                                       "its neighbours")
         self.compute_button = PushButton(text="Find domains")
-        self.opacity = FloatSlider(label="Fill opacity", value=0.5, min=0.0, max=1.0)
-        self.fill = CheckBox(text="Filled domain raster", value=True)
         self.info = Label(value="")
         self.rename_button = PushButton(text="Apply names (same name = merge)")
         self.export_file = FileEdit(label="Export table", mode="w", filter="*.csv *.tsv")
@@ -51,15 +47,17 @@ class DomainsWidget(Container):
         self.table = QTableWidget(0, 2)
         self.table.setHorizontalHeaderLabels(["domain", "name"])
         self.extend([self.method, self.mode, self.n_domains, self.resolution, self.spatial_weight,
-                     self.refine, self.compute_button, self.fill, self.opacity, self.info])
+                     self.refine, self.compute_button, self.info])
         self.native.layout().addWidget(self.table)
         self.extend([self.rename_button, self.export_file, self.export_button])
         self.compute_button.changed.connect(self.compute)
-        self.opacity.changed.connect(self._set_opacity)
         self.rename_button.changed.connect(self.apply_names)
         self.export_button.changed.connect(self.export)
         self.worker = None
         self.mdata = None
+        # the legend renames, merges and recolours too: follow it
+        _domain_map.events.changed.connect(self._on_changed)
+        self.native.destroyed.connect(lambda: _domain_map.events.changed.disconnect(self._on_changed))
 
     def compute(self):
         layer, mdata = _session.current(self.viewer)
@@ -87,8 +85,7 @@ class DomainsWidget(Container):
                                      on_error=self._failed)
         self.worker.start()
 
-    def _done(self, result):
-        record, raster = result
+    def _done(self, record):
         self.compute_button.enabled = True
         exact = "" if record["exact"] else " (closest reached)"
         how = (f"resolution {record['resolution']:.3g}" if record["method"] == "leiden"
@@ -98,36 +95,26 @@ class DomainsWidget(Container):
         if record.get("refine"):
             how += f", refined {record['refine']}x"
         self.info.value = f"{record['reached']} domains{exact} ({how})"
-        self.repaint(raster)
+        self.repaint()
         show_info(self.info.value)
 
     def _failed(self, error):
         self.compute_button.enabled = True
         self.info.value = f"Failed: {error}"
 
-    def repaint(self, raster=None):
-        mdata = self.mdata
-        spots = _session.spots_layer(self.viewer, mdata)
+    def repaint(self):
+        spots = _session.spots_layer(self.viewer, self.mdata)
         if spots is not None:
-            paint_categories(spots, mdata, KEY)
-        if raster is None:
-            raster = domain_raster(mdata, KEY)
-        if self.fill.value and raster is not None:
-            from napari.utils.colormaps import DirectLabelColormap
-
-            labels, colours = raster
-            cmap = DirectLabelColormap(color_dict=colours)
-            name = "domains (filled)"
-            if name in self.viewer.layers:
-                self.viewer.layers[name].data = labels
-                self.viewer.layers[name].colormap = cmap
-            else:
-                self.viewer.add_labels(labels, name=name, colormap=cmap, opacity=self.opacity.value)
-            if spots is not None:  # keep the spots on top of the fill
-                self.viewer.layers.move(self.viewer.layers.index(spots), len(self.viewer.layers))
+            _domain_map.show(self.viewer, spots)  # spots, raster and legend, spots on top
         self._fill_table()
 
+    def _on_changed(self, mdata):
+        if mdata is self.mdata:
+            self._fill_table()
+
     def _fill_table(self):
+        if self.mdata is None or KEY not in self.mdata.obs:
+            return
         cats = list(self.mdata.obs[KEY].astype("category").cat.categories)
         self.table.setRowCount(len(cats))
         for i, c in enumerate(cats):
@@ -135,10 +122,6 @@ class DomainsWidget(Container):
             item.setFlags(item.flags() & ~item.flags().ItemIsEditable)
             self.table.setItem(i, 0, item)
             self.table.setItem(i, 1, QTableWidgetItem(str(c)))
-
-    def _set_opacity(self, value):
-        if "domains (filled)" in self.viewer.layers:
-            self.viewer.layers["domains (filled)"].opacity = value
 
     def apply_names(self):
         from factvae.domains import rename_domains
@@ -151,8 +134,11 @@ class DomainsWidget(Container):
             old, new = self.table.item(i, 0).text(), self.table.item(i, 1).text().strip()
             if new and new != old:
                 mapping[old] = new
-        rename_domains(self.mdata, mapping)
-        self.repaint()
+        if _session.spots_layer(self.viewer, self.mdata) is None:
+            rename_domains(self.mdata, mapping)  # the dataset's layers are gone: data only
+            self._fill_table()
+        else:
+            _domain_map.rename(self.viewer, self.mdata, mapping)
 
     def export(self):
         mdata = self.mdata

@@ -8,8 +8,9 @@ import pandas as pd
 
 from factvae.spatial import tissue_view
 
-MUDATA_KEY = "factvae_mudata"  # layer.metadata key under which the widgets find the data
-DOMAIN_KEYS = ("factvae_domain", "domain")
+from ._domain_map import DOMAIN_KEYS, MAP_KEY, MUDATA_KEY, domain_key, new_state
+
+__all__ = ["DOMAIN_KEYS", "MUDATA_KEY", "spot_layers", "spot_table"]
 
 
 def spot_table(obj) -> pd.DataFrame:
@@ -22,11 +23,15 @@ def spot_table(obj) -> pd.DataFrame:
                     mod.obs[col].dtype, pd.CategoricalDtype):
                 table[f"{name}:{col}"] = mod.obs[col].reindex(table.index).to_numpy()
     table.index = table.index.astype(str)
-    return table.reset_index(names="spot")
+    table = table.reset_index(names="spot")
+    first = ["spot", *[k for k in DOMAIN_KEYS if k in table.columns][:1]]  # read first on hover
+    return table[first + [c for c in table.columns if c not in first]]
 
 
 def spot_layers(obj, *, name: str = "") -> list[tuple]:
-    """[(image, kwargs, 'image')?, (points, kwargs, 'points')], or [] for non-spatial data."""
+    """[(image, kwargs, 'image')?, (points, kwargs, 'points')], or [] for non-spatial data.
+    The points carry the MuData and the domain map's state (geometry: pitch, raster) in their
+    metadata; `_domain_map.show` draws the map once they are in a viewer."""
     view = tissue_view(obj)
     if view is None:
         return []
@@ -36,10 +41,13 @@ def spot_layers(obj, *, name: str = "") -> list[tuple]:
         rgb = view.image.ndim == 3 and view.image.shape[-1] in (3, 4)
         layers.append((view.image, {"name": f"{prefix}tissue", "rgb": rgb}, "image"))
     features = spot_table(obj)
-    kwargs = {"name": f"{prefix}spots", "size": max(view.spot_diameter, 1.0),
+    # the assay's spot size from the scale factors; without one, the pitch: spots that touch
+    state = new_state(view.spots_xy, None if view.diameter_from_data else view.spot_diameter,
+                      view.image is not None)
+    kwargs = {"name": f"{prefix}spots", "size": state.geometry.spot_size,
               "features": features, "border_width": 0, "opacity": 0.9,
-              "metadata": {MUDATA_KEY: obj}}
-    key = next((k for k in DOMAIN_KEYS if k in features.columns), None)
+              "metadata": {MUDATA_KEY: obj, MAP_KEY: state}}
+    key = domain_key(obj)
     if key is not None:
         colours = list(obj.uns.get(f"{key}_colors", []))
         kwargs["face_color"] = key

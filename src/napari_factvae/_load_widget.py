@@ -14,9 +14,12 @@ from . import _session, _workers
 
 def load_dataset(mudata=None, rna=None, atac=None, image=None, image_scale=1.0, genes=None,
                  prior=True):
-    """Engine calls of the Load widget (run in a worker): load, validate, build the prior.
-    Returns (mdata, summary text, warning messages)."""
+    """Engine calls of the Load widget (run in a worker): load, validate, build the prior, and
+    the layers (their domain map geometry too). Returns (mdata, summary text, warning
+    messages, layer data)."""
     import factvae
+
+    from ._layers import spot_layers
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -25,7 +28,7 @@ def load_dataset(mudata=None, rna=None, atac=None, image=None, image_scale=1.0, 
         if prior and "factvae_g2p" not in mdata.uns:
             factvae.add_gene_peak_prior(mdata, genes)
     return mdata, summary(mdata), [str(w.message) for w in caught
-                                   if issubclass(w.category, UserWarning)]
+                                   if issubclass(w.category, UserWarning)], spot_layers(mdata)
 
 
 def summary(mdata) -> str:
@@ -78,9 +81,9 @@ class LoadWidget(Container):
         self.worker.start()
 
     def _loaded(self, result):
-        mdata, text, messages = result
+        mdata, text, messages, layers = result
         name = Path(str(_path(self.mudata_file) or _path(self.rna_file) or "factvae")).stem
-        _session.show_dataset(self.viewer, mdata, name)
+        _session.show_dataset(self.viewer, mdata, name, layers)
         for message in messages:
             show_warning(message)
         self.info.value = text

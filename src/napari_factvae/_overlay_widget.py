@@ -1,39 +1,57 @@
 """Overlays: a gene (raw or normalised), a peak (raw or augmented), a motif (raw or augmented
 deviation) or a gene's activity, picked from a searchable list, painted as coloured spots with a
-colormap and contrast limits; raw and augmented side by side on request."""
+colormap, a colour bar on the canvas and contrast limits on a slider; raw and augmented side by
+side on request. Hovering a spot shows its name, domain and value."""
 
 from __future__ import annotations
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, LineEdit, PushButton
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatRangeSlider, LineEdit, PushButton
 from napari.utils.notifications import show_error
 
 from factvae.values import KINDS, feature_names, spot_values
 
-from . import _session, _workers
+from . import _domain_map, _session, _workers
 
 PAIRS = {"gene (raw)": "gene (normalised)", "peak (raw)": "peak (augmented)",
          "motif (raw)": "motif (augmented)", "gene activity (raw)": "gene activity (augmented)"}
 
 
 def add_value_layer(viewer, spots, values: np.ndarray, name: str, cmap: str = "viridis"):
-    """A Points layer over the spots coloured by `values` (contrast: 1st-99th percentile);
-    an existing layer of that name is updated in place."""
+    """A Points layer of tiles over the spots coloured by `values` (contrast: 1st-99th
+    percentile) with its colour bar; features spot, domain, value for the status bar (the
+    spots layer gets the values too, as its 'overlay' column). An existing layer of that name
+    is updated in place."""
     finite = values[np.isfinite(values)]
     lo, hi = (np.percentile(finite, [1, 99]) if finite.size else (0.0, 1.0))
     if hi <= lo:
         hi = lo + 1e-6
+    mdata = spots.metadata[_domain_map.MUDATA_KEY]
+    key = _domain_map.domain_key(mdata)
+    features = {"spot": mdata.obs_names.astype(str).to_numpy()}
+    if key is not None:
+        features["domain"] = mdata.obs[key].astype(str).to_numpy()
+    features["value"] = values
+    spots.features["overlay"] = values  # in place: for the status bar only, and cheap
     if name in viewer.layers:
         layer = viewer.layers[name]
-        layer.features = {"value": values}
+        layer.features = features
         layer.face_colormap = cmap
         layer.face_contrast_limits = (float(lo), float(hi))
         layer.face_color = "value"
-        return layer
-    return viewer.add_points(spots.data, name=name, size=spots.size, features={"value": values},
-                             face_color="value", face_colormap=cmap,
-                             face_contrast_limits=(float(lo), float(hi)), border_width=0,
-                             scale=spots.scale, translate=spots.translate)
+    else:
+        # tiles (as wide as the spacing) read as a map of values; the spot-size slider still
+        # sets spots and overlays together
+        g = spots.metadata[_domain_map.MAP_KEY].geometry
+        layer = viewer.add_points(spots.data, name=name, size=g.pitch,
+                                  symbol="square" if g.square else "disc", features=features,
+                                  face_color="value", face_colormap=cmap,
+                                  face_contrast_limits=(float(lo), float(hi)), border_width=0,
+                                  scale=spots.scale, translate=spots.translate,
+                                  metadata={_domain_map.VALUES_KEY: mdata})
+    layer.face_colorbar.visible = True
+    layer.face_colorbar.gridded = True  # side by side: each bar in its own layer's cell
+    return layer
 
 
 class OverlayWidget(Container):
@@ -46,20 +64,27 @@ class OverlayWidget(Container):
                                                         "turbo", "coolwarm"], value="viridis")
         self.side_by_side = CheckBox(text="Raw and normalised/augmented side by side", value=False)
         self.show_button = PushButton(text="Paint")
+        self.limits = FloatRangeSlider(label="Contrast limits", min=0.0, max=1.0, value=(0.0, 1.0),
+                                       enabled=False, tooltip="of the selected overlay; the ends "
+                                                              "are its lowest and highest value")
         self.motif_button = PushButton(text="Compute motif activity")
         self.extend([self.kind, self.search, self.cmap, self.side_by_side, self.show_button,
-                     self.motif_button])
+                     self.limits, self.motif_button])
         self.completer = _session.searchable(self.search)
         self.kind.changed.connect(self.refresh_names)
         self.show_button.changed.connect(self.paint)
         self.motif_button.changed.connect(self.compute_motifs)
         self.viewer.layers.events.inserted.connect(lambda e: self.refresh_names())
+        self.viewer.layers.selection.events.active.connect(lambda e: self._follow(e.value))
+        self.limits.changed.connect(self._set_limits)
+        self.layer = None  # the overlay whose contrast limits the slider sets
         self.worker = None
         self.refresh_names()
 
     def refresh_names(self, *args):
         _, mdata = _session.current(self.viewer)
-        names = feature_names(mdata, self.kind.value) if mdata is not None else []
+        # an .h5ad opened alone has no modalities to pick from
+        names = feature_names(mdata, self.kind.value) if hasattr(mdata, "mod") else []
         self.completer.model().setStringList(names)
 
     def paint(self):
@@ -81,10 +106,33 @@ class OverlayWidget(Container):
                 return
             layers.append(add_value_layer(self.viewer, spots, values, f"{kind}: {name}",
                                           self.cmap.value))
-        self.viewer.grid.enabled = len(layers) > 1
-        if len(layers) > 1:
-            self.viewer.grid.shape = (1, -1)
+        grid = self.viewer.canvas.grid
+        if grid.enabled != (len(layers) > 1):
+            grid.enabled = len(layers) > 1
+            if grid.enabled:
+                grid.shape = (1, -1)
+            self.viewer.reset_view()  # the cells (or the single view) fit the tissue
+        self._follow(layers[-1])
         return layers
+
+    def _follow(self, layer):
+        """Point the contrast slider at `layer` if it is an overlay: range = its values."""
+        if layer is None or _domain_map.VALUES_KEY not in getattr(layer, "metadata", {}):
+            return
+        self.layer = None  # no feedback while the slider is set up
+        values = np.asarray(layer.features["value"], float)
+        finite = values[np.isfinite(values)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        hi = max(hi, lo + 1e-6)
+        self.limits.range = (lo, hi)
+        self.limits.step = (hi - lo) / 200
+        self.limits.value = tuple(np.clip(layer.face_contrast_limits, lo, hi))
+        self.limits.enabled = True
+        self.layer = layer
+
+    def _set_limits(self, value):
+        if self.layer is not None and self.layer in self.viewer.layers and value[1] > value[0]:
+            self.layer.face_contrast_limits = tuple(map(float, value))
 
     def compute_motifs(self):
         from factvae.motifs import motif_deviations

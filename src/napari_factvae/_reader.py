@@ -9,6 +9,19 @@ from ._layers import spot_layers
 SUFFIXES = (".h5mu", ".h5ad")
 
 
+def watch_current_viewer():
+    """The reader returns layer data only: the domain map (the raster under the spots, the
+    legend) is drawn once the spots are in the viewer, so watch the viewer they go to."""
+    try:
+        import napari
+
+        from ._domain_map import watch
+
+        watch(napari.current_viewer())
+    except Exception:  # noqa: BLE001 - without a viewer (scripts) the layer data is enough
+        pass
+
+
 def get_reader(path):
     """A reader function for a spatial .h5mu/.h5ad, or None (quickly, never raising) otherwise."""
     if isinstance(path, (list, tuple)):
@@ -47,6 +60,7 @@ def read_spatial(path):
 
         obj = anndata.read_h5ad(p)
     layers = spot_layers(obj, name=p.stem)
+    watch_current_viewer()
     if not layers:
         from napari.utils.notifications import show_warning
 

@@ -45,7 +45,7 @@ class RegulationWidget(Container):
 
         _, mdata = _session.current(self.viewer)
         names = []
-        if mdata is not None and "factvae_feature" in mdata.mod["rna"].varm:
+        if hasattr(mdata, "mod") and "factvae_feature" in mdata.mod["rna"].varm:  # not a lone .h5ad
             ok = np.isfinite(mdata.mod["rna"].varm["factvae_feature"]).all(axis=1)
             names = list(map(str, mdata.mod["rna"].var_names[ok]))
         self.completer.model().setStringList(names)

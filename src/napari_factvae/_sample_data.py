@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from ._layers import spot_layers
+from ._reader import watch_current_viewer
 
 
 def simulated_tissue():
     from factvae.datasets import simulate
 
+    watch_current_viewer()
     return spot_layers(simulate(seed=0), name="simulated")

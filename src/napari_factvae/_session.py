@@ -3,6 +3,7 @@ widget works on whatever dataset the user loaded (or opened with the reader)."""
 
 from __future__ import annotations
 
+from . import _domain_map
 from ._layers import MUDATA_KEY, spot_layers
 
 
@@ -16,25 +17,40 @@ def current(viewer):
     if not layers:
         return None, None
     active = viewer.layers.selection.active
+    meta = getattr(active, "metadata", {})
+    for key in (_domain_map.RASTER_KEY, _domain_map.VALUES_KEY):  # a layer drawn from a dataset
+        if meta.get(key) is not None:
+            active = _domain_map.spots_of(viewer, meta[key])
     layer = active if active in layers else layers[-1]
     return layer, layer.metadata[MUDATA_KEY]
 
 
-def show_dataset(viewer, mdata, name: str = "factvae"):
-    """Add the tissue image and spots of `mdata` (replacing layers of the same names)."""
+def show_dataset(viewer, mdata, name: str = "factvae", layers: list | None = None):
+    """Add the tissue image and spots of `mdata` (in place of layers of the same names; a
+    replaced dataset's domain raster is reused) and draw its domain map. `layers`: the output of
+    `spot_layers(mdata)` when made in a worker (names get the `name` prefix here)."""
     added = []
-    for data, kwargs, kind in spot_layers(mdata, name=name):
-        if kwargs["name"] in viewer.layers:
-            viewer.layers.remove(kwargs["name"])
+    for data, kwargs, kind in layers if layers is not None else spot_layers(mdata):
+        kwargs = {**kwargs, "name": f"{name} {kwargs['name']}".strip()}
+        old = viewer.layers[kwargs["name"]] if kwargs["name"] in viewer.layers else None
+        if kind == "image" and old is not None and getattr(old, "rgb", None) == kwargs["rgb"]:
+            old.data = data  # the tissue again: napari collects garbage on each removal (~0.4 s)
+            added.append(old)
+            continue
+        if old is not None:
+            owner = old.metadata.get(MUDATA_KEY)
+            raster = _domain_map.raster_of(viewer, owner) if owner is not None else None
+            if raster is not None:  # kept for the new data, redrawn by `show`
+                raster.metadata[_domain_map.RASTER_KEY] = mdata
+            viewer.layers.remove(old)
         added.append(getattr(viewer, f"add_{kind}")(data, **kwargs))
+    if added and _domain_map.MAP_KEY in added[-1].metadata:
+        _domain_map.show(viewer, added[-1])
     return added
 
 
 def spots_layer(viewer, mdata):
-    for layer in dataset_layers(viewer):
-        if layer.metadata[MUDATA_KEY] is mdata:
-            return layer
-    return None
+    return _domain_map.spots_of(viewer, mdata)
 
 
 def searchable(line_edit):

@@ -19,9 +19,12 @@ def train_job(mdata, params: dict, epochs: int, device: str, cancel: threading.E
               model=None, min_interval: float = 0.1):
     """Generator run in a worker: preprocess (unless done), then train, yielding
     ('stage', text) and ('progress', Progress) events (at most every `min_interval` s, and at
-    every epoch end). Returns (mdata, model)."""
+    every epoch end). Returns (mdata, model, layer data of a new mdata or None)."""
     import factvae
 
+    from ._layers import spot_layers
+
+    given = mdata
     if "factvae_preprocess" not in mdata.uns:
         yield ("stage", "preprocessing")
         mdata = factvae.preprocess(mdata)
@@ -42,7 +45,7 @@ def train_job(mdata, params: dict, epochs: int, device: str, cancel: threading.E
             last = now
             yield ("progress", p)
     model.write_results()
-    return mdata, model
+    return mdata, model, (spot_layers(mdata) if mdata is not given else None)
 
 
 class TrainWidget(Container):
@@ -135,12 +138,12 @@ class TrainWidget(Container):
             self.plot.add_epoch(p.losses)
 
     def _done(self, result):
-        mdata, model = result
+        mdata, model, layers = result
         self.model = model
         if mdata is not self.mdata:  # preprocessing made a new (filtered) object: show it in
             old = _session.spots_layer(self.viewer, self.mdata)  # place of the old one
             name = old.name.removesuffix(" spots").removesuffix("spots").strip() if old else "factvae"
-            _session.show_dataset(self.viewer, mdata, name)
+            _session.show_dataset(self.viewer, mdata, name, layers)
         self.mdata = mdata
         self._reset()
         self.plot.redraw()
