@@ -313,14 +313,11 @@ def run_pipeline(mdata, args, ckpt: Path | None = None):
     """Preprocess (unless done), build the prior (unless present), train (checkpointing to
     `ckpt`); results into mdata. Returns (mdata, model)."""
     from .model import FactVAE
-    from .preprocess import preprocess
-    from .prior import add_gene_peak_prior
+    from .pipeline import prepare
 
     t0 = time.perf_counter()
-    if "factvae_preprocess" not in mdata.uns:
-        mdata = preprocess(mdata, seed=args.seed)
-    if "factvae_g2p" not in mdata.uns or args.genes:
-        add_gene_peak_prior(mdata, args.genes, promoter=args.promoter)
+    alpha = 1.0 if args.alpha is None else args.alpha
+    mdata = prepare(mdata, seed=args.seed, alpha=alpha, genes=args.genes, promoter=args.promoter)
     _say(f"factvae: preprocessed {_summary(mdata)} in {time.perf_counter() - t0:.1f} s")
     if args.resume:
         model = FactVAE.load(args.resume, mdata, device=args.device, n_threads=args.threads,

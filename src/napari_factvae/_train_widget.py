@@ -3,7 +3,6 @@ model; a progress bar with ETA and a live loss plot, all while the viewer stays 
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 
@@ -24,19 +23,15 @@ def train_job(mdata, params: dict, epochs: int, device: str, cancel: threading.E
 
     from ._layers import spot_layers
 
+    from factvae.pipeline import default_threads, prepare
+
     given = mdata
     if "factvae_preprocess" not in mdata.uns:
         yield ("stage", "preprocessing")
-        mdata = factvae.preprocess(mdata)
-        if "factvae_g2p" not in mdata.uns:
-            try:
-                factvae.add_gene_peak_prior(mdata)
-            except factvae.FactVAEInputError as err:
-                yield ("stage", f"no prior ({err.problem})")
+    mdata = prepare(mdata, seed=params.get("seed", 0), alpha=params.get("alpha", 1.0))
     if model is None or model.mdata is not mdata:
-        # leave one core to the viewer so that it stays responsive
-        threads = max(1, (os.cpu_count() or 2) - 1)
-        model = factvae.FactVAE(mdata, device=device, n_threads=threads, **params)
+        model = factvae.FactVAE(mdata, device=device, n_threads=default_threads(leave_one=True),
+                                **params)
     yield ("stage", f"training on {model.device}")
     last = 0.0
     for p in model.train_iter(epochs, cancel=cancel.is_set):
