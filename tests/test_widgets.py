@@ -209,3 +209,26 @@ def test_save_and_reopen_restores_layers(shown, qtbot, tmp_path):
     # the domains read as regions on opening: the filled raster is drawn under the spots
     qtbot.waitUntil(lambda: "session domains" in viewer.layers, timeout=10_000)
     assert set(np.unique(viewer.layers["session domains"].data)) == {0, 1, 2, 3}
+
+
+def test_closing_the_viewer_while_training_keeps_the_last_epoch_in_a_checkpoint(
+        make_napari_viewer, qtbot, trained, tmp_path, monkeypatch):
+    from napari_factvae._session import show_dataset
+    from napari_factvae._train_widget import TrainWidget
+
+    monkeypatch.chdir(tmp_path)
+    viewer = make_napari_viewer()
+    show_dataset(viewer, trained, "tiny")
+    w = TrainWidget(viewer)
+    w.epochs.value, w.batch_size.value, w.latent.value, w.device.value = 500, 64, 8, "cpu"
+    w.start()
+    qtbot.waitUntil(lambda: w.progress.value > 8, timeout=TIMEOUT)
+    # what napari does for running workers when its window closes (after asking the user)
+    w.worker.quit()
+    qtbot.waitUntil(lambda: w.start_button.enabled, timeout=TIMEOUT)
+    assert w.model.cancelled and 1 <= w.model.epochs_done < 500
+    ckpt = tmp_path / "factvae.checkpoint.pt"
+    assert ckpt.exists() and str(ckpt) in w.status.value
+    import torch
+
+    assert torch.load(ckpt, weights_only=False)["trainer"]["epoch"] == w.model.epochs_done

@@ -348,6 +348,7 @@ class Trainer:
         self.epoch = 0          # epochs finished
         self.history: list[dict] = []
         self.cancelled = False  # whether the last run() stopped on the cancel flag
+        self._last_epoch = None
         self.weights = {"nll_rna": config.w_nll_rna, "kl_rna": config.w_kl_rna,
                         "nll_atac": config.w_nll_atac, "kl_atac": config.w_kl_atac,
                         "alpha": config.alpha, "smooth": config.w_smooth}
@@ -403,7 +404,8 @@ class Trainer:
         the model back to its last finished epoch."""
         n, b = self.data.n_spots, min(self.config.batch_size, self.data.n_spots)
         n_steps = self._steps()
-        snapshot = self._snapshot() if cancel is not None or keep_last_epoch else None
+        # the state at the end of the last finished epoch, for cancel, divergence and close
+        self._last_epoch = self._snapshot() if cancel is not None or keep_last_epoch else None
         self.cancelled = False
         if self.device.type == "cpu":
             tune_cpu_allocator()
@@ -411,12 +413,19 @@ class Trainer:
             # flushing them to zero changes nothing measurable and is set for this thread only
             torch.set_flush_denormal(True)
         try:
-            yield from self._epochs(epochs, cancel, snapshot, progress_interval)
+            yield from self._epochs(epochs, cancel, progress_interval)
+        except GeneratorExit:
+            # the consumer closed us mid-epoch (a napari worker aborted as the viewer closes):
+            # go back to the last finished epoch, as a cancel does
+            if self._last_epoch is not None:
+                self.load_state_dict(self._last_epoch)
+                self.cancelled = True
+            raise
         finally:
             if self.device.type == "cpu":
                 torch.set_flush_denormal(False)
 
-    def _epochs(self, epochs, cancel, snapshot, progress_interval) -> Iterator[Progress]:
+    def _epochs(self, epochs, cancel, progress_interval) -> Iterator[Progress]:
         n, b = self.data.n_spots, min(self.config.batch_size, self.data.n_spots)
         n_steps = self._steps()
         t0 = last_event = time.perf_counter()
@@ -427,7 +436,7 @@ class Trainer:
             batch = self.source.batch(perm[:b])
             for step in range(n_steps):
                 if cancel is not None and cancel():
-                    self.load_state_dict(snapshot)
+                    self.load_state_dict(self._last_epoch)
                     self.cancelled = True
                     return
                 terms = self.train_step(batch)
@@ -446,16 +455,16 @@ class Trainer:
             means = epoch_sum.read()
             bad = [k for k, v in means.items() if k != "ssa" and not np.isfinite(v)]
             if bad:
-                if snapshot is not None:
-                    self.load_state_dict(snapshot)
+                if self._last_epoch is not None:
+                    self.load_state_dict(self._last_epoch)
                 raise TrainingDiverged(self.epoch + 1, bad)
             self.sched.step()
             self.sched_ssa.step()
             self.epoch += 1
             self.history.append({"epoch": self.epoch, **means,
                                  "seconds": time.perf_counter() - t_epoch})
-            if snapshot is not None:
-                snapshot = self._snapshot(into=snapshot)
+            if self._last_epoch is not None:
+                self._last_epoch = self._snapshot(into=self._last_epoch)
             last_event = time.perf_counter()
             yield Progress(self.epoch, epochs, n_steps, n_steps, means, last_event - t0,
                            epoch_done=True)

@@ -32,13 +32,18 @@ def train_job(mdata, params: dict, epochs: int, device: str, cancel: threading.E
     if model is None or model.mdata is not mdata:
         model = factvae.FactVAE(mdata, device=device, n_threads=default_threads(leave_one=True),
                                 **params)
+    yield ("model", model)  # the widget keeps it, so a stop never loses it
     yield ("stage", f"training on {model.device}")
     last = 0.0
-    for p in model.train_iter(epochs, cancel=cancel.is_set):
-        now = time.perf_counter()
-        if p.epoch_done or now - last >= min_interval:
-            last = now
-            yield ("progress", p)
+    events = model.train_iter(epochs, cancel=cancel.is_set)
+    try:
+        for p in events:
+            now = time.perf_counter()
+            if p.epoch_done or now - last >= min_interval:
+                last = now
+                yield ("progress", p)
+    finally:  # closed from outside (worker quit): the model goes back to its last epoch now
+        events.close()
     model.write_results()
     return mdata, model, (spot_layers(mdata) if mdata is not given else None)
 
@@ -63,8 +68,8 @@ class TrainWidget(Container):
                                         "paper's model, which ignores space")
         self.spatial_design = ComboBox(label="Spatial design", value=c.spatial_design,
                                        choices=list(c.SPATIAL_DESIGNS),
-                                       tooltip="attention: each spot learns how much to lean on "
-                                               "its neighbours")
+                                       tooltip="bilateral: each spot's code averaged with "
+                                               "its look-alike neighbours' (docs/method.md)")
         self.start_button = PushButton(text="Start")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(label="Progress", min=0, max=1000, value=0)
@@ -74,7 +79,8 @@ class TrainWidget(Container):
         self.load_button = PushButton(text="Load model")
         self.plot = LossPlot()
         self.extend([self.epochs, self.latent, self.alpha, self.batch_size, self.lr, self.device,
-                     self.seed, self.spatial, self.spatial_design, self.start_button, self.cancel_button, self.progress, self.status,
+                     self.seed, self.spatial, self.spatial_design, self.start_button,
+                     self.cancel_button, self.progress, self.status,
                      self.model_file, self.save_button, self.load_button])
         self.native.layout().addWidget(self.plot)
         self.start_button.changed.connect(self.start)
@@ -111,7 +117,7 @@ class TrainWidget(Container):
         self.worker = _workers.start(train_job, mdata, self.params(), self.epochs.value,
                                      self.device.value, self.cancel_event, resume,
                                      on_yield=self._event, on_return=self._done,
-                                     on_error=self._failed)
+                                     on_error=self._failed, on_abort=self._aborted)
         self.worker.start()
 
     def cancel(self):
@@ -120,6 +126,9 @@ class TrainWidget(Container):
 
     def _event(self, event):
         kind, value = event
+        if kind == "model":
+            self.model = value
+            return
         if kind == "stage":
             self.status.value = value.capitalize() + "..."
             return
@@ -149,6 +158,42 @@ class TrainWidget(Container):
     def _failed(self, error):
         self._reset()
         self.status.value = f"Failed: {error}"
+
+    def _aborted(self):
+        """The worker was stopped from outside (closing the viewer asks first, then quits it):
+        the model is back at its last finished epoch; keep it in a checkpoint file."""
+        self._reset()
+        # a quit worker leaves its generator suspended mid-epoch; closing it runs the loop's
+        # clean-up, which sets the model back to its last finished epoch
+        gen = getattr(self.worker, "_gen", None)
+        if gen is not None:
+            gen.close()
+        model = self.model
+        if model is None or model.epochs_done == 0:
+            self.status.value = "Stopped before the first epoch ended; nothing to keep."
+            return
+        path = self.checkpoint_path()
+        try:
+            model.save(path)
+        except Exception as err:  # noqa: BLE001 - the viewer may be closing: report, never raise
+            self.status.value = f"Stopped; the checkpoint could not be written: {err}"
+        else:
+            self.status.value = f"Stopped at epoch {model.epochs_done}; checkpoint saved to {path}."
+        print(f"napari-factvae: {self.status.value}", flush=True)  # the window may be gone
+        show_info(self.status.value)
+
+    def checkpoint_path(self):
+        """Beside the chosen model file, else in the working folder; never over a file."""
+        from pathlib import Path
+
+        chosen = self._model_path()
+        base = Path(chosen).with_suffix("") if chosen else Path.cwd() / "factvae"
+        path = base.with_name(base.name + ".checkpoint.pt")
+        n = 1
+        while path.exists():
+            n += 1
+            path = base.with_name(f"{base.name}.checkpoint-{n}.pt")
+        return path
 
     def _reset(self):
         self.start_button.enabled = True

@@ -6,8 +6,11 @@ from __future__ import annotations
 from napari.qt.threading import create_worker
 
 
-def start(func, *args, on_return=None, on_yield=None, on_error=None, on_finish=None, **kwargs):
+def start(func, *args, on_return=None, on_yield=None, on_error=None, on_finish=None,
+          on_abort=None, **kwargs):
     connect = {"errored": on_error or (lambda e: None)}
+    if on_abort is not None:  # the worker was quit (napari does so when the viewer closes)
+        connect["aborted"] = on_abort
     if on_return is not None:
         connect["returned"] = on_return
     if on_yield is not None:
