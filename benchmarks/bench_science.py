@@ -88,7 +88,9 @@ def preprocessed(name: str, lsi_recipe: str):
     if path.exists():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return md.read_h5mu(path)
+            m = md.read_h5mu(path)
+            factvae.keys.upgrade(m)  # a cache written before the factvae_ prefixes
+            return m
     m = load_dataset(name)
     label = LABELS[name]
     y = m.mod["rna"].obs[label].astype(str) if label in m.mod["rna"].obs else m.obs[label].astype(str)
@@ -189,7 +191,7 @@ def baselines(m):
     import scanpy as sc
 
     rna = m.mod["rna"]
-    X_rna = sc.pp.pca(rna.layers["lognorm"][:, rna.var["highly_variable"].to_numpy()],
+    X_rna = sc.pp.pca(rna.layers[factvae.keys.LOGNORM_KEY][:, rna.var["highly_variable"].to_numpy()],
                       n_comps=30, random_state=0)
     from factvae.preprocess import tfidf
     from sklearn.utils.extmath import randomized_svd

@@ -165,7 +165,7 @@ def test_analysis_subcommands(trained_h5mu, tmp_path, capsys):
     import mudata
 
     m = mudata.read_h5mu(mot)
-    assert "factvae_motif_z" in m.mod["atac"].obsm and "motif_z_raw" in m.mod["atac"].obsm
+    assert "factvae_motif_z" in m.mod["atac"].obsm and "factvae_motif_z_raw" in m.mod["atac"].obsm
     peak = m.mod["atac"].var_names[0]
     aug = tmp_path / "aug.csv"
     assert main(["augment", "--mudata", str(mot), "--peaks", peak, "--raw", "--table", str(aug)]) == 0

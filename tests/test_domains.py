@@ -17,7 +17,24 @@ def test_target_number_of_domains_recovers_the_truth(trained):
     # 300 spots: most lie within a spot or two of a boundary, where the simulator mixes domains;
     # measured 0.57 (random labels: ~0)
     assert adjusted_rand_score(trained.obs["domain"], dom) > 0.45
-    assert trained.uns["factvae_domain_params"]["resolution"] == rec["resolution"]
+    assert trained.uns["factvae_domain"]["params"]["resolution"] == rec["resolution"]
+
+
+def test_key_added_leaves_other_results_alone(trained):
+    first = find_domains(trained, n_domains=4)
+    labels = trained.obs["factvae_domain"].copy()
+    colours = list(trained.uns["factvae_domain_colors"])
+    second = find_domains(trained, n_domains=2, method="kmeans", key_added="coarse")
+    assert trained.obs["coarse"].cat.categories.size == 2 and len(trained.uns["coarse_colors"]) == 2
+    assert trained.uns["coarse"]["params"]["method"] == "kmeans" == second["method"]
+    # the first result, its colours and its parameters are untouched
+    assert trained.obs["factvae_domain"].equals(labels)
+    assert trained.uns["factvae_domain_colors"] == colours
+    assert trained.uns["factvae_domain"]["params"] == first
+    table = domain_markers(trained, groupby="coarse", n_top=3, key_added="coarse_markers")
+    assert set(table["domain"]) == {"0", "1"}
+    assert trained.uns["coarse_markers"]["params"]["groupby"] == "coarse"
+    assert "factvae_domain_markers" not in trained.uns
 
 
 def test_resolution_controls_granularity(trained):
@@ -73,7 +90,8 @@ def test_markers_table(trained):
     assert set(table["kind"]) == {"gene", "peak"}
     assert (table.groupby(["domain", "kind"]).size() == 5).all()
     assert set(table["domain"]) == set(trained.obs["factvae_domain"].cat.categories)
-    assert "factvae_domain_markers" in trained.uns
+    stored = trained.uns["factvae_domain_markers"]
+    assert stored["table"].equals(table) and stored["params"]["groupby"] == "factvae_domain"
 
 
 def test_umap_connectivities_equal_umap_and_handle_duplicated_spots():

@@ -227,3 +227,28 @@ def test_shared_e13_loads_with_image(shared_data):
     m = load_paired(rna=shared_data / "e13_mix/rna.h5ad", atac=shared_data / "e13_mix/atac.h5ad")
     assert m.n_obs == 2187 and m.mod["atac"].n_vars == 27399
     assert next(iter(m.uns["spatial"].values()))["images"]["hires"].shape[:2] == (500, 500)
+
+
+def test_a_result_saved_by_an_older_version_reopens_with_todays_keys(trained, tmp_path):
+    """Files written before the `factvae_` prefixes: renamed on read, a user's own column kept."""
+    from factvae.io import load_paired, write_h5mu
+
+    rna, atac = trained.mod["rna"], trained.mod["atac"]
+    rna.layers["lognorm"] = rna.layers.pop("factvae_lognorm")
+    rna.obs["total_counts"] = rna.obs.pop("factvae_total_counts")
+    atac.obsm["motif_z_raw"] = np.zeros((trained.n_obs, 2), np.float32)
+    atac.uns["motif_names_deviations"] = ["A", "B"]
+    trained.uns["factvae_domain_params"] = {"method": "leiden", "reached": 3}
+    trained.uns["factvae_domain_markers"] = pd.DataFrame({"domain": ["0"], "name": ["g"]})
+    rna.obs["n_genes"] = 7  # stands for a user's own column when ours is already there
+    path = tmp_path / "old.h5mu"
+    write_h5mu(trained, path)
+    m = load_paired(path)
+    rna, atac = m.mod["rna"], m.mod["atac"]
+    assert "lognorm" not in rna.layers and "factvae_lognorm" in rna.layers
+    assert "factvae_total_counts" in rna.obs and "total_counts" not in rna.obs
+    assert atac.obsm["factvae_motif_z_raw"].shape == (m.n_obs, 2)
+    assert list(atac.uns["factvae_motif_z_names"]) == ["A", "B"]
+    assert m.uns["factvae_domain"]["params"]["reached"] == 3
+    assert list(m.uns["factvae_domain_markers"]["table"]["name"]) == ["g"]
+    assert (rna.obs["n_genes"] == 7).all() and "factvae_n_genes" in rna.obs

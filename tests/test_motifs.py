@@ -38,7 +38,7 @@ def test_backgrounds_are_matched():
 def test_planted_domain_motifs_rank_on_top(trained):
     motif_deviations(trained, n_backgrounds=20)
     atac = trained.mod["atac"]
-    assert atac.obsm["motif_z_raw"].shape == (trained.n_obs, 8)
+    assert atac.obsm["factvae_motif_z_raw"].shape == (trained.n_obs, 8)
     assert atac.obsm["factvae_motif_z"].shape == (trained.n_obs, 8)
     trained.obs["factvae_domain"] = trained.obs["domain"].astype(str)
     table = domain_motifs(trained, n_top=3)
@@ -49,6 +49,30 @@ def test_planted_domain_motifs_rank_on_top(trained):
                     for d, m in zip(truth["domain"], truth["motif"]))
         assert found >= 0.75 * len(truth), source
     assert {"log2fc", "shared", "pval_adj"} <= set(table.columns)
+
+
+def test_a_motif_without_hits_goes_through_deviations_markers_and_domain_motifs(trained):
+    """A motif that matches no peak has no deviation: every table names only the kept motifs
+    (before, the markers paired the kept z-scores with the full name list and failed)."""
+    from factvae.domains import domain_markers, find_domains
+
+    atac = trained.mod["atac"]
+    M = sp.lil_matrix(atac.varm["motif"])
+    M[:, 2] = 0
+    atac.varm["motif"] = sp.csr_matrix(M)
+    dropped = atac.uns["motif_names"][2]
+    with pytest.warns(UserWarning, match="1 motifs match no peak"):
+        motif_deviations(trained, n_backgrounds=10)
+    names = list(atac.uns["factvae_motif_z_names"])
+    assert dropped not in names and len(names) == 7
+    assert atac.obsm["factvae_motif_z"].shape[1] == atac.obsm["factvae_motif_z_raw"].shape[1] == 7
+    find_domains(trained, n_domains=3)
+    markers = domain_markers(trained, n_top=3)
+    motif_rows = markers[markers["kind"] == "motif"]
+    assert len(motif_rows) == 3 * 3 and set(motif_rows["name"]) <= set(names)
+    table = domain_motifs(trained, n_top=3)
+    assert dropped not in set(table["motif"]) and set(table["motif"]) == set(names)
+    assert trained.uns["factvae_domain_motifs"]["params"]["groupby"] == "factvae_domain"
 
 
 def test_read_motif_matrix_aligns_peaks(trained, tmp_path):

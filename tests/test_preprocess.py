@@ -16,7 +16,7 @@ def test_preprocess_outputs_and_record(tiny):
     np.testing.assert_allclose(atac.obsm["X_lsi"].std(1, ddof=1), 1, atol=1e-4)
     np.testing.assert_allclose(rna.obs["factvae_log_size"],
                                np.log(np.asarray(rna.X.sum(1)).ravel()), rtol=1e-5)
-    assert sp.issparse(rna.X) and sp.issparse(atac.X) and sp.issparse(rna.layers["lognorm"])
+    assert sp.issparse(rna.X) and sp.issparse(atac.X) and sp.issparse(rna.layers["factvae_lognorm"])
     rec = m.uns["factvae_preprocess"]
     assert rec["n_top_genes"] == 100 and rec["n_pcs"] == 20 and rec["hvg_flavor"] == "seurat_v3"
     assert rec["removed_peaks"] == int((tiny.mod["atac"].X.getnnz(0) < 3).sum())

@@ -132,7 +132,7 @@ def test_domains_widget_methods_refinement_and_suggestion(shown, qtbot, method):
     w.method.value, w.mode.value, w.refine.value = method, "suggest a number", 1
     w.compute()
     qtbot.waitUntil(lambda: w.compute_button.enabled, timeout=TIMEOUT)
-    rec = mdata.uns["factvae_domain_params"]
+    rec = mdata.uns["factvae_domain"]["params"]
     assert rec["method"] == method and rec["refine"] == 1 and rec["suggested_by"]
     assert "number by silhouette" in w.info.value and "refined" in w.info.value
     # a resolution with K-means is refused up front, with a notification, not a crash
@@ -232,3 +232,18 @@ def test_closing_the_viewer_while_training_keeps_the_last_epoch_in_a_checkpoint(
     import torch
 
     assert torch.load(ckpt, weights_only=False)["trainer"]["epoch"] == w.model.epochs_done
+
+
+def test_loss_plot_draws_any_loss_term_the_module_returns(qtbot):
+    """A loss term the plot has never heard of gets its own line (no list to keep in sync)."""
+    from napari_factvae._loss_plot import LossPlot
+
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    plot.add_epoch({"epoch": 1, "joint": 2.0, "nll_rna": 1.5, "seconds": 0.1}, force=True)
+    plot.add_epoch({"epoch": 2, "joint": 1.0, "nll_rna": 1.0, "smoothness": 0.5}, force=True)
+    assert plot.terms == ["joint", "nll_rna", "smoothness"]
+    assert np.isnan(plot.history["smoothness"][0]) and plot.history["smoothness"][1] == 0.5
+    x, y = plot.lines["joint"].get_data()
+    assert list(x) == [1, 2] and list(y) == [1.0, 0.5]  # relative to the first epoch
+    assert [t.get_text() for t in plot.ax.get_legend().get_texts()] == plot.terms

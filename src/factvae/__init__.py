@@ -1,6 +1,10 @@
 """FactVAE engine for paired spatial ATAC + RNA: loading, preprocessing, the gene-peak prior,
 the model and its analyses. Headless: never imports napari, Qt or magicgui.
 
+In the scverse shape: `factvae.pp` (load, preprocess, prior), `factvae.tl` (train, domains,
+regulation, augmentation, motifs), `factvae.pl` (plots returning an Axes); result keys in
+`factvae.keys`. The names below also stay at the top level.
+
 Names are imported on first use, so `import factvae.spatial` (the plugin's reader) or
 `factvae --help` do not pay for torch and scanpy."""
 

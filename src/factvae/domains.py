@@ -15,8 +15,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .errors import FactVAEInputError
-from .keys import DOMAIN_KEY, DOMAIN_MARKERS_KEY as MARKERS_KEY, DOMAIN_PARAMS_KEY as PARAMS_KEY
-from .keys import EMBEDDING_KEY
+from .keys import DOMAIN_KEY, DOMAIN_MARKERS_KEY as MARKERS_KEY, EMBEDDING_KEY, LOGNORM_KEY
+from .keys import MOTIF_Z_KEY, MOTIF_Z_NAMES_KEY, colors_key
 
 
 def _palette(n: int) -> list[str]:
@@ -381,15 +381,18 @@ def cluster(X: np.ndarray, *, method: str = "leiden", n_domains: int | None = No
 def find_domains(mdata, *, n_domains: int | None = None, resolution: float | None = None,
                  method: str = "leiden", refine: int = 0, spatial_weight: float = 0.0,
                  n_neighbors: int = 15, n_spatial_neighbors: int = 6,
-                 use_rep: str = EMBEDDING_KEY, seed: int = 0, key: str = DOMAIN_KEY,
-                 flavor: str = "igraph") -> dict:
+                 use_rep: str = EMBEDDING_KEY, seed: int = 0, key_added: str = DOMAIN_KEY,
+                 flavor: str = "igraph", key: str | None = None) -> dict:
     """Spatial domains from `mdata.obsm[use_rep]` (default: the joint FactVAE embedding) with
     `cluster` (Leiden, K-means or a Gaussian mixture; optional spatial refinement).
 
     Give `n_domains` (Leiden searches the resolution) or, for Leiden, a `resolution` (default
-    1.0); with neither, K-means and the mixture suggest a number. Writes `mdata.obs[key]`
-    (categorical), `mdata.uns[f'{key}_colors']` and `mdata.uns[PARAMS_KEY]`; returns the
-    parameters record (with `reached`: the number found, and `exact`)."""
+    1.0); with neither, K-means and the mixture suggest a number. Writes, as scanpy's
+    `sc.tl.leiden` does, `mdata.obs[key_added]` (categorical), `mdata.uns[f'{key_added}_colors']`
+    and `mdata.uns[key_added]['params']`; other results are left alone (`key`: the old name of
+    `key_added`). Returns the parameters record (with `reached`: the number found, and
+    `exact`)."""
+    key = key_added if key is None else key
     if use_rep not in mdata.obsm:
         raise FactVAEInputError("is missing: no embedding to cluster.", field=f"obsm['{use_rep}']",
                                 fix="train FactVAE first (factvae run / factvae.train).")
@@ -404,9 +407,9 @@ def find_domains(mdata, *, n_domains: int | None = None, resolution: float | Non
     k = record["reached"]
     cats = [str(i) for i in range(k)]
     mdata.obs[key] = pd.Categorical.from_codes(labels, categories=cats)
-    mdata.uns[f"{key}_colors"] = _palette(k)
+    mdata.uns[colors_key(key)] = _palette(k)
     record["use_rep"] = use_rep
-    mdata.uns[PARAMS_KEY] = record
+    mdata.uns[key] = {"params": record}
     return record
 
 
@@ -431,11 +434,14 @@ def rename_domains(mdata, mapping: dict, *, key: str = DOMAIN_KEY) -> None:
     mdata.uns[f"{key}_colors"] = [new_colours[c] for c in new_cats]
 
 
-def domain_markers(mdata, *, key: str = DOMAIN_KEY, n_top: int = 20) -> pd.DataFrame:
-    """Per domain, the top genes (log-normalised RNA), peaks (log-normalised ATAC) and motifs
-    (deviation z-scores, when computed) by Wilcoxon test (scanpy's rank_genes_groups).
-    Returns one long table (domain, kind, name, score, logfoldchange, pval_adj, rank) and stores
-    it in `mdata.uns['factvae_domain_markers']`."""
+def domain_markers(mdata, *, groupby: str = DOMAIN_KEY, n_top: int = 20,
+                   key_added: str = MARKERS_KEY, key: str | None = None) -> pd.DataFrame:
+    """Per domain (`mdata.obs[groupby]`; `key`: its old name), the top genes (log-normalised
+    RNA), peaks (log-normalised ATAC) and motifs (augmented deviation z-scores, when computed)
+    by Wilcoxon test (scanpy's rank_genes_groups). Returns one long table (domain, kind, name,
+    score, logfoldchange, pval_adj, rank) and stores it in `mdata.uns[key_added]` as
+    {'params', 'table'}."""
+    key = groupby if key is None else key
     import anndata as ad
     import scanpy as sc
 
@@ -448,12 +454,11 @@ def domain_markers(mdata, *, key: str = DOMAIN_KEY, n_top: int = 20) -> pd.DataF
     atac_norm = sc.pp.normalize_total(ad.AnnData(atac.X.copy()), target_sum=1e4, inplace=False)["X"]
     atac_norm = sp.csr_matrix(atac_norm)
     atac_norm.data = np.log1p(atac_norm.data)
-    sources = [("gene", rna.layers.get("lognorm", rna.X), rna.var_names),
+    sources = [("gene", rna.layers.get(LOGNORM_KEY, rna.X), rna.var_names),
                ("peak", atac_norm, atac.var_names)]
-    from .motifs import MOTIF_Z_KEY, MOTIF_NAMES_KEY
-
     if MOTIF_Z_KEY in atac.obsm:
-        sources.append(("motif", np.asarray(atac.obsm[MOTIF_Z_KEY]), atac.uns[MOTIF_NAMES_KEY]))
+        # the deviations' own names: motifs without a hit have no column
+        sources.append(("motif", np.asarray(atac.obsm[MOTIF_Z_KEY]), atac.uns[MOTIF_Z_NAMES_KEY]))
     for kind, X, names in sources:
         tmp = ad.AnnData(X=X, obs=pd.DataFrame({"g": pd.Categorical(groups)},
                                                index=mdata.obs_names),
@@ -471,5 +476,6 @@ def domain_markers(mdata, *, key: str = DOMAIN_KEY, n_top: int = 20) -> pd.DataF
         tables.append(df[["domain", "kind", "name", "score", "logfoldchange", "pval_adj", "rank"]])
     out = pd.concat(tables, ignore_index=True)
     out["domain"] = out["domain"].astype(str)
-    mdata.uns[MARKERS_KEY] = out
+    mdata.uns[key_added] = {"params": {"groupby": key, "n_top": n_top, "method": "wilcoxon"},
+                            "table": out}
     return out

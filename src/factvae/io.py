@@ -51,7 +51,11 @@ def _read_h5(path: Path, role: str):
             if is_mudata:
                 import mudata
 
-                return mudata.read_h5mu(path)
+                from .keys import upgrade
+
+                mdata = mudata.read_h5mu(path)
+                upgrade(mdata)  # a result saved by an older version: today's keys
+                return mdata
             if is_anndata:
                 return ad.read_h5ad(path)
     except FactVAEInputError:

@@ -3,7 +3,11 @@
 Import the names from here; the modules that produce each result re-export theirs for old code.
 All keys we write carry the `factvae` prefix (`X_factvae` for embeddings, scanpy's convention
 for `obsm`), except the scanpy/squidpy conventions we follow on purpose (`obsm['spatial']`,
-`uns['spatial']`, `obsm['X_pca']`, `obsm['X_lsi']`, `layers['lognorm']`, `var['highly_variable']`).
+`uns['spatial']`, `obsm['X_pca']`, `obsm['X_lsi']`, `var['highly_variable']`) and the motif
+annotation a user may bring (`atac.varm['motif']`, `atac.uns['motif_names']`).
+
+Functions that write a result take scanpy's `key_added` and keep their parameters in
+`uns[key_added]['params']`. `upgrade(mdata)` renames the keys older versions wrote.
 """
 
 # model outputs (model.py)
@@ -19,17 +23,75 @@ LOG_SIZE_KEY = "factvae_log_size"       # mod obs: ln(total counts)
 PREPROCESS_KEY = "factvae_preprocess"   # uns: preprocessing parameters
 PRIOR_PAIRS_KEY = "factvae_g2p"         # uns: gene-peak pairs by name
 PRIOR_INFO_KEY = "factvae_prior"        # uns: prior summary
+LOGNORM_KEY = "factvae_lognorm"         # rna layers: log1p(counts / total * 1e4)
+TOTAL_COUNTS_KEY = "factvae_total_counts"  # mod obs
+N_GENES_KEY = "factvae_n_genes"         # rna obs: genes detected
+N_PEAKS_KEY = "factvae_n_peaks"         # atac obs: peaks detected
 
 # domains (domains.py)
-DOMAIN_KEY = "factvae_domain"           # obs: categorical domains; uns[f"{key}_colors"]
-DOMAIN_PARAMS_KEY = "factvae_domain_params"
-DOMAIN_MARKERS_KEY = "factvae_domain_markers"
+DOMAIN_KEY = "factvae_domain"           # obs: categorical domains; uns[f"{key}_colors"],
+                                        # uns[key]['params']
+DOMAIN_MARKERS_KEY = "factvae_domain_markers"  # uns: {'params', 'table'}
+DOMAIN_MOTIFS_KEY = "factvae_domain_motifs"    # uns: {'params', 'table'}
 
 # regulation and motifs (regulation.py, motifs.py)
 REGULATION_KEY = "factvae_regulation"
 MOTIF_Z_KEY = "factvae_motif_z"         # atac obsm: deviations on augmented accessibility
+MOTIF_Z_RAW_KEY = "factvae_motif_z_raw"  # atac obsm: deviations on raw counts
+MOTIF_Z_NAMES_KEY = "factvae_motif_z_names"  # atac uns: the motifs (columns) of both
+MOTIF_DEVIATIONS_KEY = "factvae_motif_deviations"  # atac uns: {'params'}
+MOTIF_SCAN_KEY = "factvae_motif_scan"   # atac uns: parameters of a FASTA scan
 
 
 def colors_key(key: str) -> str:
     """Where the colours of a categorical obs column live (scanpy's convention)."""
     return f"{key}_colors"
+
+
+def params_of(uns, key: str) -> dict:
+    """The parameters a result was made with (`uns[key]['params']`), or {}."""
+    entry = uns.get(key)
+    return dict(entry.get("params", {})) if isinstance(entry, dict) else {}
+
+
+# keys older versions wrote -> (where, new key); `where` is 'mdata.uns', or 'MOD.slot'
+_RENAMED = [
+    ("rna.layers", "lognorm", LOGNORM_KEY),
+    ("rna.obs", "total_counts", TOTAL_COUNTS_KEY), ("atac.obs", "total_counts", TOTAL_COUNTS_KEY),
+    ("rna.obs", "n_genes", N_GENES_KEY), ("atac.obs", "n_peaks", N_PEAKS_KEY),
+    ("atac.obsm", "motif_z_raw", MOTIF_Z_RAW_KEY),
+    ("atac.uns", "motif_names_deviations", MOTIF_Z_NAMES_KEY),
+    ("atac.uns", "motif_scan", MOTIF_SCAN_KEY),
+]
+
+
+def upgrade(mdata) -> list[str]:
+    """Rename, in place, the result keys older versions of FactVAE wrote (a file saved before
+    the `factvae_` prefixes reopens with every result where today's code looks). Returns what
+    was renamed. A key is only moved when the new one is absent (a user's own column stays)."""
+    done = []
+    for where, old, new in _RENAMED:
+        mod, slot = where.split(".")
+        if mod not in mdata.mod:
+            continue
+        store = getattr(mdata.mod[mod], slot)
+        if old in store and new not in store:
+            if slot == "obs":
+                store[new] = store.pop(old)
+            else:
+                store[new] = store[old]
+                del store[old]
+            done.append(f"{where}['{old}']")
+    uns = mdata.uns
+    if "factvae_domain_params" in uns and not params_of(uns, DOMAIN_KEY):
+        uns[DOMAIN_KEY] = {"params": dict(uns.pop("factvae_domain_params"))}
+        done.append("uns['factvae_domain_params']")
+    atac_uns = mdata.mod["atac"].uns if "atac" in mdata.mod else {}
+    if "motif_deviation_params" in atac_uns and MOTIF_DEVIATIONS_KEY not in atac_uns:
+        atac_uns[MOTIF_DEVIATIONS_KEY] = {"params": dict(atac_uns.pop("motif_deviation_params"))}
+        done.append("mod['atac'].uns['motif_deviation_params']")
+    for key in (DOMAIN_MARKERS_KEY, DOMAIN_MOTIFS_KEY):  # a bare table -> {'table': ...}
+        if key in uns and not isinstance(uns[key], dict):
+            uns[key] = {"params": {}, "table": uns[key]}
+            done.append(f"uns['{key}']")
+    return done

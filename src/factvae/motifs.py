@@ -26,10 +26,11 @@ import scipy.sparse as sp
 
 from .errors import FactVAEInputError
 
-MOTIF_KEY = "motif"                 # atac.varm: peaks x motifs, 0/1
+from .keys import (DOMAIN_KEY, DOMAIN_MOTIFS_KEY, MOTIF_DEVIATIONS_KEY, MOTIF_SCAN_KEY,
+                   MOTIF_Z_KEY, MOTIF_Z_NAMES_KEY, MOTIF_Z_RAW_KEY)
+
+MOTIF_KEY = "motif"                 # atac.varm: peaks x motifs, 0/1 (an input a user may bring)
 MOTIF_NAMES_KEY = "motif_names"     # atac.uns
-MOTIF_Z_KEY = "factvae_motif_z"     # atac.obsm: deviation z-scores on augmented accessibility
-MOTIF_Z_RAW_KEY = "motif_z_raw"     # atac.obsm: deviation z-scores on raw counts
 GC_KEY = "gc_content"               # atac.var
 
 
@@ -206,7 +207,7 @@ def scan_motifs(mdata, fasta, motifs=None, *, pvalue: float = 5e-5, pseudocount:
     c = np.concatenate(cols) if cols else np.zeros(0, int)
     M = sp.csr_matrix((np.ones(r.size, np.float32), (r, c)), shape=(len(seqs), len(names)))
     set_motif_matrix(mdata, M, names)
-    mdata.mod["atac"].uns["motif_scan"] = {"pvalue": pvalue, "pseudocount": pseudocount,
+    mdata.mod["atac"].uns[MOTIF_SCAN_KEY] = {"pvalue": pvalue, "pseudocount": pseudocount,
                                            "n_motifs": len(names), "fasta": str(fasta),
                                            "background": background}
 
@@ -281,7 +282,9 @@ def deviations(blocks, n_spots: int, M: sp.csr_matrix, bg: np.ndarray, peak_shar
 def motif_deviations(mdata, *, n_backgrounds: int = 50, block: int = 512, seed: int = 0,
                      augmented: bool = True, raw: bool = True) -> dict:
     """chromVAR-style deviation z-scores per spot and motif, on raw counts (`atac.obsm
-    ['motif_z_raw']`) and on augmented accessibility (`atac.obsm['factvae_motif_z']`)."""
+    ['factvae_motif_z_raw']`) and on augmented accessibility (`atac.obsm['factvae_motif_z']`);
+    the motifs (columns) in `atac.uns['factvae_motif_z_names']`: those that match at least one
+    peak (a motif with no hit has no deviation and is left out, with a warning)."""
     atac = mdata.mod["atac"]
     if not isinstance(n_backgrounds, (int, np.integer)) or n_backgrounds < 2:
         # the z-score divides by the spread of the background sets: it needs two at least
@@ -311,16 +314,21 @@ def motif_deviations(mdata, *, n_backgrounds: int = 50, block: int = 512, seed: 
         z, _ = deviations(make_blocks(), atac.n_obs, M, bg, share)
         atac.obsm[key] = z
         out[kind] = z
-    atac.uns[MOTIF_NAMES_KEY + "_deviations"] = names
-    atac.uns["motif_deviation_params"] = {"n_backgrounds": n_backgrounds, "seed": seed,
-                                          "gc_matched": gc is not None}
+    atac.uns[MOTIF_Z_NAMES_KEY] = list(names)
+    atac.uns[MOTIF_DEVIATIONS_KEY] = {"params": {"n_backgrounds": n_backgrounds, "seed": seed,
+                                                 "gc_matched": gc is not None,
+                                                 "raw": bool(raw), "augmented": bool(augmented)}}
     return out
 
 
-def domain_motifs(mdata, *, key: str = "factvae_domain", n_top: int = 10) -> pd.DataFrame:
+def domain_motifs(mdata, *, groupby: str = DOMAIN_KEY, n_top: int = 10,
+                  key_added: str = DOMAIN_MOTIFS_KEY, key: str | None = None) -> pd.DataFrame:
     """Domain-specific motifs by Wilcoxon test on raw and augmented deviation z-scores, with the
     log2 fold change of the mean z-shifted score; columns: domain, source, motif, score,
-    log2fc, pval_adj, rank, shared (in the top n of both raw and augmented)."""
+    log2fc, pval_adj, rank, shared (in the top n of both raw and augmented). Groups from
+    `mdata.obs[groupby]` (`key`: its old name); stored in `mdata.uns[key_added]` as
+    {'params', 'table'}."""
+    key = groupby if key is None else key
     import anndata as ad
     import scanpy as sc
 
@@ -328,7 +336,7 @@ def domain_motifs(mdata, *, key: str = "factvae_domain", n_top: int = 10) -> pd.
     if key not in mdata.obs:
         raise FactVAEInputError("is missing: find domains first.", field=f"obs['{key}']",
                                 fix="run factvae.find_domains(mdata) / factvae domains.")
-    names = atac.uns.get(MOTIF_NAMES_KEY + "_deviations")
+    names = list(atac.uns.get(MOTIF_Z_NAMES_KEY, []))
     groups = pd.Categorical(mdata.obs[key].astype(str))
     tables = []
     for source, zkey in (("raw", MOTIF_Z_RAW_KEY), ("augmented", MOTIF_Z_KEY)):
@@ -354,12 +362,13 @@ def domain_motifs(mdata, *, key: str = "factvae_domain", n_top: int = 10) -> pd.
         df["rank"] = df.groupby("domain", observed=True).cumcount() + 1
         tables.append(df[["domain", "source", "motif", "score", "log2fc", "pval_adj", "rank"]])
     if not tables:
-        raise FactVAEInputError("no motif deviations computed.", field="obsm['motif_z_raw']",
+        raise FactVAEInputError("no motif deviations computed.", field=f"obsm['{MOTIF_Z_RAW_KEY}']",
                                 fix="run factvae.motif_deviations(mdata) first.")
     out = pd.concat(tables, ignore_index=True)
     top = out[out["rank"] <= n_top]
     sets = {s: set(zip(t["domain"], t["motif"])) for s, t in top.groupby("source")}
     both = sets.get("raw", set()) & sets.get("augmented", set())
     out["shared"] = [(d, m) in both for d, m in zip(out["domain"], out["motif"])]
-    mdata.uns["factvae_domain_motifs"] = out
+    mdata.uns[key_added] = {"params": {"groupby": key, "n_top": n_top, "method": "wilcoxon"},
+                            "table": out}
     return out

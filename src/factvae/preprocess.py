@@ -3,7 +3,7 @@
 - QC: drop features seen in fewer than `min_spots` spots, then spots with no counts left in
   either modality;
 - RNA: 2,000 highly variable genes on raw counts (seurat_v3), log-normalised expression
-  (`layers['lognorm']`), PCA (100 components) of the HVGs -> `rna.obsm['X_pca']`;
+  (`layers['factvae_lognorm']`), PCA (100 components) of the HVGs -> `rna.obsm['X_pca']`;
 - ATAC: LSI over all peaks as scGLUE's `lsi()` (TF-IDF, L1 per spot, log1p(1e4 x), randomized
   SVD, U only; 100 components), each spot's vector standardised -> `atac.obsm['X_lsi']`;
 - size factors: ln(total counts) per modality -> `obs['factvae_log_size']`.
@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .errors import FactVAEInputError
+from .keys import LOGNORM_KEY, N_GENES_KEY, N_PEAKS_KEY, PREPROCESS_KEY, TOTAL_COUNTS_KEY
 
 if TYPE_CHECKING:
     import anndata as ad
@@ -171,7 +172,7 @@ def preprocess(mdata, params: PreprocessParams | None = None, **overrides):
     norm = sc.pp.normalize_total(rna, target_sum=params.target_sum, inplace=False)["X"]
     norm = sp.csr_matrix(norm, dtype=np.float32)
     norm.data = np.log1p(norm.data)
-    rna.layers["lognorm"] = norm
+    rna.layers[LOGNORM_KEY] = norm
     hvg = rna.var["highly_variable"].to_numpy()
     n_pcs = max(1, min(params.n_pcs, rna.n_obs - 1, int(hvg.sum()) - 1))
     rna.obsm["X_pca"] = sc.pp.pca(norm[:, hvg], n_comps=n_pcs,
@@ -179,12 +180,12 @@ def preprocess(mdata, params: PreprocessParams | None = None, **overrides):
     atac.obsm["X_lsi"] = lsi(atac.X, params.n_lsi, params.seed, params.lsi_recipe)
     rna.obs[LOG_SIZE_KEY] = log_size(rna.X)
     atac.obs[LOG_SIZE_KEY] = log_size(atac.X)
-    rna.obs["total_counts"] = np.asarray(rna.X.sum(axis=1)).ravel()
-    atac.obs["total_counts"] = np.asarray(atac.X.sum(axis=1)).ravel()
-    rna.obs["n_genes"] = rna.X.getnnz(axis=1)
-    atac.obs["n_peaks"] = atac.X.getnnz(axis=1)
+    rna.obs[TOTAL_COUNTS_KEY] = np.asarray(rna.X.sum(axis=1)).ravel()
+    atac.obs[TOTAL_COUNTS_KEY] = np.asarray(atac.X.sum(axis=1)).ravel()
+    rna.obs[N_GENES_KEY] = rna.X.getnnz(axis=1)
+    atac.obs[N_PEAKS_KEY] = atac.X.getnnz(axis=1)
 
-    mdata.uns["factvae_preprocess"] = {
+    mdata.uns[PREPROCESS_KEY] = {
         **asdict(params), "n_pcs_used": int(n_pcs), "n_lsi_used": int(atac.obsm["X_lsi"].shape[1]),
         "n_hvg": int(hvg.sum()), "removed_spots": removed["spots"],
         "removed_genes": removed["genes"], "removed_peaks": removed["peaks"],

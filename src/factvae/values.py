@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import FactVAEInputError
+from .keys import LOGNORM_KEY, MOTIF_Z_KEY, MOTIF_Z_NAMES_KEY, MOTIF_Z_RAW_KEY
 
 KINDS = {
     "gene (raw)": ("rna", "raw"), "gene (normalised)": ("rna", "normalised"),
@@ -23,7 +24,7 @@ def feature_names(mdata, kind: str) -> list[str]:
         return list(map(str, mdata.mod["rna"].var_names))
     if what == "atac":
         return list(map(str, mdata.mod["atac"].var_names))
-    return list(mdata.mod["atac"].uns.get("motif_names_deviations", []))
+    return list(mdata.mod["atac"].uns.get(MOTIF_Z_NAMES_KEY, []))
 
 
 def _column(X, j) -> np.ndarray:
@@ -38,11 +39,9 @@ def spot_values(mdata, kind: str, name: str) -> np.ndarray:
                                 fix=f"use one of {list(KINDS)}.")
     what, source = KINDS[kind]
     if what == "motif":
-        from .motifs import MOTIF_Z_KEY, MOTIF_Z_RAW_KEY
-
         atac = mdata.mod["atac"]
         key = MOTIF_Z_RAW_KEY if source == "raw" else MOTIF_Z_KEY
-        names = list(atac.uns.get("motif_names_deviations", []))
+        names = list(atac.uns.get(MOTIF_Z_NAMES_KEY, []))
         if key not in atac.obsm:
             raise FactVAEInputError("motif deviations have not been computed.",
                                     field=f"mod['atac'].obsm['{key}']",
@@ -63,8 +62,8 @@ def spot_values(mdata, kind: str, name: str) -> np.ndarray:
     if source == "raw":
         return _column(mod.X, j)
     if source == "normalised":
-        if "lognorm" in mod.layers:
-            return _column(mod.layers["lognorm"], j)
+        if LOGNORM_KEY in mod.layers:
+            return _column(mod.layers[LOGNORM_KEY], j)
         total = np.asarray(mod.X.sum(axis=1)).ravel()
         return np.log1p(_column(mod.X, j) / np.maximum(total, 1) * 1e4).astype(np.float32)
     from .augment import augment_atac

@@ -1,6 +1,7 @@
 """A small live plot of the loss terms per epoch (matplotlib in Qt).
 
-Drawing is the expensive part, so lines are updated in place and the canvas is redrawn at most
+The terms are whatever the module's loss dict holds (a line per term, made when it first
+appears), so a new loss term shows here without a change. Drawing is the expensive part, so lines are updated in place and the canvas is redrawn at most
 every `min_interval` seconds: the event loop must not stall while training runs."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 
-TERMS = ("joint", "nll_rna", "nll_atac", "kl_rna", "kl_atac", "reg", "ssa")
+NOT_LOSSES = {"epoch", "seconds", "step"}  # bookkeeping columns of the history
 
 
 class LossPlot(FigureCanvasQTAgg):
@@ -25,19 +26,30 @@ class LossPlot(FigureCanvasQTAgg):
         self.clear()
 
     def clear(self):
-        self.history: dict[str, list[float]] = {t: [] for t in TERMS}
+        self.history: dict[str, list[float]] = {}
+        self.n_epochs = 0
         self.ax.clear()
-        self.lines = {t: self.ax.plot([], [], label=t, lw=1)[0] for t in TERMS}
+        self.lines = {}
         self.ax.set_xlabel("epoch")
         self.ax.set_ylabel("loss / first epoch")
         self.ax.set_yscale("log")
-        self.ax.legend(fontsize=6, ncol=2, loc="upper right")
         self._last_draw = 0.0
         self.draw_idle()
 
+    @property
+    def terms(self) -> list[str]:
+        return list(self.lines)
+
     def add_epoch(self, losses: dict, *, force: bool = False):
-        for t in TERMS:
+        new = [t for t in losses if t not in NOT_LOSSES and t not in self.lines]
+        for t in new:  # a term first seen now: NaN for the epochs before
+            self.history[t] = [np.nan] * self.n_epochs
+            self.lines[t] = self.ax.plot([], [], label=t, lw=1)[0]
+        if new:
+            self.ax.legend(fontsize=6, ncol=2, loc="upper right")
+        for t in self.lines:
             self.history[t].append(float(losses.get(t, np.nan)))
+        self.n_epochs += 1
         now = time.perf_counter()
         if force or now - self._last_draw >= self.min_interval:
             self.redraw()

@@ -54,7 +54,10 @@ def read_spatial(path):
     if p.suffix.lower() == ".h5mu":
         import mudata
 
+        from factvae.keys import upgrade
+
         obj = mudata.read_h5mu(p)
+        upgrade(obj)  # a result saved by an older version: today's keys
     else:
         import anndata
 
