@@ -130,6 +130,21 @@ def test_save_load_resume_round_trip(data, tmp_path):
     np.testing.assert_allclose(resumed.latent("atac"), straight.latent("atac"), rtol=1e-5, atol=1e-6)
 
 
+def test_a_model_loaded_to_read_results_builds_no_optimiser_and_moves_no_counts(data, tmp_path):
+    first = FactVAE(data, **FAST).train(2)
+    path = first.save(tmp_path / "m.pt")
+    loaded = FactVAE.load(path, data, device="cpu", n_threads=1)
+    loaded.write_results()
+    assert not loaded.trainer.optimisers_built and loaded.trainer._source is None
+    np.testing.assert_array_equal(data.obsm["X_factvae"],
+                                  np.c_[first.latent("atac"), first.latent("rna")])
+    # saved again untouched: the optimiser states go through as they were loaded
+    again = FactVAE.load(loaded.save(tmp_path / "again.pt"), data, device="cpu", n_threads=1)
+    a, b = first.trainer.opt.state_dict(), again.trainer.opt.state_dict()
+    for k in a["state"]:
+        torch.testing.assert_close(a["state"][k]["exp_avg"], b["state"][k]["exp_avg"])
+
+
 def test_loading_onto_other_features_is_a_clear_error(data, tmp_path):
     path = FactVAE(data, **FAST).train(1).save(tmp_path / "m.pt")
     other = data[:, data.mod["atac"].var_names[:-5].tolist() + data.mod["rna"].var_names.tolist()].copy()

@@ -206,7 +206,7 @@ class FactVAE:
         `self_weight`: instead, the share of its code each spot keeps for itself ('bilateral'
         and 'attention' designs; 1 = it ignores its neighbours)."""
         vae = getattr(self.module, modality)
-        source = self.trainer.source
+        source = self.trainer.inputs
         spatial = self.config.spatial if spatial is None else (spatial and self.config.spatial)
         self.module.eval()
         out, weights = [], []
@@ -274,7 +274,7 @@ class FactVAE:
                 "train_seconds": float(self.train_seconds),
                 "seconds_per_epoch": float(hist["seconds"].mean()) if len(hist) else float("nan"),
                 "device": str(self.device), "n_threads": int(self.n_threads),
-                "data_on_device": bool(self.trainer.source.resident),
+                "data_on_device": self.trainer.data_on_device,
                 "n_genes_modelled": int(len(self.genes)), "n_peaks_modelled": int(len(self.peaks)),
                 "n_prior_pairs": int(len(self.trainer.data.gene_idx)),
                 "versions": _versions()}

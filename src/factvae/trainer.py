@@ -158,6 +158,9 @@ class TrainingData:
     # kept for callers that cut one batch by hand (benchmarks)
     @property
     def pairs(self):
+        if self._source is None:  # before training: the prior pairs on the host
+            return (torch.as_tensor(self.gene_idx, dtype=torch.long),
+                    torch.as_tensor(self.peak_idx, dtype=torch.long))
         return self.source.pairs
 
     def batch(self, idx: np.ndarray) -> Batch:
@@ -337,13 +340,13 @@ class Trainer:
     def __init__(self, module: FactVAEModule, data: TrainingData, config: FactVAEConfig,
                  device: torch.device, *, data_on_device: bool | str = "auto"):
         self.module, self.data, self.config, self.device = module.to(device), data, config, device
-        self.source = data.to(device, data_on_device)
-        # fused Adam: one kernel for all parameters (CPU and CUDA); foreach where unsupported
-        fused = {"fused": True} if device.type in ("cpu", "cuda") else {}
-        self.opt = torch.optim.Adam(module.parameters(), lr=config.lr, **fused)
-        self.opt_ssa = torch.optim.Adam(module.atac.encoder.parameters(), lr=config.lr_ssa, **fused)
-        self.sched = torch.optim.lr_scheduler.ExponentialLR(self.opt, gamma=config.gamma)
-        self.sched_ssa = torch.optim.lr_scheduler.ExponentialLR(self.opt_ssa, gamma=config.gamma)
+        # the training data and the optimisers are made when training first needs them: a model
+        # loaded to read its embeddings moves only the encoder inputs and builds no optimiser
+        self._data_on_device = data_on_device
+        self._source: BatchSource | None = None
+        self._inputs: BatchSource | None = None
+        self._optimisers: dict | None = None
+        self._pending_optimisers: dict | None = None  # states loaded before they were built
         self.order = torch.Generator().manual_seed(config.seed)
         self.epoch = 0          # epochs finished
         self.history: list[dict] = []
@@ -353,20 +356,76 @@ class Trainer:
                         "nll_atac": config.w_nll_atac, "kl_atac": config.w_kl_atac,
                         "alpha": config.alpha, "smooth": config.w_smooth}
 
+    # --- what training needs, made on first use ------------------------------------------
+    @property
+    def source(self) -> "BatchSource":
+        """The training data on the device (resident or streamed), made on first use."""
+        if self._source is None:
+            self._source = self.data.to(self.device, self._data_on_device)
+            self._inputs = self._source
+        return self._source
+
+    @property
+    def inputs(self) -> "BatchSource":
+        """The encoder inputs (and spatial neighbours) on the device, for reading embeddings:
+        the training source when there is one, else the inputs alone, without the counts."""
+        if self._inputs is None:
+            self._inputs = BatchSource(self.data, self.device)
+        return self._inputs
+
+    @property
+    def data_on_device(self) -> bool:
+        """Whether the training data are (or, before training, will be) resident on the device."""
+        if self._source is not None:
+            return bool(self._source.resident)
+        if self._data_on_device == "auto":
+            return fits_on_device(self.data.nbytes(), self.device)
+        return bool(self._data_on_device)
+
+    @property
+    def optimisers_built(self) -> bool:
+        return self._optimisers is not None
+
+    def _optimiser_set(self) -> dict:
+        if self._optimisers is None:
+            c = self.config
+            # fused Adam: one kernel for all parameters (CPU and CUDA); foreach where unsupported
+            fused = {"fused": True} if self.device.type in ("cpu", "cuda") else {}
+            opt = torch.optim.Adam(self.module.parameters(), lr=c.lr, **fused)
+            opt_ssa = torch.optim.Adam(self.module.atac.encoder.parameters(), lr=c.lr_ssa, **fused)
+            self._optimisers = {
+                "opt": opt, "opt_ssa": opt_ssa,
+                "sched": torch.optim.lr_scheduler.ExponentialLR(opt, gamma=c.gamma),
+                "sched_ssa": torch.optim.lr_scheduler.ExponentialLR(opt_ssa, gamma=c.gamma)}
+            if self._pending_optimisers is not None:
+                for k, v in self._pending_optimisers.items():
+                    self._optimisers[k].load_state_dict(v)
+                self._pending_optimisers = None
+        return self._optimisers
+
+    opt = property(lambda self: self._optimiser_set()["opt"])
+    opt_ssa = property(lambda self: self._optimiser_set()["opt_ssa"])
+    sched = property(lambda self: self._optimiser_set()["sched"])
+    sched_ssa = property(lambda self: self._optimiser_set()["sched_ssa"])
+
     # --- state -------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        return {"module": self.module.state_dict(), "opt": self.opt.state_dict(),
-                "opt_ssa": self.opt_ssa.state_dict(), "sched": self.sched.state_dict(),
-                "sched_ssa": self.sched_ssa.state_dict(), "order": self.order.get_state(),
+        if self._optimisers is None and self._pending_optimisers is not None:
+            opts = dict(self._pending_optimisers)  # loaded, never trained: saved as loaded
+        else:
+            opts = {k: v.state_dict() for k, v in self._optimiser_set().items()}
+        return {"module": self.module.state_dict(), **opts, "order": self.order.get_state(),
                 "torch_rng": torch.get_rng_state(), "epoch": self.epoch,
                 "history": list(self.history)}
 
     def load_state_dict(self, state: dict) -> None:
         self.module.load_state_dict(state["module"])
-        self.opt.load_state_dict(state["opt"])
-        self.opt_ssa.load_state_dict(state["opt_ssa"])
-        self.sched.load_state_dict(state["sched"])
-        self.sched_ssa.load_state_dict(state["sched_ssa"])
+        opts = {k: state[k] for k in ("opt", "opt_ssa", "sched", "sched_ssa")}
+        if self._optimisers is None:
+            self._pending_optimisers = opts
+        else:
+            for k, v in opts.items():
+                self._optimisers[k].load_state_dict(v)
         self.order.set_state(state["order"])
         torch.set_rng_state(state["torch_rng"])
         self.epoch = int(state["epoch"])
