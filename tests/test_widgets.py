@@ -201,6 +201,8 @@ def test_save_and_reopen_restores_layers(shown, qtbot, tmp_path):
     w = LoadWidget(viewer)
     w.save_file.value = tmp_path / "session.h5mu"
     w.save()
+    assert not w.save_button.enabled  # written by a worker
+    qtbot.waitUntil(lambda: w.save_button.enabled, timeout=TIMEOUT)
     viewer.layers.clear()
     layers = viewer.open(str(tmp_path / "session.h5mu"), plugin="napari-factvae")
     points = layers[-1]
@@ -247,3 +249,59 @@ def test_loss_plot_draws_any_loss_term_the_module_returns(qtbot):
     x, y = plot.lines["joint"].get_data()
     assert list(x) == [1, 2] and list(y) == [1.0, 0.5]  # relative to the first epoch
     assert [t.get_text() for t in plot.ax.get_legend().get_texts()] == plot.terms
+
+
+def test_model_and_results_files_are_written_and_read_off_the_gui_thread(shown, qtbot, tmp_path,
+                                                                         monkeypatch):
+    """Saving the .h5mu, saving and loading a model: in workers; the results a loaded model
+    gives are stored on the main thread."""
+    import threading
+
+    from factvae.model import FactVAE
+    import factvae.io
+    from napari_factvae._load_widget import LoadWidget
+    from napari_factvae._train_widget import TrainWidget
+
+    viewer, mdata = shown
+    threads = {}
+
+    def record(name, func):
+        def wrapped(*args, **kwargs):
+            threads[name] = threading.current_thread() is threading.main_thread()
+            return func(*args, **kwargs)
+        return wrapped
+
+    monkeypatch.setattr(FactVAE, "save", record("save", FactVAE.save))
+    monkeypatch.setattr(FactVAE, "load", classmethod(record("load", FactVAE.load.__func__)))
+    monkeypatch.setattr(factvae.io, "write_h5mu", record("write_h5mu", factvae.io.write_h5mu))
+    applied = []
+    original_apply = FactVAE.apply_results
+
+    def apply(self, results):
+        applied.append(set(results))
+        return original_apply(self, results)
+
+    monkeypatch.setattr(FactVAE, "apply_results", record("apply", apply))
+
+    w = TrainWidget(viewer)
+    w.model = FactVAE(mdata, device="cpu", n_threads=1, batch_size=64).train(1)
+    w.model_file.value = tmp_path / "m.pt"
+    w.save_model()
+    qtbot.waitUntil(lambda: (tmp_path / "m.pt").exists() and w.start_button.enabled, timeout=TIMEOUT)
+    w.save_model()  # refused up front: the file exists now
+    before = mdata.obsm["X_factvae"].copy()
+    mdata.obsm["X_factvae"] = np.zeros_like(before)
+    w.load_model()
+    assert not w.load_button.enabled  # busy while the worker reads
+    qtbot.waitUntil(lambda: w.load_button.enabled, timeout=TIMEOUT)
+    np.testing.assert_allclose(mdata.obsm["X_factvae"], np.c_[w.model.latent("atac"),
+                                                              w.model.latent("rna")])
+    assert w.status.value.startswith("Loaded a model trained 1 epochs")
+    lw = LoadWidget(viewer)
+    lw.save_file.value = tmp_path / "res.h5mu"
+    lw.save()
+    qtbot.waitUntil(lambda: (tmp_path / "res.h5mu").exists() and lw.save_button.enabled,
+                    timeout=TIMEOUT)
+    assert threads == {"save": False, "load": False, "write_h5mu": False, "apply": True}
+    assert applied and ("atac", "obs", "factvae_lse") in applied[0]
+

@@ -240,32 +240,44 @@ class FactVAE:
         return torch.cat([torch.logsumexp(z[s:s + batch_size] @ W.T, dim=1)
                           for s in range(0, len(z), batch_size)]).cpu().numpy()
 
-    def write_results(self) -> None:
-        """Store embeddings, feature embeddings, the augmentation constant and a record."""
+    def compute_results(self) -> dict:
+        """Everything `write_results` stores, computed but not yet stored: {(modality or None,
+        slot, key): value}, value None to delete. A GUI computes this in a worker and stores it
+        with `apply_results` on its main thread, so the shared MuData changes in one place."""
         m = self.mdata
         rna, atac = m.mod["rna"], m.mod["atac"]
         z_r, z_a = self.latent("rna"), self.latent("atac")
-        rna.obsm[EMBEDDING_KEY] = z_r
-        atac.obsm[EMBEDDING_KEY] = z_a
-        m.obsm[EMBEDDING_KEY] = np.concatenate([z_a, z_r], axis=1)
+        out = {("rna", "obsm", EMBEDDING_KEY): z_r, ("atac", "obsm", EMBEDDING_KEY): z_a,
+               (None, "obsm", EMBEDDING_KEY): np.concatenate([z_a, z_r], axis=1)}
         d = self.config.n_latent
-        for mod, names, emb in ((rna, self.genes, self.feature_embedding("rna")),
-                                (atac, self.peaks, self.feature_embedding("atac"))):
+        for name, mod, names in (("rna", rna, self.genes), ("atac", atac, self.peaks)):
             full = np.full((mod.n_vars, d), np.nan, np.float32)
-            full[mod.var_names.get_indexer(names)] = emb
-            mod.varm[FEATURE_KEY] = full
-        atac.obs[LSE_KEY] = self._log_sum_exp(z_a)
-        for mod, name in ((rna, "rna"), (atac, "atac")):
-            if self.config.spatial:  # each spot's own code, as the paper's model gives it
-                mod.obsm[OWN_EMBEDDING_KEY] = self.latent(name, spatial=False)
-            elif OWN_EMBEDDING_KEY in mod.obsm:
-                del mod.obsm[OWN_EMBEDDING_KEY]
-            if self.config.spatial and self.config.spatial_design in ("attention", "bilateral",
-                                                                       "bilateral_train"):
-                mod.obs[SELF_WEIGHT_KEY] = self.latent(name, self_weight=True)
-            elif SELF_WEIGHT_KEY in mod.obs:
-                del mod.obs[SELF_WEIGHT_KEY]
-        m.uns[UNS_KEY] = self.record()
+            full[mod.var_names.get_indexer(names)] = self.feature_embedding(name)
+            out[(name, "varm", FEATURE_KEY)] = full
+        out[("atac", "obs", LSE_KEY)] = self._log_sum_exp(z_a)
+        spatial = self.config.spatial
+        weighted = spatial and self.config.spatial_design in ("attention", "bilateral",
+                                                              "bilateral_train")
+        for name in ("rna", "atac"):
+            # each spot's own code, as the paper's model gives it
+            out[(name, "obsm", OWN_EMBEDDING_KEY)] = self.latent(name, spatial=False) if spatial else None
+            out[(name, "obs", SELF_WEIGHT_KEY)] = self.latent(name, self_weight=True) if weighted else None
+        out[(None, "uns", UNS_KEY)] = self.record()
+        return out
+
+    def apply_results(self, results: dict) -> None:
+        """Store what `compute_results` returned in the model's MuData."""
+        m = self.mdata
+        for (mod, slot, key), value in results.items():
+            store = getattr(m if mod is None else m.mod[mod], slot)
+            if value is not None:
+                store[key] = value
+            elif key in store:
+                del store[key]
+
+    def write_results(self) -> None:
+        """Store embeddings, feature embeddings, the augmentation constant and a record."""
+        self.apply_results(self.compute_results())
 
     def record(self) -> dict:
         hist = self.history

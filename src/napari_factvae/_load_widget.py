@@ -31,6 +31,13 @@ def load_dataset(mudata=None, rna=None, atac=None, image=None, image_scale=1.0, 
                                    if issubclass(w.category, UserWarning)], spot_layers(mdata)
 
 
+def save_job(mdata, path, overwrite: bool):
+    """Worker: write the dataset with its results (atomically: a failed write leaves no file)."""
+    from factvae import io
+
+    return io.write_h5mu(mdata, path, overwrite=overwrite)
+
+
 def summary(mdata) -> str:
     text = (f"{mdata.n_obs} spots, {mdata.mod['rna'].n_vars} genes, "
             f"{mdata.mod['atac'].n_vars} peaks")
@@ -95,8 +102,6 @@ class LoadWidget(Container):
         self.load_button.enabled = True
 
     def save(self):
-        from factvae.errors import FactVAEInputError
-        from factvae.io import write_h5mu
         from napari.utils.notifications import show_error
 
         _, mdata = _session.current(self.viewer)
@@ -104,13 +109,16 @@ class LoadWidget(Container):
         if mdata is None or path is None:
             show_error("Load or open a dataset, and choose a file to save to.")
             return
-        try:
-            write_h5mu(mdata, path.with_suffix(".h5mu"), overwrite=path.with_suffix(".h5mu").exists()
-                       and self._confirm_overwrite(path))
-        except FactVAEInputError as err:
-            show_error(str(err))
+        target = path.with_suffix(".h5mu")
+        overwrite = target.exists() and self._confirm_overwrite(target)
+        if target.exists() and not overwrite:
+            show_info(f"Not saved: {target} is kept as it was.")
             return
-        show_info(f"Saved {path.with_suffix('.h5mu')}")
+        self.save_button.enabled = False  # written in a worker: the viewer stays usable
+        self.save_worker = worker = _workers.start(save_job, mdata, target, overwrite,
+                                on_return=lambda p: show_info(f"Saved {p}"),
+                                on_finish=lambda: setattr(self.save_button, "enabled", True))
+        worker.start()
 
     def _confirm_overwrite(self, path) -> bool:
         from qtpy.QtWidgets import QMessageBox

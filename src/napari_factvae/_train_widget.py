@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 from magicgui.widgets import (ComboBox, Container, FileEdit, FloatSpinBox, Label, ProgressBar,
                               PushButton, SpinBox)
@@ -18,7 +19,8 @@ def train_job(mdata, params: dict, epochs: int, device: str, cancel: threading.E
               model=None, min_interval: float = 0.1):
     """Generator run in a worker: preprocess (unless done), then train, yielding
     ('stage', text) and ('progress', Progress) events (at most every `min_interval` s, and at
-    every epoch end). Returns (mdata, model, layer data of a new mdata or None)."""
+    every epoch end). Returns (mdata, model, results to store, layer data of a new mdata or
+    None): the results are computed here and stored by the widget on the main thread."""
     import factvae
 
     from ._layers import spot_layers
@@ -44,8 +46,20 @@ def train_job(mdata, params: dict, epochs: int, device: str, cancel: threading.E
                 yield ("progress", p)
     finally:  # closed from outside (worker quit): the model goes back to its last epoch now
         events.close()
-    model.write_results()
-    return mdata, model, (spot_layers(mdata) if mdata is not given else None)
+    results = model.compute_results()
+    return mdata, model, results, (spot_layers(mdata) if mdata is not given else None)
+
+
+def load_model_job(path, mdata, device: str):
+    """Worker: read a model file and compute its results (stored on the main thread)."""
+    from factvae.model import FactVAE
+
+    model = FactVAE.load(path, mdata, device=device)
+    return model, model.compute_results()
+
+
+def save_model_job(model, path):
+    return model.save(path, overwrite=False)
 
 
 class TrainWidget(Container):
@@ -109,6 +123,7 @@ class TrainWidget(Container):
         self.plot.clear()
         self.progress.value = 0
         self.start_button.enabled = False
+        self.save_button.enabled = self.load_button.enabled = False  # the model is changing
         self.cancel_button.enabled = True
         resume = self.model if self.model is not None and self.model.mdata is mdata else None
         if resume is not None:
@@ -142,7 +157,8 @@ class TrainWidget(Container):
             self.plot.add_epoch(p.losses)
 
     def _done(self, result):
-        mdata, model, layers = result
+        mdata, model, results, layers = result
+        model.apply_results(results)  # the shared MuData changes here, on the main thread
         self.model = model
         if mdata is not self.mdata:  # preprocessing made a new (filtered) object: show it in
             old = _session.spots_layer(self.viewer, self.mdata)  # place of the old one
@@ -196,7 +212,7 @@ class TrainWidget(Container):
         return path
 
     def _reset(self):
-        self.start_button.enabled = True
+        self.start_button.enabled = self.save_button.enabled = self.load_button.enabled = True
         self.cancel_button.enabled = False
 
     def _model_path(self):
@@ -210,28 +226,40 @@ class TrainWidget(Container):
         if self.model is None or path is None:
             show_error("Train a model and choose a file first.")
             return
-        try:
-            self.model.save(path, overwrite=False)
-        except FactVAEInputError as err:
-            show_error(str(err))
+        if Path(path).exists():  # refused up front, not after the work
+            show_error(str(FactVAEInputError("already exists.", file=str(path), field="model file",
+                                              fix="choose another file name.")))
             return
-        show_info(f"Saved model to {path}")
+        self._busy(f"Saving the model to {path}...")
+        self.worker = _workers.start(save_model_job, self.model, path,
+                                     on_return=lambda p: self._idle(f"Saved model to {p}"),
+                                     on_error=self._failed)
+        self.worker.start()
 
     def load_model(self):
-        from factvae.errors import FactVAEInputError
-        from factvae.model import FactVAE
-
         _, mdata = _session.current(self.viewer)
         path = self._model_path()
         if mdata is None or path is None:
             show_error("Load a dataset and choose a model file first.")
             return
-        try:
-            self.model = FactVAE.load(path, mdata, device=self.device.value)
-        except FactVAEInputError as err:
-            show_error(str(err))
-            return
-        self.model.write_results()
-        self.mdata = mdata
-        self.status.value = f"Loaded a model trained {self.model.epochs_done} epochs."
-        show_info(self.status.value)
+        self._busy(f"Loading {path}...")
+        self.worker = _workers.start(load_model_job, path, mdata, self.device.value,
+                                     on_return=lambda r: self._loaded(mdata, *r),
+                                     on_error=self._failed)
+        self.worker.start()
+
+    def _loaded(self, mdata, model, results):
+        model.apply_results(results)
+        self.model, self.mdata = model, mdata
+        self._idle(f"Loaded a model trained {model.epochs_done} epochs.")
+
+    def _busy(self, text: str):
+        """Reading or writing a file in a worker: no second start until it is done."""
+        self.start_button.enabled = False
+        self.save_button.enabled = self.load_button.enabled = False
+        self.status.value = text
+
+    def _idle(self, text: str):
+        self._reset()
+        self.status.value = text
+        show_info(text)
