@@ -305,3 +305,41 @@ def test_model_and_results_files_are_written_and_read_off_the_gui_thread(shown, 
     assert threads == {"save": False, "load": False, "write_h5mu": False, "apply": True}
     assert applied and ("atac", "obs", "factvae_lse") in applied[0]
 
+
+
+def test_the_cli_and_the_widgets_give_the_same_result_for_the_same_seed(viewer, qtbot, tiny_h5mu,
+                                                                       tmp_path):
+    """One pipeline: `factvae run` and Load -> Train -> Domains, seed 3 both, give the same
+    embedding and the same domains (before, the widget preprocessed with seed 0 and clustered
+    with seed 0 whatever the training seed)."""
+    import mudata
+    from factvae.cli import main
+    from factvae.pipeline import default_threads
+    from napari_factvae._domains_widget import DomainsWidget
+    from napari_factvae._load_widget import LoadWidget
+    from napari_factvae._train_widget import TrainWidget
+
+    out = tmp_path / "cli.h5mu"
+    assert main(["run", "--mudata", str(tiny_h5mu), "--out", str(out), "--epochs", "3",
+                 "--batch-size", "64", "--latent", "8", "--seed", "3", "--n-domains", "3",
+                 "--device", "cpu", "--threads", str(default_threads(leave_one=True))]) == 0
+    cli = mudata.read_h5mu(out)
+    lw = LoadWidget(viewer)
+    lw.mudata_file.value = tiny_h5mu
+    lw.load()
+    qtbot.waitUntil(lambda: lw.load_button.enabled, timeout=TIMEOUT)
+    tw = TrainWidget(viewer)
+    tw.epochs.value, tw.batch_size.value, tw.latent.value, tw.seed.value = 3, 64, 8, 3
+    tw.device.value = "cpu"
+    tw.start()
+    qtbot.waitUntil(lambda: tw.start_button.enabled, timeout=TIMEOUT)
+    dw = DomainsWidget(viewer)
+    dw.n_domains.value = 3
+    dw.compute()
+    qtbot.waitUntil(lambda: dw.compute_button.enabled, timeout=TIMEOUT)
+    gui = tw.mdata
+    assert list(gui.obs_names) == list(cli.obs_names)
+    np.testing.assert_allclose(gui.obsm["X_factvae"], cli.obsm["X_factvae"], rtol=1e-4, atol=1e-5)
+    assert (gui.obs["factvae_domain"].astype(str).to_numpy()
+            == cli.obs["factvae_domain"].astype(str).to_numpy()).all()
+    assert gui.uns["factvae_domain"]["params"]["seed"] == 3 == cli.uns["factvae_domain"]["params"]["seed"]

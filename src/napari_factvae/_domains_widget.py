@@ -16,11 +16,12 @@ KEY = "factvae_domain"
 
 
 def compute_domains(mdata, n_domains, resolution, spatial_weight, method="leiden", refine=0):
-    """Worker body: domains (engine); the raster's geometry was made with the spots layer."""
-    from factvae.domains import find_domains
+    """Worker body: (labels, record) from the engine; nothing is stored here (the widget stores
+    them on the main thread). The seed is the training seed, as in `factvae run`."""
+    from factvae.domains import compute_domains as compute
 
-    return find_domains(mdata, n_domains=n_domains, resolution=resolution, method=method,
-                        refine=refine, spatial_weight=spatial_weight)
+    return compute(mdata, n_domains=n_domains, resolution=resolution, method=method,
+                   refine=refine, spatial_weight=spatial_weight)
 
 
 class DomainsWidget(Container):
@@ -85,7 +86,11 @@ class DomainsWidget(Container):
                                      on_error=self._failed)
         self.worker.start()
 
-    def _done(self, record):
+    def _done(self, result):
+        from factvae.domains import store_domains
+
+        labels, record = result
+        store_domains(self.mdata, labels, record)
         self.compute_button.enabled = True
         exact = "" if record["exact"] else " (closest reached)"
         how = (f"resolution {record['resolution']:.3g}" if record["method"] == "leiden"
