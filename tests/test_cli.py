@@ -175,3 +175,22 @@ def test_analysis_subcommands(trained_h5mu, tmp_path, capsys):
     assert main(["regulation", "--mudata", str(dom), "--gene", "NoSuchGene", "--tsv",
                  str(tmp_path / "r2.tsv")]) == EXIT_INPUT
     assert "not in the data" in capsys.readouterr().err
+
+
+def test_model_options_are_generated_from_the_config():
+    """Every FactVAEConfig option with a flag is a CLI option, parsed to the config's values."""
+    from factvae.cli import _given_model_params, build_parser
+    from factvae.config import FactVAEConfig
+
+    parser = build_parser()
+    defaults = vars(parser.parse_args(["run", "--out", "x"]))
+    for o in FactVAEConfig.options("cli"):
+        assert o.dest in defaults, o.flag
+        # not given = None (the saved model's value with --resume), except the run's settings
+        assert defaults[o.dest] == (o.default if o.run_level else None), o.flag
+    args = parser.parse_args(["run", "--out", "x.h5mu", "--no-ssa", "--spatial", "off",
+                              "--latent", "12", "--dispersion", "feature", "--lr-ssa", "0.001"])
+    assert _given_model_params(args) == {"ssa": False, "spatial": False, "n_latent": 12,
+                                         "dispersion": "feature", "lr_ssa": 0.001, "seed": 0}
+    config = FactVAEConfig().updated(**_given_model_params(args))
+    assert (config.ssa, config.spatial, config.n_latent) == (False, False, 12)

@@ -343,3 +343,19 @@ def test_the_cli_and_the_widgets_give_the_same_result_for_the_same_seed(viewer, 
     assert (gui.obs["factvae_domain"].astype(str).to_numpy()
             == cli.obs["factvae_domain"].astype(str).to_numpy()).all()
     assert gui.uns["factvae_domain"]["params"]["seed"] == 3 == cli.uns["factvae_domain"]["params"]["seed"]
+
+
+def test_train_widget_has_every_option_of_the_config(viewer):
+    """The Train widget is generated from FactVAEConfig, as the CLI is: dispersion and the SSA
+    step (missing before) are there, and params() gives config values."""
+    from factvae.config import FactVAEConfig
+    from napari_factvae._train_widget import TrainWidget
+
+    w = TrainWidget(viewer)
+    names = [o.name for o in FactVAEConfig.options("gui")]
+    assert {"dispersion", "ssa", "spatial", "spatial_design", "n_latent"} <= set(names)
+    assert set(w.param_widgets) == set(names)
+    assert w.params() == {o.name: o.default for o in FactVAEConfig.options("gui")}
+    w.dispersion.value, w.ssa.value, w.spatial.value = "feature", False, "off (paper)"
+    config = FactVAEConfig().updated(**w.params()).validate()
+    assert (config.dispersion, config.ssa, config.spatial) == ("feature", False, False)

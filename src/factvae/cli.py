@@ -172,30 +172,25 @@ def cmd_check(args) -> int:
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
+    """The model options, generated from FactVAEConfig's field metadata (flag, help, range):
+    a new parameter there appears here and in the Train widget."""
     from .config import FactVAEConfig
 
-    c = FactVAEConfig()
     g = p.add_argument_group("model and training (defaults: the FactVAE authors')")
-    g.add_argument("--epochs", type=int, default=c.epochs)
-    # None = not given: the default, or the saved model's value with --resume
-    g.add_argument("--latent", type=int, help=f"embedding size d (default {c.n_latent})")
-    g.add_argument("--alpha", type=float, help=f"weight of the gene-peak prior term (default {c.alpha:g})")
-    g.add_argument("--batch-size", type=int, help=f"spots per mini-batch (default {c.batch_size})")
-    g.add_argument("--lr", type=float, help=f"learning rate (default {c.lr:g})")
-    g.add_argument("--dispersion", choices=("paper", "feature"),
-                   help=f"dispersion form (default {c.dispersion})")
-    g.add_argument("--no-ssa", action="store_true", help="skip the similarity-structure alignment")
-    g.add_argument("--spatial", choices=("auto", "on", "off"), default="auto",
-                   help="spatial context in the encoders: auto (on when spots have coordinates), "
-                        "on, or off (the paper's model)")
-    g.add_argument("--spatial-design", choices=c.SPATIAL_DESIGNS,
-                   default=c.spatial_design, help="how neighbours enter the model (default "
-                   f"{c.spatial_design})")
-    g.add_argument("--spatial-neighbors", type=int, default=c.spatial_neighbors, metavar="K",
-                   help=f"spatial neighbours per spot (default {c.spatial_neighbors})")
+    for o in FactVAEConfig.options("cli"):
+        shown = next((k for k, v in (o.choices or {}).items() if v == o.default), o.default)
+        help_ = f"{o.help} (default {shown})"
+        # None = not given: the default, or the saved model's value with --resume
+        default = o.default if o.run_level else None
+        if o.choices:
+            g.add_argument(o.flag, choices=list(o.choices), default=default, help=help_)
+        elif o.type is bool:
+            g.add_argument(o.flag, action=argparse.BooleanOptionalAction, default=default,
+                           help=help_)
+        else:
+            g.add_argument(o.flag, type=o.type, default=default, metavar=o.metavar, help=help_)
     g.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
     g.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    g.add_argument("--seed", type=int, default=c.seed)
     g.add_argument("--resume", metavar="MODEL.pt", help="continue training a saved model or a "
                    "checkpoint (--epochs is the total)")
     g.add_argument("--checkpoint-minutes", type=float, default=CHECKPOINT_MINUTES, metavar="M",
@@ -203,26 +198,27 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                         f"{CHECKPOINT_MINUTES:g}; 0: only on Ctrl-C); removed once the model is saved")
 
 
-# CLI flag -> (argparse attribute, FactVAEConfig field) of the options a resumed model keeps
-_KEPT_BY_A_SAVED_MODEL = {"--latent": ("latent", "n_latent"), "--alpha": ("alpha", "alpha"),
-                          "--batch-size": ("batch_size", "batch_size"), "--lr": ("lr", "lr"),
-                          "--dispersion": ("dispersion", "dispersion")}
+def _given_model_params(args) -> dict:
+    """{config field: value} of the model options given on the command line (not epochs)."""
+    from .config import FactVAEConfig
+
+    out = {}
+    for o in FactVAEConfig.options("cli"):
+        value = getattr(args, o.dest, None)
+        if o.name == "epochs" or value is None:
+            continue
+        out[o.name] = o.choices[value] if o.choices else value
+    return out
 
 
 def _model_params(args) -> dict:
+    return {k: v for k, v in _given_model_params(args).items()}
+
+
+def _flag_of_field(name: str) -> str:
     from .config import FactVAEConfig
 
-    c = FactVAEConfig()
-    spatial = {"auto": "auto", "on": True, "off": False}[args.spatial]
-    given = {field: getattr(args, attr) for attr, field in _KEPT_BY_A_SAVED_MODEL.values()}
-    params = {k: (v if v is not None else getattr(c, k)) for k, v in given.items()}
-    return dict(**params, ssa=not args.no_ssa, seed=args.seed, spatial=spatial,
-                spatial_design=args.spatial_design, spatial_neighbors=args.spatial_neighbors)
-
-
-# FactVAEConfig field -> the flag that sets it, to name the flag in an error
-_FLAG_OF_FIELD = {field: flag for flag, (attr, field) in _KEPT_BY_A_SAVED_MODEL.items()}
-_FLAG_OF_FIELD.update(spatial_neighbors="--spatial-neighbors", epochs="--epochs", seed="--seed")
+    return next((o.flag for o in FactVAEConfig.options("cli") if o.name == name), name)
 
 
 def _check_model_args(args) -> None:
@@ -238,7 +234,7 @@ def _check_model_args(args) -> None:
     try:
         FactVAEConfig().updated(**_model_params(args), epochs=args.epochs).validate()
     except FactVAEInputError as err:
-        raise FactVAEInputError(err.problem, field=_FLAG_OF_FIELD.get(err.field, err.field),
+        raise FactVAEInputError(err.problem, field=_flag_of_field(err.field),
                                 fix=err.fix) from None
 
 
@@ -322,9 +318,9 @@ def run_pipeline(mdata, args, ckpt: Path | None = None):
     if args.resume:
         model = FactVAE.load(args.resume, mdata, device=args.device, n_threads=args.threads,
                              epochs=args.epochs)
-        ignored = [flag for flag, (attr, field) in _KEPT_BY_A_SAVED_MODEL.items()
-                   if getattr(args, attr) is not None
-                   and getattr(args, attr) != getattr(model.config, field)]
+        # a resumed model keeps its own parameters (the run's seed aside)
+        ignored = [_flag_of_field(k) for k, v in _given_model_params(args).items()
+                   if k != "seed" and v != getattr(model.config, k)]
         if ignored:
             raise FactVAEInputError(
                 f"{', '.join(ignored)} differ from the saved model's, and a resumed model keeps "

@@ -2,7 +2,48 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
+
+
+def _option(default, help: str, *, flag: str, label: str | None = None, minimum=None,
+            maximum=None, step=None, choices=None, gui_choices=None, gui: bool = True,
+            run_level: bool = False, metavar: str | None = None):
+    """A parameter users set: its CLI flag, GUI label, range and help live with its default, so
+    the CLI options and the Train widget are generated from here (`FactVAEConfig.options`).
+    `choices`: allowed values, or {shown: value}; `run_level`: a setting of the run (epochs,
+    seed) that a resumed model does not keep as its own."""
+    if isinstance(choices, tuple):
+        choices = {c: c for c in choices}
+    return field(default=default, metadata={
+        "help": help, "flag": flag, "label": label or flag.lstrip("-").replace("-", " ").capitalize(),
+        "min": minimum, "max": maximum, "step": step, "choices": choices,
+        "gui_choices": gui_choices or choices, "gui": gui, "run_level": run_level,
+        "metavar": metavar})
+
+
+@dataclass(frozen=True)
+class Option:
+    """One user-facing parameter of FactVAEConfig (see `_option`)."""
+
+    name: str
+    type: type
+    default: object
+    help: str
+    flag: str
+    label: str
+    min: object
+    max: object
+    step: object
+    choices: dict | None
+    gui_choices: dict | None
+    gui: bool
+    run_level: bool
+    metavar: str | None
+
+    @property
+    def dest(self) -> str:
+        """The argparse attribute (and the Train widget's attribute) for this option."""
+        return self.flag.lstrip("-").replace("-", "_")
 
 
 @dataclass
@@ -45,29 +86,52 @@ class FactVAEConfig:
     w_smooth: weight of the smoothness term of the 'smooth' design (1.0).
     """
 
-    n_latent: int = 50
+    n_latent: int = _option(50, "embedding size d of spots and features", flag="--latent",
+                            label="Latent size d", minimum=2, maximum=512)
     rna_hidden: tuple[int, ...] = (512, 256)
     atac_hidden: tuple[int, ...] = (256,)
-    dropout_rate: float = 0.2
-    dispersion: str = "paper"
+    dropout_rate: float = _option(0.2, "encoder dropout", flag="--dropout", minimum=0.0,
+                                  maximum=0.95, step=0.05, gui=False)
+    dispersion: str = _option("paper", "dispersion form: 'paper' (eq. 7) or 'feature' (one "
+                              "theta per gene/peak)", flag="--dispersion", label="Dispersion",
+                              choices=("paper", "feature"))
     w_nll_rna: float = 0.1
     w_kl_rna: float = 0.001
     w_nll_atac: float = 0.002
     w_kl_atac: float = 0.001
-    alpha: float = 1.0
-    ssa: bool = True
+    alpha: float = _option(1.0, "weight of the gene-peak prior term (0: off)", flag="--alpha",
+                           label="Prior weight alpha", minimum=0.0, maximum=100.0, step=0.1)
+    ssa: bool = _option(True, "the similarity-structure alignment step (--no-ssa skips it)",
+                        flag="--ssa", label="SSA step")
     ssa_teacher_eval: bool = False
     ssa_sampled: bool = True
     encoder_init: str = "xavier"
-    lr: float = 1e-3
-    lr_ssa: float = 5e-4
-    gamma: float = 0.995
-    batch_size: int = 128
-    epochs: int = 300
-    seed: int = 0
-    spatial: bool | str = "auto"
-    spatial_design: str = "bilateral"
-    spatial_neighbors: int = 8
+    lr: float = _option(1e-3, "learning rate of the joint step", flag="--lr",
+                        label="Learning rate", minimum=1e-6, maximum=1.0, step=1e-4)
+    lr_ssa: float = _option(5e-4, "learning rate of the SSA step", flag="--lr-ssa",
+                            minimum=1e-6, maximum=1.0, step=1e-4, gui=False)
+    gamma: float = _option(0.995, "learning-rate decay per epoch", flag="--gamma",
+                           minimum=0.5, maximum=1.0, step=0.001, gui=False)
+    batch_size: int = _option(128, "spots per mini-batch", flag="--batch-size",
+                              label="Batch size", minimum=2, maximum=100_000)
+    epochs: int = _option(300, "training epochs (with --resume: the total)", flag="--epochs",
+                          label="Epochs", minimum=1, maximum=100_000, run_level=True)
+    seed: int = _option(0, "seeds preprocessing, training and the domain search", flag="--seed",
+                        label="Seed", minimum=0, maximum=2 ** 31 - 1, run_level=True)
+    spatial: bool | str = _option("auto", "spatial context: auto (on when the spots have "
+                                  "coordinates), on, or off (the paper's model)",
+                                  flag="--spatial", label="Spatial context",
+                                  choices={"auto": "auto", "on": True, "off": False},
+                                  gui_choices={"auto": "auto", "on": True, "off (paper)": False})
+    spatial_design: str = _option("bilateral", "how spatial context enters the model "
+                                  "(bilateral: each spot's code averaged with its look-alike "
+                                  "neighbours'; docs/method.md)", flag="--spatial-design",
+                                  label="Spatial design",
+                                  choices=("bilateral", "bilateral_train", "attention",
+                                           "aggregate", "smooth"))
+    spatial_neighbors: int = _option(8, "spatial neighbours per spot", flag="--spatial-neighbors",
+                                     label="Spatial neighbours", minimum=1, maximum=64,
+                                     metavar="K")
     w_smooth: float = 1.0
 
     # parameters that change the network's shape: a checkpoint must agree on these
@@ -76,6 +140,21 @@ class FactVAEConfig:
     ENCODER_INITS = ("xavier", "torch")
     SPATIAL_DESIGNS = ("bilateral", "bilateral_train", "attention", "aggregate", "smooth")
     TRAINED_SPATIAL_DESIGNS = ("bilateral_train", "attention", "aggregate", "smooth")
+
+    @classmethod
+    def options(cls, where: str = "cli") -> list[Option]:
+        """The parameters a user sets, in declaration order: all with a CLI flag (`where='cli'`)
+        or those the Train widget shows (`'gui'`)."""
+        out = []
+        for f in fields(cls):
+            m = f.metadata
+            if not m or (where == "gui" and not m["gui"]):
+                continue
+            kind = type(f.default) if not m["choices"] else object
+            out.append(Option(f.name, kind, f.default, m["help"], m["flag"], m["label"], m["min"],
+                              m["max"], m["step"], m["choices"], m["gui_choices"], m["gui"],
+                              m["run_level"], m["metavar"]))
+        return out
 
     def validate(self) -> "FactVAEConfig":
         """One clear error for the first parameter out of its range; returns self."""

@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from magicgui.widgets import (ComboBox, Container, FileEdit, FloatSpinBox, Label, ProgressBar,
+from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, FloatSpinBox, Label, ProgressBar,
                               PushButton, SpinBox)
 from napari.utils.notifications import show_error, show_info
 
@@ -68,22 +68,27 @@ class TrainWidget(Container):
 
         super().__init__(labels=True)
         self.viewer = napari_viewer
-        c = FactVAEConfig()
-        self.epochs = SpinBox(label="Epochs", value=c.epochs, min=1, max=100_000)
-        self.latent = SpinBox(label="Latent size d", value=c.n_latent, min=2, max=512)
-        self.alpha = FloatSpinBox(label="Prior weight alpha", value=c.alpha, min=0.0, max=100.0, step=0.1)
-        self.batch_size = SpinBox(label="Batch size", value=c.batch_size, min=2, max=100_000)
-        self.lr = FloatSpinBox(label="Learning rate", value=c.lr, min=1e-6, max=1.0, step=1e-4)
-        self.device = ComboBox(label="Device", choices=["auto", "cpu", "cuda", "mps"], value="auto")
-        self.seed = SpinBox(label="Seed", value=c.seed, min=0, max=2 ** 31 - 1)
-        self.spatial = ComboBox(label="Spatial context", value="auto",
-                                choices=["auto", "on", "off (paper)"],
-                                tooltip="auto: on when the spots have coordinates; off: the "
-                                        "paper's model, which ignores space")
-        self.spatial_design = ComboBox(label="Spatial design", value=c.spatial_design,
-                                       choices=list(c.SPATIAL_DESIGNS),
-                                       tooltip="bilateral: each spot's code averaged with "
-                                               "its look-alike neighbours' (docs/method.md)")
+        # the parameters, generated from FactVAEConfig's field metadata (as the CLI's options):
+        # a widget per option, under the CLI option's name (self.latent, self.batch_size, ...)
+        self.config_options = sorted(FactVAEConfig.options("gui"), key=lambda o: o.name != "epochs")
+        self.param_widgets = {}
+        for o in self.config_options:
+            tip = o.help
+            if o.gui_choices:
+                shown = next(k for k, v in o.gui_choices.items() if v == o.default)
+                w = ComboBox(label=o.label, choices=list(o.gui_choices), value=shown, tooltip=tip)
+            elif o.type is bool:
+                w = CheckBox(text=o.label, value=o.default, tooltip=tip)
+            elif o.type is int:
+                w = SpinBox(label=o.label, value=o.default, min=o.min, max=o.max, tooltip=tip)
+            else:
+                w = FloatSpinBox(label=o.label, value=o.default, min=o.min, max=o.max,
+                                 step=o.step, tooltip=tip)
+            self.param_widgets[o.name] = w
+            setattr(self, o.dest, w)
+            if o.name == "epochs":  # the device sits right after the run's length
+                self.device = ComboBox(label="Device", choices=["auto", "cpu", "cuda", "mps"],
+                                       value="auto")
         self.start_button = PushButton(text="Start")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(label="Progress", min=0, max=1000, value=0)
@@ -92,8 +97,9 @@ class TrainWidget(Container):
         self.save_button = PushButton(text="Save model")
         self.load_button = PushButton(text="Load model")
         self.plot = LossPlot()
-        self.extend([self.epochs, self.latent, self.alpha, self.batch_size, self.lr, self.device,
-                     self.seed, self.spatial, self.spatial_design, self.start_button,
+        self.extend([self.param_widgets["epochs"], self.device,
+                     *[w for name, w in self.param_widgets.items() if name != "epochs"],
+                     self.start_button,
                      self.cancel_button, self.progress, self.status,
                      self.model_file, self.save_button, self.load_button])
         self.native.layout().addWidget(self.plot)
@@ -107,11 +113,12 @@ class TrainWidget(Container):
         self.mdata = None
 
     def params(self) -> dict:
-        spatial = {"auto": "auto", "on": True, "off (paper)": False}[self.spatial.value]
-        return dict(n_latent=self.latent.value, alpha=self.alpha.value,
-                    batch_size=self.batch_size.value, lr=self.lr.value, seed=self.seed.value,
-                    epochs=self.epochs.value, spatial=spatial,
-                    spatial_design=self.spatial_design.value)
+        """FactVAEConfig keyword arguments from the widgets."""
+        out = {}
+        for o in self.config_options:
+            value = self.param_widgets[o.name].value
+            out[o.name] = o.gui_choices[value] if o.gui_choices else value
+        return out
 
     def start(self):
         layer, mdata = _session.current(self.viewer)
