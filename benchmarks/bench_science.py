@@ -191,7 +191,9 @@ def baselines(m):
     import scanpy as sc
 
     rna = m.mod["rna"]
-    X_rna = sc.pp.pca(rna.layers[factvae.keys.LOGNORM_KEY][:, rna.var["highly_variable"].to_numpy()],
+    from factvae.keys import LOGNORM_KEY
+
+    X_rna = sc.pp.pca(rna.layers[LOGNORM_KEY][:, rna.var["highly_variable"].to_numpy()],
                       n_comps=30, random_state=0)
     from factvae.preprocess import tfidf
     from sklearn.utils.extmath import randomized_svd

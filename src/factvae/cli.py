@@ -720,7 +720,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markers", metavar="MARKERS.tsv", help="write domain marker genes/peaks/motifs")
     p.add_argument("--picture", metavar="DOMAINS.png", help="draw the domains on the tissue")
     p.add_argument("--out", metavar="OUT.h5mu", help="write the result with the domains")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=None,
+                   help="clustering seed (default: the training seed stored in the file)")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_domains)
 
