@@ -1,8 +1,9 @@
 """GUI responsiveness: the domain map, legend and overlays at 50,000 spots (main-thread time of
-each action and the longest stall of the Qt event loop around it), and the longest stall
-while FactVAE trains in a napari thread worker (a 10 ms QTimer records the gaps).
+each action and the longest stall of the Qt event loop around it), the longest stall while
+FactVAE trains in a napari thread worker (a 10 ms QTimer records the gaps), and the stalls while
+the widgets save the .h5mu, save a model and load it (workers since 2026-11).
 
-    xvfb-run -a python benchmarks/bench_gui.py
+    xvfb-run -a python benchmarks/bench_gui.py [--sections map train files]
 
 Results: benchmarks/results/gui.json and a summary on stdout. Under Xvfb the canvas is drawn by
 Mesa's llvmpipe on the CPU: `redraw_*` rows give the cost of one redraw alone, for comparison.
@@ -59,17 +60,46 @@ def stall(app, op, settle=0.5):
     return {"op_ms": round(spent[0], 1), "gap_ms": float(max(gaps))}
 
 
-def main():
-    import napari
+def stall_until(app, op, done, timeout=300.0, settle=0.3):
+    """As `stall`, for an action whose work runs in a worker: pump until `done()`."""
     from qtpy.QtCore import QElapsedTimer, QTimer
-    from qtpy.QtWidgets import QApplication
 
-    import factvae
-    from napari_factvae._layers import spot_layers
-    from napari_factvae._legend_widget import LegendWidget
-    from napari_factvae._overlay_widget import OverlayWidget
-    from napari_factvae._session import show_dataset
-    from napari_factvae._train_widget import TrainWidget
+    clock = QElapsedTimer()
+    clock.start()
+    last, gaps = [clock.elapsed()], []
+
+    def tick():
+        now = clock.elapsed()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(tick)
+    timer.start()
+    pump(app, 0.1)
+    gaps.clear()
+    t0 = time.perf_counter()
+    op()
+    op_ms = 1000 * (time.perf_counter() - t0)
+    while not done() and time.perf_counter() - t0 < timeout:
+        app.processEvents()
+        time.sleep(0.001)
+    total = time.perf_counter() - t0
+    pump(app, settle)
+    timer.stop()
+    return {"op_ms": round(op_ms, 1), "total_s": round(total, 2), "gap_ms": float(max(gaps))}
+
+
+def main():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sections", nargs="+", default=["map", "train", "files"],
+                        choices=["map", "train", "files"])
+    sections = parser.parse_args().sections
+    import napari
+    from qtpy.QtWidgets import QApplication
 
     out = {}
     viewer = napari.Viewer(show=True)
@@ -77,6 +107,26 @@ def main():
     app = QApplication.instance()
 
     # 1. the domain map, legend and overlays at 50,000 spots
+    if "map" in sections:
+        map_section(app, viewer, out)
+    if "train" in sections or "files" in sections:
+        train_section(app, viewer, out, measure_gaps="train" in sections)
+    if "files" in sections:
+        files_section(app, viewer, out)
+    viewer.close()
+    name = "gui.json" if set(sections) == {"map", "train", "files"} else f"gui_{'_'.join(sections)}.json"
+    path = ROOT / "benchmarks" / "results" / name
+    path.write_text(json.dumps(out, indent=2))
+    print(json.dumps(out, indent=2))
+
+
+def map_section(app, viewer, out):
+    import factvae
+    from napari_factvae._layers import spot_layers
+    from napari_factvae._legend_widget import LegendWidget
+    from napari_factvae._overlay_widget import OverlayWidget
+    from napari_factvae._session import show_dataset
+
     big = factvae.simulate(n_spots=50_000, n_genes=100, n_peaks=500, n_domains=8, image_size=1500)
     t0 = time.perf_counter()
     layers = spot_layers(big)  # what the Load/Train workers and the reader do off the GUI thread
@@ -125,13 +175,22 @@ def main():
         "recolour_ms": ops["recolour a domain"]}
     viewer.layers.clear()
 
-    # 2. event-loop gaps while training (default simulated tissue, 1,500 spots)
+
+def train_section(app, viewer, out, measure_gaps=True):
+    """2. event-loop gaps while training (default simulated tissue, 1,500 spots)."""
+    import factvae
+    from qtpy.QtCore import QElapsedTimer, QTimer
+
+    from napari_factvae._session import show_dataset
+    from napari_factvae._train_widget import TrainWidget
+
     m = factvae.simulate(seed=0)
     show_dataset(viewer, m, "sim")
     w = TrainWidget(viewer)
     viewer.window.add_dock_widget(w)
-    w.epochs.value = 15
+    w.epochs.value = 15 if measure_gaps else 2
     w.device.value = "cpu"
+    out["_train_widget"] = w
     gaps = []
     clock = QElapsedTimer()
     clock.start()
@@ -155,6 +214,8 @@ def main():
         app.processEvents()
         time.sleep(0.001)
     timer.stop()
+    if not measure_gaps:
+        return
     g = np.asarray(gaps[5:], float)  # skip the first ticks (preprocessing start-up)
     worst = np.argsort(g)[-5:][::-1]
     out["worst_gaps"] = [{"ms": float(g[i]), "at_ms": int(stamps[i + 5][0]),
@@ -163,10 +224,37 @@ def main():
                                          "median": float(np.median(g)), "ticks": int(g.size),
                                          "train_seconds": float(w.model.train_seconds),
                                          "epochs": int(w.model.epochs_done)}
-    viewer.close()
-    path = ROOT / "benchmarks" / "results" / "gui.json"
-    path.write_text(json.dumps(out, indent=2))
-    print(json.dumps(out, indent=2))
+
+
+def files_section(app, viewer, out):
+    """3. saving the dataset (.h5mu), saving and loading the model, from the widgets."""
+    import tempfile
+
+    from napari_factvae._load_widget import LoadWidget
+
+    w = out.pop("_train_widget")
+    mdata = w.mdata
+    folder = Path(tempfile.mkdtemp())
+    ops = {}
+    lw = LoadWidget(viewer)
+    lw.save_file.value = folder / "result.h5mu"
+    ops["save .h5mu (Load widget)"] = stall_until(app, lw.save, lambda: lw.save_button.enabled)
+    w.model_file.value = folder / "model.pt"
+    ops["save model (Train widget)"] = stall_until(app, w.save_model, lambda: w.save_button.enabled)
+    ops["load model (Train widget)"] = stall_until(app, w.load_model, lambda: w.load_button.enabled)
+    # the same work on the GUI thread, as the widgets did before 2026-11, for comparison
+    from factvae.io import write_h5mu
+    from factvae.model import FactVAE
+
+    ops["before: save .h5mu on the GUI thread"] = stall(
+        app, lambda: write_h5mu(mdata, folder / "again.h5mu", overwrite=True))
+    ops["before: save model on the GUI thread"] = stall(
+        app, lambda: w.model.save(folder / "again.pt", overwrite=True))
+    ops["before: load model on the GUI thread"] = stall(
+        app, lambda: FactVAE.load(folder / "model.pt", mdata, device="cpu").write_results())
+    ops["_sizes_mb"] = {p.name: round(p.stat().st_size / 1e6, 1) for p in folder.iterdir()}
+    ops["_data"] = f"{mdata.n_obs} spots, {mdata.mod['rna'].n_vars} genes, {mdata.mod['atac'].n_vars} peaks"
+    out["files_ms"] = ops
 
 
 if __name__ == "__main__":
