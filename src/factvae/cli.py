@@ -337,7 +337,8 @@ def run_pipeline(mdata, args, ckpt: Path | None = None):
                         **_model_params(args))
     mode = (f"spatial mode ({model.config.spatial_design}, {model.config.spatial_neighbors} "
             "neighbours)" if model.config.spatial else "no spatial context")
-    threads = f", {model.n_threads} threads" if model.device.type == "cpu" else ""
+    threads = (f", {model.n_threads} thread{'' if model.n_threads == 1 else 's'}"
+               if model.device.type == "cpu" else "")
     _say(f"factvae: training on {model.device}{threads} ({len(model.genes)} genes, "
          f"{len(model.peaks)} peaks, {args.epochs} epochs, {mode})")
     _train_with_checkpoints(model, args, ckpt)
