@@ -190,8 +190,10 @@ class FactVAE:
                     callback(p)
                 if bar is not None and p.epoch_done:
                     bar.update(1)
-                    bar.set_postfix(loss=f"{p.losses['joint']:.3g}", reg=f"{p.losses['reg']:.3g}",
-                                    ssa=f"{p.losses['ssa']:.3g}")
+                    # whatever terms the module returns; the joint loss named 'loss'
+                    bar.set_postfix({("loss" if k == "joint" else k): f"{v:.3g}"
+                                     for k, v in p.losses.items()
+                                     if k in ("joint", "reg", "ssa", "smooth")})
         finally:
             if bar is not None:
                 bar.close()
