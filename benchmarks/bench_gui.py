@@ -27,58 +27,57 @@ def pump(app, seconds):
         time.sleep(0.001)
 
 
+class GapMeter:
+    """A 10 ms QTimer that records the gaps between its ticks: the event loop's stalls."""
+
+    def __init__(self):
+        from qtpy.QtCore import QElapsedTimer, QTimer
+
+        self.clock = QElapsedTimer()
+        self.clock.start()
+        self.last, self.gaps = self.clock.elapsed(), []
+        self.timer = QTimer()
+        self.timer.setInterval(10)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+
+    def _tick(self):
+        now = self.clock.elapsed()
+        self.gaps.append(now - self.last)
+        self.last = now
+
+    def stop(self) -> float:
+        self.timer.stop()
+        return float(max(self.gaps))
+
+
 def stall(app, op, settle=0.5):
     """Run `op` from the event loop; (its own time, the longest gap between 10 ms timer ticks
     from just before it until `settle` s after it, redraws included), in ms."""
-    from qtpy.QtCore import QElapsedTimer, QTimer
+    from qtpy.QtCore import QTimer
 
-    clock = QElapsedTimer()
-    clock.start()
-    last, gaps, spent = [clock.elapsed()], [], []
-
-    def tick():
-        now = clock.elapsed()
-        gaps.append(now - last[0])
-        last[0] = now
+    spent = []
 
     def run():
         t0 = time.perf_counter()
         op()
         spent.append(1000 * (time.perf_counter() - t0))
 
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
-    timer.start()
+    meter = GapMeter()
     pump(app, 0.1)
-    gaps.clear()
+    meter.gaps.clear()
     QTimer.singleShot(0, run)
     while not spent:
         app.processEvents()
     pump(app, settle)
-    timer.stop()
-    return {"op_ms": round(spent[0], 1), "gap_ms": float(max(gaps))}
+    return {"op_ms": round(spent[0], 1), "gap_ms": meter.stop()}
 
 
 def stall_until(app, op, done, timeout=300.0, settle=0.3):
     """As `stall`, for an action whose work runs in a worker: pump until `done()`."""
-    from qtpy.QtCore import QElapsedTimer, QTimer
-
-    clock = QElapsedTimer()
-    clock.start()
-    last, gaps = [clock.elapsed()], []
-
-    def tick():
-        now = clock.elapsed()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
-    timer.start()
+    meter = GapMeter()
     pump(app, 0.1)
-    gaps.clear()
+    meter.gaps.clear()
     t0 = time.perf_counter()
     op()
     op_ms = 1000 * (time.perf_counter() - t0)
@@ -87,8 +86,7 @@ def stall_until(app, op, done, timeout=300.0, settle=0.3):
         time.sleep(0.001)
     total = time.perf_counter() - t0
     pump(app, settle)
-    timer.stop()
-    return {"op_ms": round(op_ms, 1), "total_s": round(total, 2), "gap_ms": float(max(gaps))}
+    return {"op_ms": round(op_ms, 1), "total_s": round(total, 2), "gap_ms": meter.stop()}
 
 
 def main():

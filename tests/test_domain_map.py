@@ -9,26 +9,9 @@ PITCH = 20.0  # micrometres, DBiT-like
 
 
 def dbit_grid(n_domains=8, seed=0):
-    """A 9,215-spot DBiT-like result: a 100 x 100 grid at a 20 um pitch cut to an irregular
-    outline, coordinates in micrometres, no image and no spot diameter; Voronoi domains."""
-    import anndata as ad
-    import scipy.sparse as sp
+    from factvae.datasets import dbit_grid as grid
 
-    from factvae.domains import _palette
-
-    yy, xx = np.mgrid[0:100, 0:100]
-    xy = np.c_[xx.ravel(), yy.ravel()] * PITCH
-    u, v = xy.T / 990.0 - 1
-    r = np.hypot(1.1 * u, v) + 0.06 * np.sin(3 * np.arctan2(v, u))
-    xy = xy[np.sort(np.argsort(r)[:9215])]
-    seeds = np.random.default_rng(seed).uniform(200, 1800, (n_domains, 2))
-    domain = np.argmin(((xy[:, None] - seeds[None]) ** 2).sum(-1), 1)
-    a = ad.AnnData(sp.csr_matrix((len(xy), 4), dtype=np.float32),
-                   obs=pd.DataFrame(index=[f"spot{i:05d}" for i in range(len(xy))]))
-    a.obs["factvae_domain"] = pd.Categorical.from_codes(domain, [f"D{i + 1}" for i in range(n_domains)])
-    a.uns["factvae_domain_colors"] = _palette(n_domains)
-    a.obsm["spatial"] = xy
-    return a
+    return grid(n_domains, seed, PITCH)
 
 
 def test_spot_size_from_scale_factors_else_the_pitch(tiny_mdata):

@@ -8,17 +8,14 @@ import factvae
 from factvae.errors import FactVAEInputError
 from factvae.model import FactVAE
 from factvae.module import cosine_matrix, regulatory_loss
+from _tissue import prepared_tissue
 
 FAST = dict(batch_size=64, device="cpu", n_threads=1)
 
 
 @pytest.fixture(scope="module")
 def prepared():
-    m = factvae.simulate(n_spots=240, n_genes=150, n_peaks=900, n_domains=4, n_motifs=8,
-                         image_size=200, seed=1)
-    m = factvae.preprocess(m, n_top_genes=100, n_pcs=30, n_lsi=30)
-    factvae.add_gene_peak_prior(m)
-    return m
+    return prepared_tissue(n_pcs=30)
 
 
 @pytest.fixture

@@ -11,17 +11,14 @@ from factvae.domains import cluster, find_domains, refine_labels, suggest_n_doma
 from factvae.errors import FactVAEInputError
 from factvae.model import FactVAE
 from factvae.neighbors import spatial_neighbor_index
+from _tissue import prepared_tissue
 
 FAST = dict(batch_size=64, device="cpu", n_threads=1, n_latent=8)
 
 
 @pytest.fixture(scope="module")
 def prepared():
-    m = factvae.simulate(n_spots=240, n_genes=150, n_peaks=900, n_domains=4, n_motifs=8,
-                         image_size=200, seed=1)
-    m = factvae.preprocess(m, n_top_genes=100, n_pcs=20, n_lsi=20)
-    factvae.add_gene_peak_prior(m)
-    return m
+    return prepared_tissue()
 
 
 def test_spatial_mode_is_on_with_coordinates_and_off_without(prepared):

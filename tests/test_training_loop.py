@@ -13,17 +13,15 @@ from factvae.model import FactVAE, training_data
 from factvae.module import FactVAEModule, kl_normal, regulatory_loss
 from factvae.trainer import Trainer, tune_cpu_allocator
 from factvae.zinb import zinb_log_prob
+from _tissue import prepared_tissue
 
 LEGACY = dict(spatial=False, ssa_sampled=False, encoder_init="torch")
 
 
 @pytest.fixture(scope="module")
 def prepared():
-    m = factvae.simulate(n_spots=200, n_genes=120, n_peaks=700, n_domains=3, n_motifs=6,
-                         image_size=200, seed=4)
-    m = factvae.preprocess(m, n_top_genes=100, n_pcs=20, n_lsi=20)
-    factvae.add_gene_peak_prior(m)
-    return m
+    return prepared_tissue(n_spots=200, n_genes=120, n_peaks=700, n_domains=3, n_motifs=6,
+                           seed=4)
 
 
 @pytest.mark.parametrize("spatial", [False, True])

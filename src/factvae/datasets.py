@@ -381,3 +381,28 @@ def simulate(n_spots: int = 1500, n_genes: int = 1000, n_peaks: int = 8000, *, n
                                        "motif": [motif_names[m] for _, m in domain_motifs]}),
     }
     return mdata
+
+
+def dbit_grid(n_domains: int = 8, seed: int = 0, pitch: float = 20.0):
+    """A 9,215-spot DBiT-like result to look at and test drawing with: a 100 x 100 grid at a
+    `pitch` um pitch cut to an irregular outline, coordinates in micrometres, no image and no
+    spot diameter, Voronoi domains in `obs['factvae_domain']` with colours (an AnnData, 4 empty
+    genes: no counts to model)."""
+    import anndata as ad
+
+    from .domains import _palette
+    from .keys import DOMAIN_KEY, colors_key
+
+    yy, xx = np.mgrid[0:100, 0:100]
+    xy = np.c_[xx.ravel(), yy.ravel()] * float(pitch)
+    u, v = xy.T / (49.5 * pitch) - 1
+    r = np.hypot(1.1 * u, v) + 0.06 * np.sin(3 * np.arctan2(v, u))
+    xy = xy[np.sort(np.argsort(r)[:9215])]
+    seeds = np.random.default_rng(seed).uniform(10 * pitch, 90 * pitch, (n_domains, 2))
+    domain = np.argmin(((xy[:, None] - seeds[None]) ** 2).sum(-1), 1)
+    a = ad.AnnData(sp.csr_matrix((len(xy), 4), dtype=np.float32),
+                   obs=pd.DataFrame(index=[f"spot{i:05d}" for i in range(len(xy))]))
+    a.obs[DOMAIN_KEY] = pd.Categorical.from_codes(domain, [f"D{i + 1}" for i in range(n_domains)])
+    a.uns[colors_key(DOMAIN_KEY)] = _palette(n_domains)
+    a.obsm["spatial"] = xy
+    return a
