@@ -37,7 +37,8 @@ def test_one_gene_table(trained):
 
 def test_planted_links_score_above_background(trained):
     table = infer_regulation(trained, n_background=20_000)
-    assert "factvae_regulation" in trained.uns
+    stored = trained.uns["factvae_regulation"]
+    assert stored["params"]["all_genes"] and len(stored["table"]) > 0
     links = trained.uns["simulation"]["links"]
     key = set(zip(links["gene"], links["peak"]))
     planted = table[[(g, p) in key for g, p in zip(table["gene"], table["peak"])]]

@@ -90,8 +90,9 @@ def upgrade(mdata) -> list[str]:
     if "motif_deviation_params" in atac_uns and MOTIF_DEVIATIONS_KEY not in atac_uns:
         atac_uns[MOTIF_DEVIATIONS_KEY] = {"params": dict(atac_uns.pop("motif_deviation_params"))}
         done.append("mod['atac'].uns['motif_deviation_params']")
-    for key in (DOMAIN_MARKERS_KEY, DOMAIN_MOTIFS_KEY):  # a bare table -> {'table': ...}
+    for key in (DOMAIN_MARKERS_KEY, DOMAIN_MOTIFS_KEY, REGULATION_KEY):  # a bare table
         if key in uns and not isinstance(uns[key], dict):
-            uns[key] = {"params": {}, "table": uns[key]}
+            params = uns.pop(f"{key}_params", {})
+            uns[key] = {"params": dict(params), "table": uns[key]}
             done.append(f"uns['{key}']")
     return done

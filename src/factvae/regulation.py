@@ -10,10 +10,8 @@ import pandas as pd
 
 from .errors import FactVAEInputError
 from .genome import peak_coordinates
-from .keys import FEATURE_KEY
+from .keys import FEATURE_KEY, REGULATION_KEY
 from .prior import PRIOR_PAIRS_KEY, gene_intervals
-
-REGULATION_KEY = "factvae_regulation"
 
 
 def _unit(X: np.ndarray) -> np.ndarray:
@@ -73,12 +71,13 @@ def candidate_pairs(genes: pd.DataFrame, peaks: pd.DataFrame, window: int) -> pd
 
 
 def infer_regulation(mdata, genes=None, *, window: int = 150_000, n_background: int = 100_000,
-                     annotation=None, seed: int = 0, store: bool | None = None) -> pd.DataFrame:
+                     annotation=None, seed: int = 0, store: bool | None = None,
+                     key_added: str = REGULATION_KEY) -> pd.DataFrame:
     """Score candidate peaks of `genes` (a name, a list, or None for every modelled gene).
 
     Returns a table sorted by gene then score: gene, peak, score (cosine), z, pval, qval,
-    tss_distance, in_prior. With genes=None it is also stored in `mdata.uns['factvae_regulation']`
-    (or whenever `store` is True)."""
+    tss_distance, in_prior. With genes=None (or whenever `store` is True) it is also stored in
+    `mdata.uns[key_added]` as {'params', 'table'} (default key 'factvae_regulation')."""
     if not window >= 0:  # a negative window finds nothing and says nothing
         raise FactVAEInputError(f"the window must be 0 or more bp, got {window}.", field="window",
                                 fix="use e.g. 150000 (150 kb around the TSS).")
@@ -135,9 +134,9 @@ def infer_regulation(mdata, genes=None, *, window: int = 150_000, n_background: 
         "in_prior": [(g, p) in prior_set for g, p in zip(cand["gene"], peak_names)] if len(cand) else []})
     table = table.sort_values(["gene", "score"], ascending=[True, False], ignore_index=True)
     if store or (store is None and all_genes):
-        mdata.uns[REGULATION_KEY] = table
-        mdata.uns[REGULATION_KEY + "_params"] = {"window": int(window),
-                                                 "n_background": int(n_background), "seed": seed,
-                                                 "background_mean": float(bg.mean()),
-                                                 "background_sd": float(bg.std())}
+        mdata.uns[key_added] = {
+            "params": {"window": int(window), "n_background": int(n_background), "seed": seed,
+                       "all_genes": bool(all_genes), "background_mean": float(bg.mean()),
+                       "background_sd": float(bg.std())},
+            "table": table}
     return table
