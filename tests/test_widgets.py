@@ -359,3 +359,32 @@ def test_train_widget_has_every_option_of_the_config(viewer):
     w.dispersion.value, w.ssa.value, w.spatial.value = "feature", False, "off (paper)"
     config = FactVAEConfig().updated(**w.params()).validate()
     assert (config.dispersion, config.ssa, config.spatial) == ("feature", False, False)
+
+
+def test_gene_and_motif_lists_follow_results_stored_in_place(viewer, qtbot, tiny):
+    """Training an already preprocessed dataset changes no layer; the Regulation widget's genes
+    (those with embeddings) and the Overlay widget's motifs still follow (dataset events)."""
+    import factvae
+    from napari_factvae._overlay_widget import OverlayWidget
+    from napari_factvae._regulation_widget import RegulationWidget
+    from napari_factvae._session import show_dataset
+    from napari_factvae._train_widget import TrainWidget
+
+    m = factvae.preprocess(tiny)
+    factvae.add_gene_peak_prior(m)
+    show_dataset(viewer, m, "tiny")
+    reg = RegulationWidget(viewer)
+    assert reg.completer.model().stringList() == []  # not trained: no gene has an embedding
+    w = TrainWidget(viewer)
+    w.epochs.value, w.batch_size.value, w.latent.value, w.device.value = 2, 64, 8, "cpu"
+    w.start()
+    qtbot.waitUntil(lambda: w.start_button.enabled, timeout=TIMEOUT)
+    assert w.mdata is m  # trained in place: no new layer was added
+    genes = reg.completer.model().stringList()
+    assert len(genes) == int(m.mod["rna"].var["highly_variable"].sum()) > 0
+    ov = OverlayWidget(viewer)
+    ov.compute_motifs()
+    qtbot.waitUntil(lambda: ov.motif_button.enabled, timeout=TIMEOUT)
+    assert "factvae_motif_z" in m.mod["atac"].obsm and "factvae_motif_z_raw" in m.mod["atac"].obsm
+    assert ov.kind.value == "motif (raw)"
+    assert ov.completer.model().stringList() == list(m.mod["atac"].uns["factvae_motif_z_names"])

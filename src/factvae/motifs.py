@@ -280,11 +280,13 @@ def deviations(blocks, n_spots: int, M: sp.csr_matrix, bg: np.ndarray, peak_shar
 
 
 def motif_deviations(mdata, *, n_backgrounds: int = 50, block: int = 512, seed: int = 0,
-                     augmented: bool = True, raw: bool = True) -> dict:
+                     augmented: bool = True, raw: bool = True, store: bool = True) -> dict:
     """chromVAR-style deviation z-scores per spot and motif, on raw counts (`atac.obsm
     ['factvae_motif_z_raw']`) and on augmented accessibility (`atac.obsm['factvae_motif_z']`);
     the motifs (columns) in `atac.uns['factvae_motif_z_names']`: those that match at least one
-    peak (a motif with no hit has no deviation and is left out, with a warning)."""
+    peak (a motif with no hit has no deviation and is left out, with a warning). Returns
+    {'raw': z, 'augmented': z}; with `store=False` nothing is written and the return also holds
+    what `store_motif_deviations` writes (a GUI computes in a worker, stores on its main thread)."""
     atac = mdata.mod["atac"]
     if not isinstance(n_backgrounds, (int, np.integer)) or n_backgrounds < 2:
         # the z-score divides by the spread of the background sets: it needs two at least
@@ -312,13 +314,24 @@ def motif_deviations(mdata, *, n_backgrounds: int = 50, block: int = 512, seed: 
         share = col / max(col.sum(), 1e-12)
         bg = background_peaks(col / atac.n_obs, gc, n_backgrounds, seed=seed)
         z, _ = deviations(make_blocks(), atac.n_obs, M, bg, share)
-        atac.obsm[key] = z
         out[kind] = z
-    atac.uns[MOTIF_Z_NAMES_KEY] = list(names)
-    atac.uns[MOTIF_DEVIATIONS_KEY] = {"params": {"n_backgrounds": n_backgrounds, "seed": seed,
-                                                 "gc_matched": gc is not None,
-                                                 "raw": bool(raw), "augmented": bool(augmented)}}
+    out["names"] = list(names)
+    out["params"] = {"n_backgrounds": n_backgrounds, "seed": seed, "gc_matched": gc is not None,
+                     "raw": bool(raw), "augmented": bool(augmented)}
+    if store:
+        store_motif_deviations(mdata, out)
+        return {k: v for k, v in out.items() if k in ("raw", "augmented")}
     return out
+
+
+def store_motif_deviations(mdata, result: dict) -> None:
+    """Write what `motif_deviations(store=False)` returned into `mdata.mod['atac']`."""
+    atac = mdata.mod["atac"]
+    for kind, key in (("raw", MOTIF_Z_RAW_KEY), ("augmented", MOTIF_Z_KEY)):
+        if kind in result:
+            atac.obsm[key] = result[kind]
+    atac.uns[MOTIF_Z_NAMES_KEY] = list(result["names"])
+    atac.uns[MOTIF_DEVIATIONS_KEY] = {"params": dict(result["params"])}
 
 
 def domain_motifs(mdata, *, groupby: str = DOMAIN_KEY, n_top: int = 10,

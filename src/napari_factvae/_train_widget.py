@@ -11,7 +11,7 @@ from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, FloatSpin
                               PushButton, SpinBox)
 from napari.utils.notifications import show_error, show_info
 
-from . import _session, _workers
+from . import _events, _session, _workers
 from ._loss_plot import LossPlot
 
 
@@ -166,6 +166,7 @@ class TrainWidget(Container):
     def _done(self, result):
         mdata, model, results, layers = result
         model.apply_results(results)  # the shared MuData changes here, on the main thread
+        _events.events.changed.emit(mdata, "results")
         self.model = model
         if mdata is not self.mdata:  # preprocessing made a new (filtered) object: show it in
             old = _session.spots_layer(self.viewer, self.mdata)  # place of the old one
@@ -257,6 +258,7 @@ class TrainWidget(Container):
 
     def _loaded(self, mdata, model, results):
         model.apply_results(results)
+        _events.events.changed.emit(mdata, "results")
         self.model, self.mdata = model, mdata
         self._idle(f"Loaded a model trained {model.epochs_done} epochs.")
 
