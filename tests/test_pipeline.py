@@ -32,3 +32,35 @@ def test_default_threads_leave_a_core_to_a_viewer():
 
     assert default_threads() == available_cpus()
     assert default_threads(leave_one=True) == max(1, available_cpus() - 1)
+
+
+def test_train_events_and_a_closed_generator_keeps_the_last_epoch(tiny):
+    """`pipeline.train`, behind `factvae run` and the Train widget: stage, prepared, model,
+    progress events in that order, (mdata, model) at the end; closed mid-epoch (a worker quit),
+    the model is back at its last finished epoch."""
+    import numpy as np
+
+    from factvae.pipeline import train
+
+    params = dict(batch_size=64, n_latent=8, seed=2)
+    events = train(tiny, params, epochs=2, device="cpu", n_threads=1)
+    kinds = []
+    try:
+        while True:
+            kind, value = next(events)
+            kinds.append(kind)
+    except StopIteration as done:
+        mdata, model = done.value
+    assert kinds[:3] == ["stage", "prepared", "model"] and set(kinds[3:]) == {"progress"}
+    assert model.epochs_done == 2 and model.mdata is mdata and model.config.seed == 2
+    assert mdata.uns["factvae_preprocess"]["seed"] == 2  # prepared with the training seed
+
+    events = train(mdata, params, epochs=4, device="cpu", n_threads=1, model=model,
+                   progress_interval=0.0)
+    for kind, value in events:  # continue the same model; stop inside epoch 3
+        if kind == "progress" and value.epoch == 3 and not value.epoch_done:
+            break
+    before = model.latent("rna")
+    events.close()
+    assert model.epochs_done == 2
+    assert not np.allclose(before, model.latent("rna"))  # the half epoch was undone

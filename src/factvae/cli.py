@@ -255,15 +255,24 @@ def _resume_command(args, ckpt: Path) -> str:
             f"--out {args.out} --overwrite")
 
 
-def _train_with_checkpoints(model, args, ckpt: Path | None) -> None:
-    """Train with a checkpoint every CHECKPOINT_MINUTES (atomic, the last kept), and Ctrl-C /
-    SIGTERM handled: the model goes back to its last finished epoch, which is saved."""
+def run_pipeline(mdata, args, ckpt: Path | None = None):
+    """Preprocess (unless done), build the prior (unless present), train (checkpointing to
+    `ckpt`), with `factvae.pipeline.train` as the Train widget does; results into mdata.
+    Returns (mdata, model)."""
     import signal
     import threading
 
+    from . import pipeline
     from .trainer import TrainingDiverged
 
+    params = _given_model_params(args)
+    if args.resume:  # a resumed model keeps its own; the seed and prior weight still prepare
+        params = {k: v for k, v in params.items() if k in ("seed", "alpha")}
     stop = threading.Event()
+    t0 = time.perf_counter()
+    events = pipeline.train(mdata, params, epochs=args.epochs, device=args.device,
+                            n_threads=args.threads, resume=args.resume, genes=args.genes,
+                            promoter=args.promoter, cancel=stop.is_set)
 
     def on_signal(signum, frame):
         if stop.is_set():  # a second Ctrl-C: stop at once
@@ -272,27 +281,46 @@ def _train_with_checkpoints(model, args, ckpt: Path | None) -> None:
         _say("\nfactvae: stopping after this mini-batch (Ctrl-C again to stop at once)")
 
     minutes = getattr(args, "checkpoint_minutes", CHECKPOINT_MINUTES)
-    last = [time.perf_counter()]
-
-    def on_event(p):
-        if ckpt is not None and p.epoch_done and minutes > 0 and \
-                time.perf_counter() - last[0] >= 60 * minutes:
-            model.save(ckpt, overwrite=True)
-            last[0] = time.perf_counter()
-
-    handlers = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            handlers[sig] = signal.signal(sig, on_signal)
+    last, model, bar, handlers = time.perf_counter(), None, None, {}
     try:
-        model.train(args.epochs, progress_bar=True, callback=on_event, cancel=stop.is_set)
+        while True:
+            try:
+                kind, value = next(events)
+            except StopIteration as finished:
+                mdata, model = finished.value
+                break
+            if kind == "prepared":
+                _say(f"factvae: preprocessed {_summary(value)} in {time.perf_counter() - t0:.1f} s")
+            elif kind == "model":
+                model = value
+                _describe(model, args)
+                bar = model.progress_bar(args.epochs)
+                # Ctrl-C and SIGTERM from here on: stop after the mini-batch, keep the epoch
+                if threading.current_thread() is threading.main_thread():
+                    for sig in (signal.SIGINT, signal.SIGTERM):
+                        handlers[sig] = signal.signal(sig, on_signal)
+            elif kind == "progress":
+                bar.show(value)
+                if ckpt is not None and value.epoch_done and minutes > 0 and \
+                        time.perf_counter() - last >= 60 * minutes:
+                    model.save(ckpt, overwrite=True)
+                    last = time.perf_counter()
     except TrainingDiverged as err:
-        if ckpt is not None and model.epochs_done > 0:
+        if ckpt is not None and model is not None and model.epochs_done > 0:
             model.save(ckpt, overwrite=True)
             raise FactVAEInputError(f"{err.problem} Epoch {model.epochs_done} is saved in {ckpt}.",
                                     field=err.field, fix=err.fix) from None
         raise
+    except FactVAEInputError as err:
+        if err.field == "epochs":  # the resumed model has more epochs: name the flag
+            raise FactVAEInputError(
+                err.problem.replace(f"the {args.epochs} asked for", f"--epochs {args.epochs}"),
+                file=err.file, field="--epochs",
+                fix=(err.fix or "").replace("ask for", "use --epochs")) from None
+        raise
     finally:
+        if bar is not None:
+            bar.close()
         for sig, h in handlers.items():
             signal.signal(sig, h)
     if model.cancelled:
@@ -303,22 +331,14 @@ def _train_with_checkpoints(model, args, ckpt: Path | None) -> None:
         raise TrainingInterrupted(
             f"interrupted; the last finished epoch ({model.epochs_done}) is saved in {ckpt}. "
             f"Resume with: {_resume_command(args, ckpt)}")
+    model.write_results()
+    _say(f"factvae: trained {model.epochs_done} epochs in {model.train_seconds:.1f} s")
+    return mdata, model
 
 
-def run_pipeline(mdata, args, ckpt: Path | None = None):
-    """Preprocess (unless done), build the prior (unless present), train (checkpointing to
-    `ckpt`); results into mdata. Returns (mdata, model)."""
-    from .model import FactVAE
-    from .pipeline import prepare
-
-    t0 = time.perf_counter()
-    alpha = 1.0 if args.alpha is None else args.alpha
-    mdata = prepare(mdata, seed=args.seed, alpha=alpha, genes=args.genes, promoter=args.promoter)
-    _say(f"factvae: preprocessed {_summary(mdata)} in {time.perf_counter() - t0:.1f} s")
+def _describe(model, args) -> None:
+    """The training line; with --resume, first refuse options the saved model does not share."""
     if args.resume:
-        model = FactVAE.load(args.resume, mdata, device=args.device, n_threads=args.threads,
-                             epochs=args.epochs)
-        # a resumed model keeps its own parameters (the run's seed aside)
         ignored = [_flag_of_field(k) for k, v in _given_model_params(args).items()
                    if k != "seed" and v != getattr(model.config, k)]
         if ignored:
@@ -326,25 +346,13 @@ def run_pipeline(mdata, args, ckpt: Path | None = None):
                 f"{', '.join(ignored)} differ from the saved model's, and a resumed model keeps "
                 "its own.", file=str(args.resume), field=", ".join(ignored),
                 fix="drop those options to resume, or train a new model without --resume.")
-        if model.epochs_done > args.epochs:
-            raise FactVAEInputError(f"the model has trained {model.epochs_done} epochs already, "
-                                    f"more than --epochs {args.epochs}.", file=str(args.resume),
-                                    field="--epochs", fix=f"use --epochs {model.epochs_done} or "
-                                    "more (the total, not the number to add).")
         _say(f"factvae: resuming {args.resume} at epoch {model.epochs_done} of {args.epochs}")
-    else:
-        model = FactVAE(mdata, device=args.device, n_threads=args.threads, epochs=args.epochs,
-                        **_model_params(args))
     mode = (f"spatial mode ({model.config.spatial_design}, {model.config.spatial_neighbors} "
             "neighbours)" if model.config.spatial else "no spatial context")
     threads = (f", {model.n_threads} thread{'' if model.n_threads == 1 else 's'}"
                if model.device.type == "cpu" else "")
     _say(f"factvae: training on {model.device}{threads} ({len(model.genes)} genes, "
          f"{len(model.peaks)} peaks, {args.epochs} epochs, {mode})")
-    _train_with_checkpoints(model, args, ckpt)
-    model.write_results()
-    _say(f"factvae: trained {model.epochs_done} epochs in {model.train_seconds:.1f} s")
-    return mdata, model
 
 
 def _add_domain_args(p: argparse.ArgumentParser) -> None:

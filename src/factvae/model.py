@@ -177,27 +177,22 @@ class FactVAE:
               cancel: Callable[[], bool] | None = None, progress_bar: bool = False,
               progress_interval: float = PROGRESS_INTERVAL) -> "FactVAE":
         """Train (see train_iter); `callback(progress)` gets every event; returns self."""
-        bar = None
-        if progress_bar:
-            from tqdm.auto import tqdm
-
-            total = (self.config.epochs if epochs is None else epochs) - self.epochs_done
-            bar = tqdm(total=max(total, 0), unit="epoch", desc="training", dynamic_ncols=True,
-                       mininterval=1.0)
+        bar = self.progress_bar(epochs) if progress_bar else None
         try:
             for p in self.train_iter(epochs, cancel=cancel, progress_interval=progress_interval):
                 if callback is not None:
                     callback(p)
-                if bar is not None and p.epoch_done:
-                    bar.update(1)
-                    # whatever terms the module returns; the joint loss named 'loss'
-                    bar.set_postfix({("loss" if k == "joint" else k): f"{v:.3g}"
-                                     for k, v in p.losses.items()
-                                     if k in ("joint", "reg", "ssa", "smooth")})
+                if bar is not None:
+                    bar.show(p)
         finally:
             if bar is not None:
                 bar.close()
         return self
+
+    def progress_bar(self, epochs: int | None = None) -> "EpochBar":
+        """A terminal progress bar over the epochs still to train (`bar.show(progress)`)."""
+        total = (self.config.epochs if epochs is None else epochs) - self.epochs_done
+        return EpochBar(total)
 
     # --- results -----------------------------------------------------------------------
     @torch.no_grad()
@@ -359,6 +354,27 @@ class FactVAE:
         model.trainer.load_state_dict(state["trainer"])
         model.train_seconds = float(state.get("train_seconds", 0.0))
         return model
+
+
+class EpochBar:
+    """tqdm over epochs, with whichever loss terms the module returns (the joint one as 'loss')."""
+
+    SHOWN = ("joint", "reg", "ssa", "smooth")
+
+    def __init__(self, total: int):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=max(total, 0), unit="epoch", desc="training", dynamic_ncols=True,
+                        mininterval=1.0)
+
+    def show(self, p: Progress) -> None:
+        if p.epoch_done:
+            self.bar.update(1)
+            self.bar.set_postfix({("loss" if k == "joint" else k): f"{v:.3g}"
+                                  for k, v in p.losses.items() if k in self.SHOWN})
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def train(mdata, *, epochs: int | None = None, device: str = "auto", n_threads: int | None = None,

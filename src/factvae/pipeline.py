@@ -1,15 +1,17 @@
 """The steps every front end runs, in one place: the CLI (`factvae run/train`) and the napari
 Train widget call these and repeat none of them.
 
-    mdata = prepare(mdata, seed=0, alpha=1.0)      # preprocess (unless done), prior (if needed)
-    model = FactVAE(mdata, device=..., n_threads=default_threads(), **params)
-    for event in model.train_iter(...): ...        # progress, cancel
-    model.write_results(); find_domains(mdata, ...)
+    events = pipeline.train(mdata, params, epochs=300, cancel=flag.is_set)
+    mdata, model = yield from events   # ('stage', text), ('prepared', mdata), ('model', model),
+                                       # ('progress', Progress) events; results not yet stored
+    model.apply_results(model.compute_results())   # (a GUI: computed in its worker, stored
+    find_domains(mdata, ...)                       #  on its main thread)
 """
 
 from __future__ import annotations
 
-from typing import Callable
+import time
+from typing import Callable, Iterator
 
 from .errors import FactVAEInputError
 from .keys import PREPROCESS_KEY, PRIOR_PAIRS_KEY
@@ -49,3 +51,54 @@ def default_threads(*, leave_one: bool = False) -> int:
 
     n = available_cpus()
     return max(1, n - 1) if leave_one else n
+
+
+def train(mdata, params: dict | None = None, *, epochs: int | None = None, device: str = "auto",
+          n_threads: int | None = None, resume=None, model=None, genes=None,
+          promoter: int = 2000, cancel: Callable[[], bool] | None = None,
+          min_interval: float = 0.0, progress_interval: float | None = None
+          ) -> Iterator[tuple]:
+    """Prepare (preprocess + prior, with the training seed) and train: the generator behind
+    `factvae run` and the Train widget. Yields ('stage', text), ('prepared', mdata),
+    ('model', model) (keep it: a stop never loses it) and ('progress', Progress) events (at
+    most every `min_interval` s, and at every epoch end; within an epoch the model reports every
+    `progress_interval` s, see `FactVAE.train_iter`); returns (mdata, model), the MuData
+    the model was trained on (a new object when preprocessing filtered). `resume`: a model
+    file to continue (its own parameters; `epochs` is the total); `model`: a model in memory
+    to continue when it belongs to the prepared MuData. Results are not stored: call
+    `model.write_results()` (or compute and apply them apart). Closing the generator mid-epoch
+    sets the model back to its last finished epoch."""
+    from .model import FactVAE
+
+    params = dict(params or {})
+    if PREPROCESS_KEY not in mdata.uns:
+        yield ("stage", "preprocessing")
+    mdata = prepare(mdata, seed=params.get("seed", 0), alpha=params.get("alpha", 1.0),
+                    genes=genes, promoter=promoter)
+    yield ("prepared", mdata)
+    if resume is not None:
+        model = FactVAE.load(resume, mdata, device=device, n_threads=n_threads,
+                             **({} if epochs is None else {"epochs": epochs}))
+        if epochs is not None and model.epochs_done > epochs:
+            raise FactVAEInputError(f"the model has trained {model.epochs_done} epochs already, "
+                                    f"more than the {epochs} asked for.", file=str(resume),
+                                    field="epochs", fix=f"ask for {model.epochs_done} or more "
+                                    "(the total, not the number to add).")
+    elif model is None or model.mdata is not mdata:
+        model = FactVAE(mdata, device=device, n_threads=n_threads,
+                        **({**params, "epochs": epochs} if epochs is not None else params))
+    yield ("model", model)
+    last = 0.0
+    # always a cancel flag: the last finished epoch is then kept (a copy per epoch), which is
+    # what a stop, a divergence or closing this generator go back to
+    events = model.train_iter(epochs, cancel=cancel or (lambda: False), **(
+        {} if progress_interval is None else {"progress_interval": progress_interval}))
+    try:
+        for p in events:
+            now = time.perf_counter()
+            if p.epoch_done or now - last >= min_interval:
+                last = now
+                yield ("progress", p)
+    finally:  # closed from outside (a worker quit): the model goes back to its last epoch now
+        events.close()
+    return mdata, model

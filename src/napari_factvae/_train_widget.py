@@ -4,7 +4,6 @@ model; a progress bar with ETA and a live loss plot, all while the viewer stays 
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, FloatSpinBox, Label, ProgressBar,
@@ -17,35 +16,19 @@ from ._loss_plot import LossPlot
 
 def train_job(mdata, params: dict, epochs: int, device: str, cancel: threading.Event,
               model=None, min_interval: float = 0.1):
-    """Generator run in a worker: preprocess (unless done), then train, yielding
-    ('stage', text) and ('progress', Progress) events (at most every `min_interval` s, and at
-    every epoch end). Returns (mdata, model, results to store, layer data of a new mdata or
-    None): the results are computed here and stored by the widget on the main thread."""
-    import factvae
+    """Generator run in a worker: `factvae.pipeline.train` (the CLI's steps), passing on its
+    ('stage' | 'prepared' | 'model' | 'progress', value) events. Returns (mdata, model, results
+    to store, layer data of a new mdata or None): the results are computed here and stored by
+    the widget on the main thread."""
+    from factvae import pipeline
 
     from ._layers import spot_layers
 
-    from factvae.pipeline import default_threads, prepare
-
     given = mdata
-    if "factvae_preprocess" not in mdata.uns:
-        yield ("stage", "preprocessing")
-    mdata = prepare(mdata, seed=params.get("seed", 0), alpha=params.get("alpha", 1.0))
-    if model is None or model.mdata is not mdata:
-        model = factvae.FactVAE(mdata, device=device, n_threads=default_threads(leave_one=True),
-                                **params)
-    yield ("model", model)  # the widget keeps it, so a stop never loses it
-    yield ("stage", f"training on {model.device}")
-    last = 0.0
-    events = model.train_iter(epochs, cancel=cancel.is_set)
-    try:
-        for p in events:
-            now = time.perf_counter()
-            if p.epoch_done or now - last >= min_interval:
-                last = now
-                yield ("progress", p)
-    finally:  # closed from outside (worker quit): the model goes back to its last epoch now
-        events.close()
+    mdata, model = yield from pipeline.train(
+        mdata, params, epochs=epochs, device=device,
+        n_threads=pipeline.default_threads(leave_one=True), model=model, cancel=cancel.is_set,
+        min_interval=min_interval)
     results = model.compute_results()
     return mdata, model, results, (spot_layers(mdata) if mdata is not given else None)
 
@@ -148,8 +131,11 @@ class TrainWidget(Container):
 
     def _event(self, event):
         kind, value = event
-        if kind == "model":
+        if kind == "prepared":
+            return
+        if kind == "model":  # kept at once, so a stop never loses it
             self.model = value
+            self.status.value = f"Training on {value.device}..."
             return
         if kind == "stage":
             self.status.value = value.capitalize() + "..."
