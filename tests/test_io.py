@@ -252,3 +252,17 @@ def test_a_result_saved_by_an_older_version_reopens_with_todays_keys(trained, tm
     assert m.uns["factvae_domain"]["params"]["reached"] == 3
     assert list(m.uns["factvae_domain_markers"]["table"]["name"]) == ["g"]
     assert (rna.obs["n_genes"] == 7).all() and "factvae_n_genes" in rna.obs
+
+
+def test_a_users_own_qc_columns_are_not_renamed_on_reading(tiny_mdata, tmp_path):
+    """scanpy's QC writes obs['total_counts'] and obs['n_genes_by_counts']: an input file that
+    FactVAE never preprocessed keeps them as they are."""
+    from factvae.io import load_paired, write_h5mu
+
+    m = tiny_mdata.copy()
+    m.mod["rna"].obs["total_counts"] = 1.0
+    m.mod["rna"].layers["lognorm"] = m.mod["rna"].X.copy()
+    write_h5mu(m, tmp_path / "raw.h5mu")
+    back = load_paired(tmp_path / "raw.h5mu")
+    assert "total_counts" in back.mod["rna"].obs and "factvae_total_counts" not in back.mod["rna"].obs
+    assert "lognorm" in back.mod["rna"].layers

@@ -54,7 +54,9 @@ def params_of(uns, key: str) -> dict:
     return dict(entry.get("params", {})) if isinstance(entry, dict) else {}
 
 
-# keys older versions wrote -> (where, new key); `where` is 'mdata.uns', or 'MOD.slot'
+# keys older versions wrote -> (where, new key); `where` is 'MOD.slot'. The first four are
+# names other tools use too (scanpy's QC writes obs['total_counts']): renamed only in a file our
+# preprocessing wrote (uns['factvae_preprocess'] present), never in a user's input
 _RENAMED = [
     ("rna.layers", "lognorm", LOGNORM_KEY),
     ("rna.obs", "total_counts", TOTAL_COUNTS_KEY), ("atac.obs", "total_counts", TOTAL_COUNTS_KEY),
@@ -65,14 +67,18 @@ _RENAMED = [
 ]
 
 
+_SHARED_NAMES = {"lognorm", "total_counts", "n_genes", "n_peaks"}
+
+
 def upgrade(mdata) -> list[str]:
     """Rename, in place, the result keys older versions of FactVAE wrote (a file saved before
     the `factvae_` prefixes reopens with every result where today's code looks). Returns what
     was renamed. A key is only moved when the new one is absent (a user's own column stays)."""
     done = []
+    ours = PREPROCESS_KEY in mdata.uns
     for where, old, new in _RENAMED:
         mod, slot = where.split(".")
-        if mod not in mdata.mod:
+        if mod not in mdata.mod or (not ours and old in _SHARED_NAMES):
             continue
         store = getattr(mdata.mod[mod], slot)
         if old in store and new not in store:
