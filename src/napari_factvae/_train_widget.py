@@ -76,6 +76,12 @@ class TrainWidget(Container):
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(label="Progress", min=0, max=1000, value=0)
         self.status = Label(value="Idle.")
+        # its width must not follow the text: a wider dock re-lays out the window and redraws
+        # the canvas (~100-180 ms in software GL); the full text is in the tooltip too
+        from qtpy.QtWidgets import QSizePolicy
+
+        self.status.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.status.changed.connect(lambda text: self.status.native.setToolTip(str(text)))
         self.model_file = FileEdit(label="Model file", mode="w", filter="*.pt")
         self.save_button = PushButton(text="Save model")
         self.load_button = PushButton(text="Load model")
