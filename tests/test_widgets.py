@@ -388,3 +388,43 @@ def test_gene_and_motif_lists_follow_results_stored_in_place(viewer, qtbot, tiny
     assert "factvae_motif_z" in m.mod["atac"].obsm and "factvae_motif_z_raw" in m.mod["atac"].obsm
     assert ov.kind.value == "motif (raw)"
     assert ov.completer.model().stringList() == list(m.mod["atac"].uns["factvae_motif_z_names"])
+
+
+def test_the_session_dataset_is_qt_free_and_announces_every_change(tiny):
+    """One evented Dataset per MuData (no napari or Qt import): each change is stored by it and
+    announced on its own signal and on the session's."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import napari_factvae._dataset as d; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('napari', 'qtpy', 'PyQt6', 'magicgui')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+    import factvae
+    from napari_factvae._dataset import dataset_of, events
+
+    m = factvae.preprocess(tiny)
+    factvae.add_gene_peak_prior(m)
+    ds = dataset_of(m)
+    assert dataset_of(m) is ds
+    own, session = [], []
+
+    def on_session(mdata, what):
+        session.append((mdata is m, what))
+
+    ds.changed.connect(own.append)
+    events.changed.connect(on_session)
+    model = factvae.FactVAE(m, device="cpu", n_threads=1, batch_size=64, n_latent=8).train(1)
+    ds.store_results(model, model.compute_results())
+    assert "X_factvae" in m.obsm
+    labels, record = factvae.domains.compute_domains(m, n_domains=3)
+    ds.store_domains(labels, record)
+    assert m.obs["factvae_domain"].cat.categories.size == 3
+    other = m.copy()
+    ds.replace(other)
+    assert ds.mdata is other and dataset_of(other) is ds
+    assert own == ["results", "domains", "data"]
+    events.changed.disconnect(on_session)
+    assert session == [(True, "results"), (True, "domains"), (False, "data")]

@@ -10,7 +10,7 @@ from magicgui.widgets import (ComboBox, Container, FileEdit, FloatSpinBox, Label
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QTableWidget, QTableWidgetItem
 
-from . import _domain_map, _session, _workers
+from . import _dataset, _domain_map, _session, _workers
 
 KEY = "factvae_domain"
 
@@ -87,10 +87,8 @@ class DomainsWidget(Container):
         self.worker.start()
 
     def _done(self, result):
-        from factvae.domains import store_domains
-
         labels, record = result
-        store_domains(self.mdata, labels, record)
+        _dataset.dataset_of(self.mdata).store_domains(labels, record)
         self.compute_button.enabled = True
         exact = "" if record["exact"] else " (closest reached)"
         how = (f"resolution {record['resolution']:.3g}" if record["method"] == "leiden"

@@ -11,7 +11,7 @@ from napari.utils.notifications import show_error
 
 from factvae.values import KINDS, feature_names, spot_values
 
-from . import _domain_map, _events, _session, _workers
+from . import _dataset, _domain_map, _session, _workers
 
 PAIRS = {"gene (raw)": "gene (normalised)", "peak (raw)": "peak (augmented)",
          "motif (raw)": "motif (augmented)", "gene activity (raw)": "gene activity (augmented)"}
@@ -75,7 +75,7 @@ class OverlayWidget(Container):
         self.show_button.changed.connect(self.paint)
         self.motif_button.changed.connect(self.compute_motifs)
         self.viewer.layers.events.inserted.connect(lambda e: self.refresh_names())
-        _events.follow(self, lambda mdata, what: self.refresh_names())
+        _dataset.follow(self, lambda mdata, what: self.refresh_names())
         self.viewer.layers.selection.events.active.connect(lambda e: self._follow(e.value))
         self.limits.changed.connect(self._set_limits)
         self.layer = None  # the overlay whose contrast limits the slider sets
@@ -151,10 +151,7 @@ class OverlayWidget(Container):
         self.worker.start()
 
     def _motifs_done(self, mdata, result):
-        from factvae.motifs import store_motif_deviations
-
-        store_motif_deviations(mdata, result)
-        _events.events.changed.emit(mdata, "motifs")
+        _dataset.dataset_of(mdata).store_motifs(result)
         self.motif_button.enabled = True
         self.kind.value = "motif (raw)"
         self.refresh_names()

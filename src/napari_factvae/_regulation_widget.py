@@ -8,7 +8,7 @@ from magicgui.widgets import Container, FileEdit, Label, LineEdit, PushButton, S
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QTableWidget, QTableWidgetItem
 
-from . import _events, _session, _workers
+from . import _dataset, _session, _workers
 from ._overlay_widget import add_value_layer
 
 COLUMNS = ["peak", "score", "z", "qval", "tss_distance", "in_prior"]
@@ -37,7 +37,7 @@ class RegulationWidget(Container):
         self.table.cellClicked.connect(self.paint_row)
         self.viewer.layers.events.inserted.connect(lambda e: self.refresh_genes())
         # trained or loaded in place (no new layer): the genes with embeddings change
-        _events.follow(self, lambda mdata, what: self.refresh_genes())
+        _dataset.follow(self, lambda mdata, what: self.refresh_genes())
         self.result = None
         self.worker = None
         self.refresh_genes()

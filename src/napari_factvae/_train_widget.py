@@ -10,7 +10,7 @@ from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, FloatSpin
                               PushButton, SpinBox)
 from napari.utils.notifications import show_error, show_info
 
-from . import _events, _session, _workers
+from . import _dataset, _session, _workers
 from ._loss_plot import LossPlot
 
 
@@ -157,8 +157,11 @@ class TrainWidget(Container):
 
     def _done(self, result):
         mdata, model, results, layers = result
-        model.apply_results(results)  # the shared MuData changes here, on the main thread
-        _events.events.changed.emit(mdata, "results")
+        # the session's dataset changes here, on the main thread, and says so
+        dataset = _dataset.dataset_of(self.mdata)
+        if mdata is not self.mdata:
+            dataset.replace(mdata)
+        dataset.store_results(model, results)
         self.model = model
         if mdata is not self.mdata:  # preprocessing made a new (filtered) object: show it in
             old = _session.spots_layer(self.viewer, self.mdata)  # place of the old one
@@ -249,8 +252,7 @@ class TrainWidget(Container):
         self.worker.start()
 
     def _loaded(self, mdata, model, results):
-        model.apply_results(results)
-        _events.events.changed.emit(mdata, "results")
+        _dataset.dataset_of(mdata).store_results(model, results)
         self.model, self.mdata = model, mdata
         self._idle(f"Loaded a model trained {model.epochs_done} epochs.")
 
