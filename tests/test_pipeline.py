@@ -64,3 +64,26 @@ def test_train_events_and_a_closed_generator_keeps_the_last_epoch(tiny):
     events.close()
     assert model.epochs_done == 2
     assert not np.allclose(before, model.latent("rna"))  # the half epoch was undone
+
+
+def test_run_does_the_whole_job_from_a_file_with_a_callback_and_a_cancel(tiny_h5mu):
+    from factvae.pipeline import run
+
+    seen = []
+
+    def callback(kind, value):
+        seen.append(kind)
+
+    calls = {"n": 0}
+
+    def cancel():  # stop in the second epoch
+        calls["n"] += 1
+        return calls["n"] > 4
+
+    mdata, model, record = run(tiny_h5mu, dict(batch_size=64, n_latent=8, seed=1), epochs=5,
+                               device="cpu", n_threads=1, n_domains=3, callback=callback,
+                               cancel=cancel)
+    assert seen[:3] == ["stage", "prepared", "model"] and "progress" in seen
+    assert model.cancelled and model.epochs_done == 1  # 3 steps an epoch: stopped in epoch 2
+    assert "X_factvae" in mdata.obsm and record["reached"] == 3
+    assert mdata.obs["factvae_domain"].cat.categories.size == 3

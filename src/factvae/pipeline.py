@@ -102,3 +102,33 @@ def train(mdata, params: dict | None = None, *, epochs: int | None = None, devic
     finally:  # closed from outside (a worker quit): the model goes back to its last epoch now
         events.close()
     return mdata, model
+
+
+def run(mdata=None, params: dict | None = None, *, rna=None, atac=None, epochs: int | None = None,
+        device: str = "auto", n_threads: int | None = None, genes=None, n_domains=None,
+        domain_params: dict | None = None, callback: Callable | None = None,
+        cancel: Callable[[], bool] | None = None):
+    """The whole job in one call, for scripts and cluster nodes: load (`mdata` a MuData or a
+    path to a .h5mu, or `rna`/`atac` .h5ad paths) -> preprocess -> prior -> train -> store the
+    results -> domains (`n_domains`, with `domain_params` for `find_domains`). `callback(kind,
+    value)` gets every event of `train` ('stage', 'prepared', 'model', 'progress'), `cancel()`
+    stops training after the mini-batch (the model keeps its last finished epoch and the job
+    goes on with it). Returns (mdata, model, domain parameters record)."""
+    from .domains import find_domains
+    from .io import load_paired
+
+    if mdata is None or isinstance(mdata, (str, bytes)) or hasattr(mdata, "__fspath__"):
+        mdata = load_paired(mdata, rna=rna, atac=atac)
+    events = train(mdata, params, epochs=epochs, device=device, n_threads=n_threads,
+                   genes=genes, cancel=cancel)
+    while True:
+        try:
+            kind, value = next(events)
+        except StopIteration as finished:
+            mdata, model = finished.value
+            break
+        if callback is not None:
+            callback(kind, value)
+    model.write_results()
+    record = find_domains(mdata, n_domains=n_domains, **(domain_params or {}))
+    return mdata, model, record
