@@ -116,3 +116,18 @@ def test_no_annotation_is_a_clear_error(trained):
     del trained.mod["atac"].varm["motif"]
     with pytest.raises(FactVAEInputError, match="no motif annotation"):
         motif_deviations(trained)
+
+
+def test_motif_deviations_key_added_leaves_the_default_result_alone(trained):
+    motif_deviations(trained, n_backgrounds=10)
+    atac = trained.mod["atac"]
+    default = atac.obsm["factvae_motif_z"].copy()
+    motif_deviations(trained, n_backgrounds=12, seed=3, augmented=False, key_added="alt")
+    assert "alt_raw" in atac.obsm and "alt" not in atac.obsm  # raw only, under the new key
+    assert atac.uns["alt"]["params"]["n_backgrounds"] == 12
+    assert atac.uns["factvae_motif_z"]["params"]["n_backgrounds"] == 10
+    np.testing.assert_array_equal(atac.obsm["factvae_motif_z"], default)
+    trained.obs["factvae_domain"] = trained.obs["domain"].astype(str)
+    table = domain_motifs(trained, n_top=3, motif_key="alt", key_added="alt_domain_motifs")
+    assert set(table["source"]) == {"raw"} and set(table["motif"]) <= set(atac.uns["alt_names"])
+    assert trained.uns["alt_domain_motifs"]["params"]["motif_key"] == "alt"

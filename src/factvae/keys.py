@@ -36,10 +36,10 @@ DOMAIN_MOTIFS_KEY = "factvae_domain_motifs"    # uns: {'params', 'table'}
 
 # regulation and motifs (regulation.py, motifs.py)
 REGULATION_KEY = "factvae_regulation"
-MOTIF_Z_KEY = "factvae_motif_z"         # atac obsm: deviations on augmented accessibility
-MOTIF_Z_RAW_KEY = "factvae_motif_z_raw"  # atac obsm: deviations on raw counts
-MOTIF_Z_NAMES_KEY = "factvae_motif_z_names"  # atac uns: the motifs (columns) of both
-MOTIF_DEVIATIONS_KEY = "factvae_motif_deviations"  # atac uns: {'params'}
+MOTIF_Z_KEY = "factvae_motif_z"         # atac obsm: deviations on augmented accessibility;
+                                        # atac uns[key]['params']
+MOTIF_Z_RAW_KEY = "factvae_motif_z_raw"  # atac obsm: deviations on raw counts (key + '_raw')
+MOTIF_Z_NAMES_KEY = "factvae_motif_z_names"  # atac uns: the motifs of both (key + '_names')
 MOTIF_SCAN_KEY = "factvae_motif_scan"   # atac uns: parameters of a FASTA scan
 
 
@@ -93,8 +93,8 @@ def upgrade(mdata) -> list[str]:
         uns[DOMAIN_KEY] = {"params": dict(uns.pop("factvae_domain_params"))}
         done.append("uns['factvae_domain_params']")
     atac_uns = mdata.mod["atac"].uns if "atac" in mdata.mod else {}
-    if "motif_deviation_params" in atac_uns and MOTIF_DEVIATIONS_KEY not in atac_uns:
-        atac_uns[MOTIF_DEVIATIONS_KEY] = {"params": dict(atac_uns.pop("motif_deviation_params"))}
+    if "motif_deviation_params" in atac_uns and MOTIF_Z_KEY not in atac_uns:
+        atac_uns[MOTIF_Z_KEY] = {"params": dict(atac_uns.pop("motif_deviation_params"))}
         done.append("mod['atac'].uns['motif_deviation_params']")
     for key in (DOMAIN_MARKERS_KEY, DOMAIN_MOTIFS_KEY, REGULATION_KEY):  # a bare table
         if key in uns and not isinstance(uns[key], dict):

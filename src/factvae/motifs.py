@@ -26,7 +26,7 @@ import scipy.sparse as sp
 
 from .errors import FactVAEInputError
 
-from .keys import (DOMAIN_KEY, DOMAIN_MOTIFS_KEY, MOTIF_DEVIATIONS_KEY, MOTIF_SCAN_KEY,
+from .keys import (DOMAIN_KEY, DOMAIN_MOTIFS_KEY, MOTIF_SCAN_KEY,
                    MOTIF_Z_KEY, MOTIF_Z_NAMES_KEY, MOTIF_Z_RAW_KEY)
 
 MOTIF_KEY = "motif"                 # atac.varm: peaks x motifs, 0/1 (an input a user may bring)
@@ -280,13 +280,16 @@ def deviations(blocks, n_spots: int, M: sp.csr_matrix, bg: np.ndarray, peak_shar
 
 
 def motif_deviations(mdata, *, n_backgrounds: int = 50, block: int = 512, seed: int = 0,
-                     augmented: bool = True, raw: bool = True, store: bool = True) -> dict:
+                     augmented: bool = True, raw: bool = True, store: bool = True,
+                     key_added: str = MOTIF_Z_KEY) -> dict:
     """chromVAR-style deviation z-scores per spot and motif, on raw counts (`atac.obsm
     ['factvae_motif_z_raw']`) and on augmented accessibility (`atac.obsm['factvae_motif_z']`);
     the motifs (columns) in `atac.uns['factvae_motif_z_names']`: those that match at least one
     peak (a motif with no hit has no deviation and is left out, with a warning). Returns
     {'raw': z, 'augmented': z}; with `store=False` nothing is written and the return also holds
-    what `store_motif_deviations` writes (a GUI computes in a worker, stores on its main thread)."""
+    what `store_motif_deviations` writes (a GUI computes in a worker, stores on its main thread).
+    `key_added` (default 'factvae_motif_z'): obsm[key] augmented, obsm[key + '_raw'] raw,
+    uns[key + '_names'] the motifs, uns[key]['params'], all in `mdata.mod['atac']`."""
     atac = mdata.mod["atac"]
     if not isinstance(n_backgrounds, (int, np.integer)) or n_backgrounds < 2:
         # the z-score divides by the spread of the background sets: it needs two at least
@@ -318,6 +321,7 @@ def motif_deviations(mdata, *, n_backgrounds: int = 50, block: int = 512, seed: 
     out["names"] = list(names)
     out["params"] = {"n_backgrounds": n_backgrounds, "seed": seed, "gc_matched": gc is not None,
                      "raw": bool(raw), "augmented": bool(augmented)}
+    out["key_added"] = key_added
     if store:
         store_motif_deviations(mdata, out)
         return {k: v for k, v in out.items() if k in ("raw", "augmented")}
@@ -327,20 +331,22 @@ def motif_deviations(mdata, *, n_backgrounds: int = 50, block: int = 512, seed: 
 def store_motif_deviations(mdata, result: dict) -> None:
     """Write what `motif_deviations(store=False)` returned into `mdata.mod['atac']`."""
     atac = mdata.mod["atac"]
-    for kind, key in (("raw", MOTIF_Z_RAW_KEY), ("augmented", MOTIF_Z_KEY)):
+    key = result.get("key_added", MOTIF_Z_KEY)
+    for kind, name in (("raw", f"{key}_raw"), ("augmented", key)):
         if kind in result:
-            atac.obsm[key] = result[kind]
-    atac.uns[MOTIF_Z_NAMES_KEY] = list(result["names"])
-    atac.uns[MOTIF_DEVIATIONS_KEY] = {"params": dict(result["params"])}
+            atac.obsm[name] = result[kind]
+    atac.uns[f"{key}_names"] = list(result["names"])
+    atac.uns[key] = {"params": dict(result["params"])}
 
 
 def domain_motifs(mdata, *, groupby: str = DOMAIN_KEY, n_top: int = 10,
-                  key_added: str = DOMAIN_MOTIFS_KEY, key: str | None = None) -> pd.DataFrame:
+                  key_added: str = DOMAIN_MOTIFS_KEY, key: str | None = None,
+                  motif_key: str = MOTIF_Z_KEY) -> pd.DataFrame:
     """Domain-specific motifs by Wilcoxon test on raw and augmented deviation z-scores, with the
     log2 fold change of the mean z-shifted score; columns: domain, source, motif, score,
     log2fc, pval_adj, rank, shared (in the top n of both raw and augmented). Groups from
-    `mdata.obs[groupby]` (`key`: its old name); stored in `mdata.uns[key_added]` as
-    {'params', 'table'}."""
+    `mdata.obs[groupby]` (`key`: its old name), deviations from `motif_deviations(key_added=
+    motif_key)`; stored in `mdata.uns[key_added]` as {'params', 'table'}."""
     key = groupby if key is None else key
     import anndata as ad
     import scanpy as sc
@@ -349,10 +355,10 @@ def domain_motifs(mdata, *, groupby: str = DOMAIN_KEY, n_top: int = 10,
     if key not in mdata.obs:
         raise FactVAEInputError("is missing: find domains first.", field=f"obs['{key}']",
                                 fix="run factvae.find_domains(mdata) / factvae domains.")
-    names = list(atac.uns.get(MOTIF_Z_NAMES_KEY, []))
+    names = list(atac.uns.get(f"{motif_key}_names", []))
     groups = pd.Categorical(mdata.obs[key].astype(str))
     tables = []
-    for source, zkey in (("raw", MOTIF_Z_RAW_KEY), ("augmented", MOTIF_Z_KEY)):
+    for source, zkey in (("raw", f"{motif_key}_raw"), ("augmented", motif_key)):
         if zkey not in atac.obsm:
             continue
         Z = np.asarray(atac.obsm[zkey], np.float32)
@@ -375,13 +381,13 @@ def domain_motifs(mdata, *, groupby: str = DOMAIN_KEY, n_top: int = 10,
         df["rank"] = df.groupby("domain", observed=True).cumcount() + 1
         tables.append(df[["domain", "source", "motif", "score", "log2fc", "pval_adj", "rank"]])
     if not tables:
-        raise FactVAEInputError("no motif deviations computed.", field=f"obsm['{MOTIF_Z_RAW_KEY}']",
+        raise FactVAEInputError("no motif deviations computed.", field=f"obsm['{motif_key}_raw']",
                                 fix="run factvae.motif_deviations(mdata) first.")
     out = pd.concat(tables, ignore_index=True)
     top = out[out["rank"] <= n_top]
     sets = {s: set(zip(t["domain"], t["motif"])) for s, t in top.groupby("source")}
     both = sets.get("raw", set()) & sets.get("augmented", set())
     out["shared"] = [(d, m) in both for d, m in zip(out["domain"], out["motif"])]
-    mdata.uns[key_added] = {"params": {"groupby": key, "n_top": n_top, "method": "wilcoxon"},
-                            "table": out}
+    mdata.uns[key_added] = {"params": {"groupby": key, "n_top": n_top, "method": "wilcoxon",
+                                       "motif_key": motif_key}, "table": out}
     return out
