@@ -87,3 +87,11 @@ def test_run_does_the_whole_job_from_a_file_with_a_callback_and_a_cancel(tiny_h5
     assert model.cancelled and model.epochs_done == 1  # 3 steps an epoch: stopped in epoch 2
     assert "X_factvae" in mdata.obsm and record["reached"] == 3
     assert mdata.obs["factvae_domain"].cat.categories.size == 3
+
+
+def test_prepare_with_copy_never_writes_into_the_given_mudata(tiny):
+    keys = (set(tiny.uns), set(tiny.mod["rna"].layers), set(tiny.mod["atac"].obsm))
+    m = prepare(tiny, copy=True)
+    assert m is not tiny and "factvae_preprocess" in m.uns and "factvae_g2p" in m.uns
+    assert (set(tiny.uns), set(tiny.mod["rna"].layers), set(tiny.mod["atac"].obsm)) == keys
+    assert prepare(m, copy=True) is m  # nothing left to do: no copy

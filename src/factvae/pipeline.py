@@ -18,19 +18,24 @@ from .keys import PREPROCESS_KEY, PRIOR_PAIRS_KEY
 
 
 def prepare(mdata, *, seed: int = 0, alpha: float = 1.0, genes=None, promoter: int = 2000,
-            on_stage: Callable[[str], None] | None = None):
+            on_stage: Callable[[str], None] | None = None, copy: bool = False):
     """Preprocess (unless done; with the training seed) and build the gene-peak prior (unless
     present or `genes` is given). The prior is required while its weight `alpha` is above 0: a
     missing gene annotation is then one clear error whose fix names both ways out. Returns the
-    (possibly new, filtered) MuData."""
+    (possibly new, filtered) MuData. `copy`: when anything is to be done, work on a copy, so
+    the given MuData is never written to (a GUI prepares in a worker while the viewer shows
+    the original)."""
     from .preprocess import preprocess
     from .prior import add_gene_peak_prior
 
     stage = on_stage or (lambda text: None)
+    needs_prior = genes is not None or (alpha and PRIOR_PAIRS_KEY not in mdata.uns)
+    if copy and (PREPROCESS_KEY not in mdata.uns or needs_prior):
+        mdata = mdata.copy()
     if PREPROCESS_KEY not in mdata.uns:
         stage("preprocessing")
         mdata = preprocess(mdata, seed=seed)
-    if genes is not None or (alpha and PRIOR_PAIRS_KEY not in mdata.uns):
+    if needs_prior:
         stage("building the gene-peak prior")
         try:
             add_gene_peak_prior(mdata, genes, promoter=promoter)
@@ -56,8 +61,8 @@ def default_threads(*, leave_one: bool = False) -> int:
 def train(mdata, params: dict | None = None, *, epochs: int | None = None, device: str = "auto",
           n_threads: int | None = None, resume=None, model=None, genes=None,
           promoter: int = 2000, cancel: Callable[[], bool] | None = None,
-          min_interval: float = 0.0, progress_interval: float | None = None
-          ) -> Iterator[tuple]:
+          min_interval: float = 0.0, progress_interval: float | None = None,
+          copy: bool = False) -> Iterator[tuple]:
     """Prepare (preprocess + prior, with the training seed) and train: the generator behind
     `factvae run` and the Train widget. Yields ('stage', text), ('prepared', mdata),
     ('model', model) (keep it: a stop never loses it) and ('progress', Progress) events (at
@@ -67,14 +72,14 @@ def train(mdata, params: dict | None = None, *, epochs: int | None = None, devic
     file to continue (its own parameters; `epochs` is the total); `model`: a model in memory
     to continue when it belongs to the prepared MuData. Results are not stored: call
     `model.write_results()` (or compute and apply them apart). Closing the generator mid-epoch
-    sets the model back to its last finished epoch."""
+    sets the model back to its last finished epoch. `copy`: see `prepare`."""
     from .model import FactVAE
 
     params = dict(params or {})
     if PREPROCESS_KEY not in mdata.uns:
         yield ("stage", "preprocessing")
     mdata = prepare(mdata, seed=params.get("seed", 0), alpha=params.get("alpha", 1.0),
-                    genes=genes, promoter=promoter)
+                    genes=genes, promoter=promoter, copy=copy)
     yield ("prepared", mdata)
     if resume is not None:
         model = FactVAE.load(resume, mdata, device=device, n_threads=n_threads,

@@ -28,7 +28,7 @@ def train_job(mdata, params: dict, epochs: int, device: str, cancel: threading.E
     mdata, model = yield from pipeline.train(
         mdata, params, epochs=epochs, device=device,
         n_threads=pipeline.default_threads(leave_one=True), model=model, cancel=cancel.is_set,
-        min_interval=min_interval)
+        min_interval=min_interval, copy=True)  # never write into the MuData the viewer shows
     results = model.compute_results()
     return mdata, model, results, (spot_layers(mdata) if mdata is not given else None)
 
