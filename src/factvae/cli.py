@@ -281,31 +281,31 @@ def run_pipeline(mdata, args, ckpt: Path | None = None):
         _say("\nfactvae: stopping after this mini-batch (Ctrl-C again to stop at once)")
 
     minutes = getattr(args, "checkpoint_minutes", CHECKPOINT_MINUTES)
-    last, model, bar, handlers = time.perf_counter(), None, None, {}
+    state = {"last": time.perf_counter(), "model": None, "bar": None}
+    handlers = {}
+
+    def on_event(kind, value):
+        if kind == "prepared":
+            _say(f"factvae: preprocessed {_summary(value)} in {time.perf_counter() - t0:.1f} s")
+        elif kind == "model":
+            state["model"] = value
+            _describe(value, args)
+            state["bar"] = value.progress_bar(args.epochs)
+            # Ctrl-C and SIGTERM from here on: stop after the mini-batch, keep the epoch
+            if threading.current_thread() is threading.main_thread():
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    handlers[sig] = signal.signal(sig, on_signal)
+        elif kind == "progress":
+            state["bar"].show(value)
+            if ckpt is not None and value.epoch_done and minutes > 0 and \
+                    time.perf_counter() - state["last"] >= 60 * minutes:
+                state["model"].save(ckpt, overwrite=True)
+                state["last"] = time.perf_counter()
+
     try:
-        while True:
-            try:
-                kind, value = next(events)
-            except StopIteration as finished:
-                mdata, model = finished.value
-                break
-            if kind == "prepared":
-                _say(f"factvae: preprocessed {_summary(value)} in {time.perf_counter() - t0:.1f} s")
-            elif kind == "model":
-                model = value
-                _describe(model, args)
-                bar = model.progress_bar(args.epochs)
-                # Ctrl-C and SIGTERM from here on: stop after the mini-batch, keep the epoch
-                if threading.current_thread() is threading.main_thread():
-                    for sig in (signal.SIGINT, signal.SIGTERM):
-                        handlers[sig] = signal.signal(sig, on_signal)
-            elif kind == "progress":
-                bar.show(value)
-                if ckpt is not None and value.epoch_done and minutes > 0 and \
-                        time.perf_counter() - last >= 60 * minutes:
-                    model.save(ckpt, overwrite=True)
-                    last = time.perf_counter()
+        mdata, model = pipeline.drive(events, on_event)
     except TrainingDiverged as err:
+        model = state["model"]
         if ckpt is not None and model is not None and model.epochs_done > 0:
             model.save(ckpt, overwrite=True)
             raise FactVAEInputError(f"{err.problem} Epoch {model.epochs_done} is saved in {ckpt}.",
@@ -319,8 +319,8 @@ def run_pipeline(mdata, args, ckpt: Path | None = None):
                 fix=(err.fix or "").replace("ask for", "use --epochs")) from None
         raise
     finally:
-        if bar is not None:
-            bar.close()
+        if state["bar"] is not None:
+            state["bar"].close()
         for sig, h in handlers.items():
             signal.signal(sig, h)
     if model.cancelled:

@@ -126,14 +126,19 @@ def run(mdata=None, params: dict | None = None, *, rna=None, atac=None, epochs: 
         mdata = load_paired(mdata, rna=rna, atac=atac)
     events = train(mdata, params, epochs=epochs, device=device, n_threads=n_threads,
                    genes=genes, cancel=cancel)
+    mdata, model = drive(events, callback)
+    model.write_results()
+    record = find_domains(mdata, n_domains=n_domains, **(domain_params or {}))
+    return mdata, model, record
+
+
+def drive(events, on_event: Callable | None = None):
+    """Run a `train` generator to its end outside a GUI worker: `on_event(kind, value)` for each
+    event; returns what it returns, (mdata, model)."""
     while True:
         try:
             kind, value = next(events)
         except StopIteration as finished:
-            mdata, model = finished.value
-            break
-        if callback is not None:
-            callback(kind, value)
-    model.write_results()
-    record = find_domains(mdata, n_domains=n_domains, **(domain_params or {}))
-    return mdata, model, record
+            return finished.value
+        if on_event is not None:
+            on_event(kind, value)
