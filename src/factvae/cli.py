@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 
 from .errors import FactVAEInputError
+from .keys import DOMAIN_KEY, PREPROCESS_KEY, PRIOR_INFO_KEY
 
 EXIT_INPUT = 2
 DEMO_EPOCHS = 100  # the simulated tissue converges well before the authors' 300
@@ -79,7 +80,7 @@ def _check_output(path: str | Path, overwrite: bool, flag: str = "--out") -> Pat
 def _summary(mdata) -> str:
     rna, atac = mdata.mod["rna"], mdata.mod["atac"]
     text = f"{mdata.n_obs} spots, {rna.n_vars} genes, {atac.n_vars} peaks"
-    info = mdata.uns.get("factvae_prior")
+    info = mdata.uns.get(PRIOR_INFO_KEY)
     if info:
         text += (f", {info['n_pairs']} gene-peak pairs ({info['n_genes_linked']} genes, "
                  f"{info['n_peaks_linked']} peaks linked)")
@@ -211,10 +212,6 @@ def _given_model_params(args) -> dict:
     return out
 
 
-def _model_params(args) -> dict:
-    return {k: v for k, v in _given_model_params(args).items()}
-
-
 def _flag_of_field(name: str) -> str:
     from .config import FactVAEConfig
 
@@ -232,7 +229,7 @@ def _check_model_args(args) -> None:
     if args.resume:  # a resumed model keeps its own parameters; what differs is refused on load
         return
     try:
-        FactVAEConfig().updated(**_model_params(args), epochs=args.epochs).validate()
+        FactVAEConfig().updated(**_given_model_params(args), epochs=args.epochs).validate()
     except FactVAEInputError as err:
         raise FactVAEInputError(err.problem, field=_flag_of_field(err.field),
                                 fix=err.fix) from None
@@ -487,7 +484,7 @@ def cmd_train(args, *, picture: bool = False) -> int:
                                 fix=f"resume it with --resume {ckpt}, or pass --overwrite to "
                                     "start again.")
     mdata = _load(args)
-    if "factvae_preprocess" not in mdata.uns:
+    if PREPROCESS_KEY not in mdata.uns:
         _check_trainable(mdata, args)
     if picture:
         _check_domain_data(mdata, args)
@@ -629,9 +626,9 @@ def cmd_motifs(args) -> int:
     _check_outputs({"--tsv": args.tsv, "--out": args.out},
                    [args.mudata, args.motif_matrix, args.genome], args.overwrite)
     mdata = _load_result(args)
-    if args.tsv and "factvae_domain" not in mdata.obs:  # before the deviations, not after
+    if args.tsv and DOMAIN_KEY not in mdata.obs:  # before the deviations, not after
         raise FactVAEInputError("no domains to compare motifs between.",
-                                file=args.mudata, field="obs['factvae_domain']",
+                                file=args.mudata, field=f"obs['{DOMAIN_KEY}']",
                                 fix="run factvae domains first, or drop --tsv.")
     if args.motif_matrix:
         read_motif_matrix(mdata, args.motif_matrix)

@@ -54,9 +54,9 @@ def params_of(uns, key: str) -> dict:
     return dict(entry.get("params", {})) if isinstance(entry, dict) else {}
 
 
-# keys older versions wrote -> (where, new key); `where` is 'MOD.slot'. The first four are
-# names other tools use too (scanpy's QC writes obs['total_counts']): renamed only in a file our
-# preprocessing wrote (uns['factvae_preprocess'] present), never in a user's input
+# keys older versions wrote -> (where, new key); `where` is 'MOD.slot'. Those in _SHARED_NAMES
+# are names other tools use too (scanpy's QC writes obs['total_counts']): renamed only in a file
+# our preprocessing wrote (uns['factvae_preprocess'] present), never in a user's input
 _RENAMED = [
     ("rna.layers", "lognorm", LOGNORM_KEY),
     ("rna.obs", "total_counts", TOTAL_COUNTS_KEY), ("atac.obs", "total_counts", TOTAL_COUNTS_KEY),
@@ -82,11 +82,7 @@ def upgrade(mdata) -> list[str]:
             continue
         store = getattr(mdata.mod[mod], slot)
         if old in store and new not in store:
-            if slot == "obs":
-                store[new] = store.pop(old)
-            else:
-                store[new] = store[old]
-                del store[old]
+            store[new] = store.pop(old)
             done.append(f"{where}['{old}']")
     uns = mdata.uns
     if "factvae_domain_params" in uns and not params_of(uns, DOMAIN_KEY):

@@ -243,7 +243,8 @@ class FactVAE:
         with `apply_results` on its main thread, so the shared MuData changes in one place."""
         m = self.mdata
         rna, atac = m.mod["rna"], m.mod["atac"]
-        z_r, z_a = self.latent("rna"), self.latent("atac")
+        codes = {name: self._codes(name) for name in ("rna", "atac")}
+        z_r, z_a = codes["rna"][0], codes["atac"][0]
         out = {("rna", "obsm", EMBEDDING_KEY): z_r, ("atac", "obsm", EMBEDDING_KEY): z_a,
                (None, "obsm", EMBEDDING_KEY): np.concatenate([z_a, z_r], axis=1)}
         d = self.config.n_latent
@@ -252,15 +253,29 @@ class FactVAE:
             full[mod.var_names.get_indexer(names)] = self.feature_embedding(name)
             out[(name, "varm", FEATURE_KEY)] = full
         out[("atac", "obs", LSE_KEY)] = self._log_sum_exp(z_a)
-        spatial = self.config.spatial
-        weighted = spatial and self.config.spatial_design in ("attention", "bilateral",
-                                                              "bilateral_train")
-        for name in ("rna", "atac"):
-            # each spot's own code, as the paper's model gives it
-            out[(name, "obsm", OWN_EMBEDDING_KEY)] = self.latent(name, spatial=False) if spatial else None
-            out[(name, "obs", SELF_WEIGHT_KEY)] = self.latent(name, self_weight=True) if weighted else None
+        for name, (_, own, weight) in codes.items():  # None: the key is removed
+            out[(name, "obsm", OWN_EMBEDDING_KEY)] = own
+            out[(name, "obs", SELF_WEIGHT_KEY)] = weight
         out[(None, "uns", UNS_KEY)] = self.record()
         return out
+
+    def _codes(self, modality: str):
+        """(code, each spot's own code, the share of its code each spot keeps) of one
+        modality; the last two None without spatial context (the weight also for designs that
+        have none). The default design needs one encoder pass: its code is the own code
+        averaged over look-alike neighbours."""
+        c = self.config
+        if not c.spatial:
+            return self.latent(modality), None, None
+        own = self.latent(modality, spatial=False)  # as the paper's model gives it
+        if c.spatial_design == "bilateral":
+            from .neighbors import bilateral_mean
+
+            code, kept = bilateral_mean(own, self.neighbors)
+            return code.numpy(), own, kept.numpy()
+        weighted = c.spatial_design in ("attention", "bilateral_train")
+        return (self.latent(modality), own,
+                self.latent(modality, self_weight=True) if weighted else None)
 
     def apply_results(self, results: dict) -> None:
         """Store what `compute_results` returned in the model's MuData."""

@@ -19,8 +19,8 @@ from .keys import PREPROCESS_KEY, PRIOR_PAIRS_KEY
 
 def prepare(mdata, *, seed: int = 0, alpha: float = 1.0, genes=None, promoter: int = 2000,
             on_stage: Callable[[str], None] | None = None, copy: bool = False):
-    """Preprocess (unless done; with the training seed) and build the gene-peak prior (unless
-    present or `genes` is given). The prior is required while its weight `alpha` is above 0: a
+    """Preprocess (unless done; with the training seed) and build the gene-peak prior (when
+    absent and `alpha` > 0, or whenever `genes` is given). The prior is required while its weight `alpha` is above 0: a
     missing gene annotation is then one clear error whose fix names both ways out. Returns the
     (possibly new, filtered) MuData. `copy`: when anything is to be done, work on a copy, so
     the given MuData is never written to (a GUI prepares in a worker while the viewer shows

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from factvae.keys import DOMAIN_KEY
 from psygnal import Signal
 
 from ._geometry import MapGeometry, map_geometry
@@ -17,7 +18,7 @@ MUDATA_KEY = "factvae_mudata"      # layer.metadata key under which the widgets 
 MAP_KEY = "factvae_map"            # spots layer metadata: its MapState
 RASTER_KEY = "factvae_domains_of"  # raster layer metadata: the MuData it shows
 VALUES_KEY = "factvae_values_of"   # value (overlay) layer metadata: the MuData it shows
-DOMAIN_KEYS = ("factvae_domain", "domain")
+DOMAIN_KEYS = (DOMAIN_KEY, "domain")
 MODES = ("regions + spots", "regions", "tiling spots")
 # Above this, "regions" by default: a spot is then a few screen pixels, and in software OpenGL
 # one redraw of 50,000 markers takes ~10x as long as the raster's (175 vs 18 ms).

@@ -10,9 +10,11 @@ from magicgui.widgets import (ComboBox, Container, FileEdit, FloatSpinBox, Label
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QTableWidget, QTableWidgetItem
 
+from factvae.keys import DOMAIN_KEY
+
 from . import _dataset, _domain_map, _session, _workers
 
-KEY = "factvae_domain"
+KEY = DOMAIN_KEY
 
 
 def compute_domains(mdata, n_domains, resolution, spatial_weight, method="leiden", refine=0):

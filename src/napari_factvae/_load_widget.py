@@ -9,6 +9,8 @@ from pathlib import Path
 from magicgui.widgets import (CheckBox, Container, FileEdit, FloatSpinBox, Label, PushButton)
 from napari.utils.notifications import show_info, show_warning
 
+from factvae.keys import PRIOR_INFO_KEY
+
 from . import _session, _workers
 
 
@@ -41,7 +43,7 @@ def save_job(mdata, path, overwrite: bool):
 def summary(mdata) -> str:
     text = (f"{mdata.n_obs} spots, {mdata.mod['rna'].n_vars} genes, "
             f"{mdata.mod['atac'].n_vars} peaks")
-    info = mdata.uns.get("factvae_prior")
+    info = mdata.uns.get(PRIOR_INFO_KEY)
     if info:
         text += f", {info['n_pairs']} linked gene-peak pairs"
     return text

@@ -8,6 +8,8 @@ from magicgui.widgets import Container, FileEdit, Label, LineEdit, PushButton, S
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QTableWidget, QTableWidgetItem
 
+from factvae.keys import FEATURE_KEY
+
 from . import _dataset, _session, _workers
 from ._overlay_widget import add_value_layer
 
@@ -47,8 +49,8 @@ class RegulationWidget(Container):
 
         _, mdata = _session.current(self.viewer)
         names = []
-        if hasattr(mdata, "mod") and "factvae_feature" in mdata.mod["rna"].varm:  # not a lone .h5ad
-            ok = np.isfinite(mdata.mod["rna"].varm["factvae_feature"]).all(axis=1)
+        if hasattr(mdata, "mod") and FEATURE_KEY in mdata.mod["rna"].varm:  # not a lone .h5ad
+            ok = np.isfinite(mdata.mod["rna"].varm[FEATURE_KEY]).all(axis=1)
             names = list(map(str, mdata.mod["rna"].var_names[ok]))
         self.completer.model().setStringList(names)
 

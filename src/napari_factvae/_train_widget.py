@@ -203,8 +203,6 @@ class TrainWidget(Container):
 
     def checkpoint_path(self):
         """Beside the chosen model file, else in the working folder; never over a file."""
-        from pathlib import Path
-
         chosen = self._model_path()
         base = Path(chosen).with_suffix("") if chosen else Path.cwd() / "factvae"
         path = base.with_name(base.name + ".checkpoint.pt")
