@@ -36,8 +36,15 @@ def _one_line_warnings() -> None:
 
 
 def _add_input_args(p: argparse.ArgumentParser, required: bool = True) -> None:
-    src = p.add_argument_group("input (one .h5mu, or two .h5ad files)")
+    src = p.add_argument_group("input (one .h5mu, one SpatialData .zarr, or two .h5ad files)")
     src.add_argument("--mudata", metavar="DATA.h5mu", help="MuData with modalities 'rna' and 'atac'")
+    src.add_argument("--sdata", metavar="DATA.zarr", help="SpatialData store: spots (shapes or "
+                     "points), tables 'rna' and 'atac' (or one with var['modality']), image")
+    src.add_argument("--tables", nargs=2, metavar=("RNA", "ATAC"),
+                     help="with --sdata: the names of the RNA and ATAC tables")
+    src.add_argument("--image-element", metavar="NAME", help="with --sdata: which image element")
+    src.add_argument("--coordinate-system", metavar="CS",
+                     help="with --sdata: the coordinate system joining spots and image")
     src.add_argument("--rna", metavar="RNA.h5ad", help="RNA counts (spots x genes)")
     src.add_argument("--atac", metavar="ATAC.h5ad", help="ATAC counts (spots x peaks)")
     src.add_argument("--image", metavar="IMAGE", help="tissue image (PNG/JPEG/TIFF); replaces any "
@@ -55,18 +62,42 @@ def _add_input_args(p: argparse.ArgumentParser, required: bool = True) -> None:
 def _load(args):
     from .io import load_paired
 
-    if not (args.mudata or args.rna or args.atac):
+    sdata = getattr(args, "sdata", None)
+    given = [f for f, v in (("--mudata", args.mudata), ("--sdata", sdata)) if v]
+    if not (given or args.rna or args.atac):
         raise FactVAEInputError("no input given.", field="arguments",
-                                fix="pass --mudata DATA.h5mu, or --rna RNA.h5ad --atac ATAC.h5ad.")
-    if args.mudata and (args.rna or args.atac):
-        raise FactVAEInputError("both --mudata and --rna/--atac given.", field="arguments",
-                                fix="pass either one .h5mu or the two .h5ad files.")
-    if not args.mudata and not (args.rna and args.atac):
+                                fix="pass --mudata DATA.h5mu, --sdata DATA.zarr, or --rna "
+                                    "RNA.h5ad --atac ATAC.h5ad.")
+    if len(given) > 1 or (given and (args.rna or args.atac)):
+        raise FactVAEInputError(f"several inputs given ({', '.join(given)}"
+                                f"{', --rna/--atac' if args.rna or args.atac else ''}).",
+                                field="arguments",
+                                fix="pass one .h5mu, one .zarr, or the two .h5ad files.")
+    if not given and not (args.rna and args.atac):
         missing = "--atac" if args.rna else "--rna"
         raise FactVAEInputError(f"{missing} is missing.", field="arguments",
                                 fix="pass both --rna RNA.h5ad and --atac ATAC.h5ad.")
+    if not sdata:
+        for flag in ("tables", "image_element", "coordinate_system"):
+            if getattr(args, flag, None):
+                raise FactVAEInputError("is only for a SpatialData input.",
+                                        field="--" + flag.replace("_", "-"),
+                                        fix="pass --sdata DATA.zarr, or leave it out.")
     return load_paired(args.mudata, rna=args.rna, atac=args.atac, image=args.image,
-                       image_scale=args.image_scale, counts_layer=args.counts_layer)
+                       image_scale=args.image_scale, counts_layer=args.counts_layer, sdata=sdata,
+                       tables=getattr(args, "tables", None),
+                       image_element=getattr(args, "image_element", None),
+                       coordinate_system=getattr(args, "coordinate_system", None))
+
+
+def _write_any(mdata, out, overwrite: bool):
+    """RESULT.zarr: a SpatialData store (the input store's elements kept); else .h5mu."""
+    from .io import write_h5mu
+    from .sdata import write_spatialdata
+
+    if Path(out).suffix == ".zarr":
+        return write_spatialdata(mdata, out, overwrite=overwrite)
+    return write_h5mu(mdata, out, overwrite=overwrite)
 
 
 def _check_output(path: str | Path, overwrite: bool, flag: str = "--out") -> Path:
@@ -89,7 +120,7 @@ def _summary(mdata) -> str:
 
 def cmd_simulate(args) -> int:
     from .datasets import simulate
-    from .io import write_h5ad_pair, write_h5mu
+    from .io import write_h5ad_pair
 
     if bool(args.rna_out) != bool(args.atac_out):  # one half of a pair is not a dataset
         given, missing = (("--rna-out", "--atac-out") if args.rna_out
@@ -114,7 +145,7 @@ def cmd_simulate(args) -> int:
                                          for f in err.field.split("/"))
         raise FactVAEInputError(err.problem, field=flags, fix=err.fix) from None
     if args.out:
-        _say(f"factvae: wrote {write_h5mu(mdata, args.out, overwrite=args.overwrite)}")
+        _say(f"factvae: wrote {_write_any(mdata, args.out, args.overwrite)}")
     if args.rna_out and args.atac_out:
         r, a = write_h5ad_pair(mdata, args.rna_out, args.atac_out, overwrite=args.overwrite)
         _say(f"factvae: wrote {r} and {a}")
@@ -246,8 +277,16 @@ def checkpoint_path(out: Path) -> Path:
     return out.with_name(out.stem + ".checkpoint.pt")
 
 
+def _input_flags(args) -> str:
+    if args.mudata:
+        return f"--mudata {args.mudata}"
+    if getattr(args, "sdata", None):
+        return f"--sdata {args.sdata}"
+    return f"--rna {args.rna} --atac {args.atac}"
+
+
 def _resume_command(args, ckpt: Path) -> str:
-    src = f"--mudata {args.mudata}" if args.mudata else f"--rna {args.rna} --atac {args.atac}"
+    src = _input_flags(args)
     return (f"factvae {args.command} {src} --resume {ckpt} --epochs {args.epochs} "
             f"--out {args.out} --overwrite")
 
@@ -424,7 +463,7 @@ def model_path(out: Path) -> Path:
     return out.with_name(out.stem + ".model.pt")
 
 
-def _check_outputs(outputs: dict, inputs: list, overwrite: bool) -> None:
+def _check_outputs(outputs: dict, inputs: list, overwrite: bool, sdata_in=None) -> None:
     """Every output path: new (or --overwrite), not a folder, in a folder we can write, and
     different from every input and from every other output. Checked before any work."""
     import os
@@ -436,6 +475,10 @@ def _check_outputs(outputs: dict, inputs: list, overwrite: bool) -> None:
             continue
         path = Path(path)
         real = path.resolve()
+        store = path.suffix == ".zarr"  # a SpatialData store is a folder
+        if store and real in ins and overwrite and real == Path(sdata_in or "").resolve():
+            seen[real] = flag  # results into the store read from: only its tables are replaced
+            continue
         if real in ins:
             raise FactVAEInputError(f"is also the input {ins[real]}; writing it would destroy "
                                     "the input.", file=str(path), field=flag,
@@ -444,9 +487,16 @@ def _check_outputs(outputs: dict, inputs: list, overwrite: bool) -> None:
             raise FactVAEInputError(f"is given for both {seen[real]} and {flag}.",
                                     file=str(path), field=flag, fix="give each output its own path.")
         seen[real] = flag
-        if path.is_dir():
+        if path.is_dir() and not store:
             raise FactVAEInputError("is a folder.", file=str(path), field=flag,
                                     fix="give a file name inside it.")
+        if path.is_dir() and store and overwrite:
+            from .sdata import is_spatialdata_store
+
+            if not is_spatialdata_store(path):  # --overwrite replaces results, not any folder
+                raise FactVAEInputError("is a folder that is not a SpatialData store; "
+                                        "--overwrite would delete it.", file=str(path),
+                                        field=flag, fix="choose another output path.")
         if path.exists() and not overwrite:
             raise FactVAEInputError("already exists.", file=str(path), field=flag,
                                     fix="choose another path or pass --overwrite.")
@@ -476,8 +526,9 @@ def cmd_train(args, *, picture: bool = False) -> int:
         outputs["picture"] = out.with_suffix(".png")
     # resuming a model into its own file (with --overwrite) continues it in place: allowed
     resume_in_place = args.resume and Path(args.resume).resolve() == model_file.resolve()
-    _check_outputs(outputs, [args.mudata, args.rna, args.atac, args.image, args.genes,
-                             None if resume_in_place else args.resume], args.overwrite)
+    _check_outputs(outputs, [args.mudata, args.sdata, args.rna, args.atac, args.image, args.genes,
+                             None if resume_in_place else args.resume], args.overwrite,
+                   sdata_in=args.sdata)
     if ckpt.exists() and Path(args.resume or "").resolve() != ckpt.resolve() and not args.overwrite:
         raise FactVAEInputError("a checkpoint of an interrupted run is here.", file=str(ckpt),
                                 field="checkpoint",
@@ -497,14 +548,14 @@ def cmd_train(args, *, picture: bool = False) -> int:
     try:
         if picture:
             _domains(mdata, args)
-        write_h5mu(mdata, out, overwrite=args.overwrite)
+        _write_any(mdata, out, args.overwrite)
         print(f"results: {out}")
         print(f"model: {model_file}")
         if picture:
             print(f"picture: {plot_domains(mdata, out.with_suffix('.png'))}")
     except BaseException as err:
         done = [str(p) for p in (model_file, out, out.with_suffix(".png")) if p.exists()]
-        src = f"--mudata {args.mudata}" if args.mudata else f"--rna {args.rna} --atac {args.atac}"
+        src = _input_flags(args)
         finish = (f"factvae {args.command} {src} --resume {model_file} --epochs "
                   f"{model.epochs_done} --out {out} --overwrite")
         msg = (f"the model is saved, but writing the results failed ({err}). Written: "
@@ -529,6 +580,7 @@ def cmd_demo(args) -> int:
     write_h5mu(simulate(seed=args.seed), sim_path, overwrite=True)
     _say(f"factvae: simulated tissue written to {sim_path} ({time.perf_counter() - t0:.1f} s)")
     args.mudata, args.rna, args.atac, args.image = str(sim_path), None, None, None
+    args.sdata = args.tables = args.image_element = args.coordinate_system = None
     args.image_scale, args.counts_layer, args.genes, args.promoter = 1.0, None, None, 2000
     args.out, args.overwrite = str(out_dir / "result.h5mu"), True
     args.resume, args.resolution, args.spatial_weight, args.neighbors = None, None, 0.0, 15
@@ -545,10 +597,8 @@ def _load_result(args):
 
 
 def _write_result(mdata, args) -> None:
-    from .io import write_h5mu
-
     if args.out:
-        write_h5mu(mdata, args.out, overwrite=args.overwrite)
+        _write_any(mdata, args.out, args.overwrite)
         print(f"results: {args.out}")
 
 
@@ -690,7 +740,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("simulate", help="write the built-in simulated tissue")
-    p.add_argument("--out", metavar="SIM.h5mu")
+    p.add_argument("--out", metavar="SIM.h5mu|.zarr", help="MuData, or a SpatialData store")
     p.add_argument("--rna-out", metavar="RNA.h5ad")
     p.add_argument("--atac-out", metavar="ATAC.h5ad")
     p.add_argument("--n-spots", type=int, default=1500)
@@ -716,7 +766,10 @@ def build_parser() -> argparse.ArgumentParser:
         _add_model_args(p)
         if name == "run":
             _add_domain_args(p)
-        p.add_argument("--out", required=True, metavar="RESULT.h5mu")
+        p.add_argument("--out", required=True, metavar="RESULT.h5mu|.zarr",
+                       help="results as MuData, or as SpatialData (.zarr; with --sdata the input "
+                            "store's elements are kept; --sdata X --out X --overwrite replaces "
+                            "only its tables)")
         p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
         p.set_defaults(func=func)
 

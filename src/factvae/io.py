@@ -222,20 +222,32 @@ def assemble(rna: ad.AnnData, atac: ad.AnnData, *, coords=None, library=None, un
 def load_paired(mudata: str | Path | None = None, *, rna: str | Path | None = None,
                 atac: str | Path | None = None, image: str | Path | None = None,
                 image_scale: float = 1.0, library_id: str | None = None,
-                counts_layer: str | None = None):
+                counts_layer: str | None = None, sdata=None, tables=None,
+                image_element: str | None = None, coordinate_system: str | None = None):
     """Load and validate paired spatial RNA + ATAC counts into one MuData.
 
-    Give either `mudata` (an .h5mu with modalities 'rna' and 'atac') or both `rna` and `atac`
-    (.h5ad files). `image` (PNG/JPEG/TIFF) with `image_scale` (image pixels per unit of
+    Give either `mudata` (an .h5mu with modalities 'rna' and 'atac'), both `rna` and `atac`
+    (.h5ad files), or `sdata` (a SpatialData object or .zarr store; `tables`, `image_element`
+    and `coordinate_system` choose among several: see `factvae.sdata`). `image` (PNG/JPEG/TIFF) with `image_scale` (image pixels per unit of
     obsm['spatial']) replaces any image stored in the files. Raises FactVAEInputError with the
     file, the field and the fix for anything unusable.
     """
     two_files = rna is not None and atac is not None
-    if (mudata is None) != two_files or (mudata is not None and (rna or atac)):
-        raise FactVAEInputError("give either one .h5mu (mudata=...) or both rna=... and atac=... "
-                                ".h5ad files.", field="input", fix="see `factvae run --help`.")
-    top_uns, top_obsm = None, None
-    if mudata is not None:
+    given = sum(x is not None for x in (mudata, sdata)) + two_files
+    if given != 1 or ((mudata is not None or sdata is not None) and (rna or atac)):
+        raise FactVAEInputError("give one input: an .h5mu (mudata=...), a SpatialData store "
+                                "(sdata=...), or both rna=... and atac=... .h5ad files.",
+                                field="input", fix="see `factvae run --help`.")
+    top_uns, top_obsm, record = None, None, None
+    if sdata is not None:
+        from .sdata import read_sdata
+
+        rna_t, atac_t, library, record = read_sdata(sdata, tables=tables, image=image_element,
+                                                    coordinate_system=coordinate_system)
+        files = (record["store"] or None, record["store"] or None)
+        mods = {"rna": rna_t, "atac": atac_t}
+        top_uns = {"spatial": {library[0]: library[1]}} if library else None
+    elif mudata is not None:
         path = Path(mudata)
         obj = _read_h5(path, "mudata")
         if not hasattr(obj, "mod"):
@@ -297,7 +309,12 @@ def load_paired(mudata: str | Path | None = None, *, rna: str | Path | None = No
         for key, value in obj.obsm.items():
             if key != "spatial" and not hasattr(value, "columns") and key not in MODALITIES:
                 mdata.obsm[key] = np.asarray(value)[rows]
-    mdata.uns["factvae_input"] = {"files": [f for f in dict.fromkeys(files)],
+    if record is not None:
+        from .sdata import SDATA_KEY, restore_joint
+
+        mdata.uns[SDATA_KEY] = record
+        restore_joint(mdata, rna_t)
+    mdata.uns["factvae_input"] = {"files": [f for f in dict.fromkeys(files) if f],
                                   "n_spots": int(mdata.n_obs)}
     if image is not None:
         if coords is None:

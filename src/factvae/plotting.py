@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from .io import write_atomically
-from .spatial import as_display_uint8, tissue_view
+from .images import small_view
+from .spatial import as_display_uint8
 
 
 def _colour_key(mdata) -> str | None:
@@ -54,7 +55,7 @@ def domains(mdata, *, key: str | None = None, ax=None, title: str | None = None,
     from matplotlib.lines import Line2D
 
     key = key or _colour_key(mdata)
-    view = tissue_view(mdata)
+    view = small_view(mdata)
     ax = _spots_axes(ax)
     if view is None:  # non-spatial: nothing to place spots on
         ax.text(0.5, 0.5, "no spatial coordinates", ha="center", va="center")
@@ -95,7 +96,7 @@ def feature(mdata, kind: str, name: str, *, ax=None, cmap: str = "magma", title:
     from .values import spot_values
 
     values = spot_values(mdata, kind, name)
-    view = tissue_view(mdata)
+    view = small_view(mdata)
     ax = _spots_axes(ax)
     if view is None:
         ax.hist(values, bins=50)

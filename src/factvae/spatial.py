@@ -180,6 +180,9 @@ def tissue_view(mdata, *, image_key: str | None = None) -> TissueView | None:
     key = keys[0] if keys and keys[0] in images else None
     image = np.asarray(images[key]) if key else None
     scale = float(scalefactors.get(SCALE_KEYS.get(key, "tissue_hires_scalef"), 1.0)) if key else 1.0
+    if key is None and (entry.get("metadata") or {}).get("source") == "spatialdata":
+        # the image stays in its store (factvae.images.tissue_levels); spots in its pixels
+        scale = float(scalefactors.get("tissue_hires_scalef", 1.0))
     diameter = scalefactors.get("spot_diameter_fullres")
     guessed = diameter is None
     diameter = default_spot_diameter(coords) if guessed else float(diameter)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from factvae.images import tissue_levels
 from factvae.spatial import tissue_view
 
 from ._domain_map import DOMAIN_KEYS, MAP_KEY, MUDATA_KEY, domain_key, new_state
@@ -37,13 +38,20 @@ def spot_layers(obj, *, name: str = "") -> list[tuple]:
         return []
     prefix = f"{name} " if name else ""
     layers = []
-    if view.image is not None:
-        rgb = view.image.ndim == 3 and view.image.shape[-1] in (3, 4)
-        layers.append((view.image, {"name": f"{prefix}tissue", "rgb": rgb}, "image"))
+    levels = tissue_levels(obj)  # a pyramid (full resolution first) for large images, lazily
+    if levels:
+        rgb = levels[0].ndim == 3 and levels[0].shape[-1] in (3, 4)
+        kwargs = {"name": f"{prefix}tissue", "rgb": rgb}
+        if len(levels) > 1:
+            kwargs["multiscale"] = True
+            if not np.issubdtype(levels[0].dtype, np.uint8):  # not from the whole image
+                small = np.asarray(levels[-1])
+                kwargs["contrast_limits"] = [float(small.min()), float(small.max()) or 1.0]
+        layers.append((levels if len(levels) > 1 else levels[0], kwargs, "image"))
     features = spot_table(obj)
     # the assay's spot size from the scale factors; without one, the pitch: spots that touch
     state = new_state(view.spots_xy, None if view.diameter_from_data else view.spot_diameter,
-                      view.image is not None)
+                      bool(levels))
     kwargs = {"name": f"{prefix}spots", "size": state.geometry.spot_size,
               "features": features, "border_width": 0, "opacity": 0.9,
               "metadata": {MUDATA_KEY: obj, MAP_KEY: state}}

@@ -1,4 +1,4 @@
-"""Load: a .h5mu, or RNA and ATAC .h5ad files, an optional image and gene annotation; shows the
+"""Load: a .h5mu, a SpatialData .zarr, or RNA and ATAC .h5ad files, an optional image and gene annotation; shows the
 tissue and the spots with a summary; every validation problem becomes a notification."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from . import _session, _workers
 
 
 def load_dataset(mudata=None, rna=None, atac=None, image=None, image_scale=1.0, genes=None,
-                 prior=True):
+                 prior=True, sdata=None):
     """Engine calls of the Load widget (run in a worker): load, validate, build the prior, and
     the layers (their domain map geometry too). Returns (mdata, summary text, warning
     messages, layer data)."""
@@ -26,7 +26,7 @@ def load_dataset(mudata=None, rna=None, atac=None, image=None, image_scale=1.0, 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         mdata = factvae.load_paired(mudata, rna=rna, atac=atac, image=image,
-                                    image_scale=image_scale)
+                                    image_scale=image_scale, sdata=sdata)
         if prior and "factvae_g2p" not in mdata.uns:
             factvae.add_gene_peak_prior(mdata, genes)
     return mdata, summary(mdata), [str(w.message) for w in caught
@@ -34,9 +34,12 @@ def load_dataset(mudata=None, rna=None, atac=None, image=None, image_scale=1.0, 
 
 
 def save_job(mdata, path, overwrite: bool):
-    """Worker: write the dataset with its results (atomically: a failed write leaves no file)."""
-    from factvae import io
+    """Worker: write the dataset with its results (atomically: a failed write leaves no file),
+    as .h5mu, or as a SpatialData .zarr (the elements of the store it came from kept)."""
+    from factvae import io, sdata
 
+    if Path(path).suffix == ".zarr":
+        return sdata.write_spatialdata(mdata, path, overwrite=overwrite)
     return io.write_h5mu(mdata, path, overwrite=overwrite)
 
 
@@ -59,6 +62,7 @@ class LoadWidget(Container):
         super().__init__(labels=True)
         self.viewer = napari_viewer
         self.mudata_file = FileEdit(label="MuData (.h5mu)", filter="*.h5mu")
+        self.sdata_file = FileEdit(label="or SpatialData (.zarr)", mode="d")
         self.rna_file = FileEdit(label="or RNA (.h5ad)", filter="*.h5ad")
         self.atac_file = FileEdit(label="and ATAC (.h5ad)", filter="*.h5ad")
         self.image_file = FileEdit(label="Image (optional)", filter="*.png *.jpg *.jpeg *.tif *.tiff")
@@ -66,10 +70,10 @@ class LoadWidget(Container):
         self.genes_file = FileEdit(label="Genes (GTF/GFF3/BED)", filter="*.gtf *.gff3 *.gff *.bed *.gz")
         self.prior = CheckBox(text="Build gene-peak prior", value=True)
         self.load_button = PushButton(text="Load")
-        self.save_file = FileEdit(label="Save results to", mode="w", filter="*.h5mu")
-        self.save_button = PushButton(text="Save .h5mu")
+        self.save_file = FileEdit(label="Save results to", mode="w", filter="*.h5mu *.zarr")
+        self.save_button = PushButton(text="Save (.h5mu or .zarr)")
         self.info = Label(value="No data loaded.")
-        self.extend([self.mudata_file, self.rna_file, self.atac_file, self.image_file,
+        self.extend([self.mudata_file, self.sdata_file, self.rna_file, self.atac_file, self.image_file,
                      self.image_scale, self.genes_file, self.prior, self.load_button, self.info,
                      self.save_file, self.save_button])
         self.load_button.changed.connect(self.load)
@@ -80,8 +84,10 @@ class LoadWidget(Container):
         kwargs = dict(mudata=_path(self.mudata_file), rna=_path(self.rna_file),
                       atac=_path(self.atac_file), image=_path(self.image_file),
                       image_scale=self.image_scale.value, genes=_path(self.genes_file),
-                      prior=self.prior.value)
+                      prior=self.prior.value, sdata=_path(self.sdata_file))
         if kwargs["mudata"] is not None:
+            kwargs["rna"] = kwargs["atac"] = kwargs["sdata"] = None
+        elif kwargs["sdata"] is not None:
             kwargs["rna"] = kwargs["atac"] = None
         self.load_button.enabled = False
         self.info.value = "Loading..."
@@ -91,7 +97,8 @@ class LoadWidget(Container):
 
     def _loaded(self, result):
         mdata, text, messages, layers = result
-        name = Path(str(_path(self.mudata_file) or _path(self.rna_file) or "factvae")).stem
+        name = Path(str(_path(self.mudata_file) or _path(self.sdata_file) or _path(self.rna_file)
+                        or "factvae")).stem
         _session.show_dataset(self.viewer, mdata, name, layers)
         for message in messages:
             show_warning(message)
@@ -111,7 +118,7 @@ class LoadWidget(Container):
         if mdata is None or path is None:
             show_error("Load or open a dataset, and choose a file to save to.")
             return
-        target = path.with_suffix(".h5mu")
+        target = path if path.suffix == ".zarr" else path.with_suffix(".h5mu")
         overwrite = target.exists() and self._confirm_overwrite(target)
         if target.exists() and not overwrite:
             show_info(f"Not saved: {target} is kept as it was.")

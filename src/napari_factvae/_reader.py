@@ -1,4 +1,5 @@
-"""Reader for .h5mu / .h5ad files (inputs, or results written by `factvae run`)."""
+"""Reader for .h5mu / .h5ad files and SpatialData .zarr stores (inputs, or results written by
+`factvae run`)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,11 @@ def get_reader(path):
         if len(path) != 1:
             return None
         path = path[0]
-    p = Path(str(path))
+    p = Path(str(path).rstrip("/\\"))
+    if p.is_dir():
+        from factvae.sdata import is_spatialdata_store
+
+        return read_spatial if is_spatialdata_store(p) else None
     if p.suffix.lower() not in SUFFIXES or not p.is_file():
         return None
     try:
@@ -50,8 +55,18 @@ def read_spatial(path):
     """Layers for one file: tissue image (if any) and spots with the spot table as features."""
     if isinstance(path, (list, tuple)):
         path = path[0]
-    p = Path(str(path))
-    if p.suffix.lower() == ".h5mu":
+    p = Path(str(path).rstrip("/\\"))
+    if p.is_dir():  # a SpatialData store: validated as the Load widget does
+        import factvae
+        from factvae.errors import FactVAEInputError
+        from napari.utils.notifications import show_error
+
+        try:
+            obj = factvae.load_paired(sdata=p)
+        except FactVAEInputError as err:
+            show_error(str(err))
+            return []
+    elif p.suffix.lower() == ".h5mu":
         import mudata
 
         from factvae.keys import upgrade

@@ -33,7 +33,8 @@ def show_dataset(viewer, mdata, name: str = "factvae", layers: list | None = Non
     for data, kwargs, kind in layers if layers is not None else spot_layers(mdata):
         kwargs = {**kwargs, "name": f"{name} {kwargs['name']}".strip()}
         old = viewer.layers[kwargs["name"]] if kwargs["name"] in viewer.layers else None
-        if kind == "image" and old is not None and getattr(old, "rgb", None) == kwargs["rgb"]:
+        if (kind == "image" and old is not None and getattr(old, "rgb", None) == kwargs["rgb"]
+                and old.multiscale == kwargs.get("multiscale", False)):
             old.data = data  # the tissue again: napari collects garbage on each removal (~0.4 s)
             added.append(old)
             continue
