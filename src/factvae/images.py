@@ -103,7 +103,7 @@ def cached_pyramid(level0, store: Path, image: str, progress=None) -> list:
         levels, prev = [], level0
         for k in range(1, len(factors) + 1):
             half = _half(prev).rechunk((CHUNK, CHUNK) + (-1,) * (level0.ndim - 2))
-            half.to_zarr(str(folder / str(k)), overwrite=True)
+            half.to_zarr(str(folder / str(k)))
             prev = da.from_zarr(str(folder / str(k)))
             levels.append(prev)
             if progress is not None:

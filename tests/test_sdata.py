@@ -1,0 +1,231 @@
+"""SpatialData in and out: a store built from the simulator is read, trained on, written back,
+reopened by the reader with its domains and colours; each bad layout is one clear error."""
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import factvae
+from factvae.errors import FactVAEInputError
+from factvae.sdata import to_spatialdata, write_spatialdata
+
+
+def _write(sdata, path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sdata.write(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, request):
+    m = factvae.simulate(n_spots=240, n_genes=150, n_peaks=900, n_domains=4, n_motifs=8,
+                         image_size=300, seed=1)
+    path = _write(to_spatialdata(m), tmp_path_factory.mktemp("sd") / "tissue.zarr")
+    return m, path
+
+
+def _copy(store, tmp_path, name="copy.zarr"):
+    dst = tmp_path / name
+    shutil.copytree(store[1], dst)
+    return dst
+
+
+def test_read_gives_the_same_dataset(store):
+    m, path = store
+    got = factvae.load_paired(sdata=path)
+    assert list(got.obs_names) == list(m.obs_names)
+    np.testing.assert_allclose(got.obsm["spatial"], m.obsm["spatial"])
+    for mod in ("rna", "atac"):
+        assert (got.mod[mod].X != m.mod[mod].X).nnz == 0
+    assert list(got.obs["domain"]) == list(m.obs["domain"])
+    assert list(got.uns["domain_colors"]) == list(m.uns["domain_colors"])
+    lib = got.uns["spatial"]["simulated_tissue"]
+    assert lib["scalefactors"] == pytest.approx(
+        m.uns["spatial"]["simulated_tissue"]["scalefactors"])
+    from factvae.images import tissue_levels
+
+    levels = tissue_levels(got)  # the image stays in the store, read when shown
+    np.testing.assert_array_equal(np.asarray(levels[0]),
+                                  m.uns["spatial"]["simulated_tissue"]["images"]["hires"])
+
+
+def test_one_table_split_by_modality_and_points(store):
+    import anndata as ad
+    import spatialdata as sd
+    from spatialdata.models import PointsModel, TableModel
+
+    m, path = store
+    src = sd.read_zarr(path)
+    rna, atac = src.tables["rna"], src.tables["atac"]
+    both = ad.concat([rna, atac], axis=1, merge="first")
+    both.var["modality"] = ["rna"] * rna.n_vars + ["atac"] * atac.n_vars
+    both.obs = rna.obs[["region", "spot_id"]].copy()
+    both.uns["spatialdata_attrs"] = dict(rna.uns["spatialdata_attrs"])
+    xy = m.obsm["spatial"]
+    points = PointsModel.parse(pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1]}))
+    both.obs["region"] = pd.Categorical(["dots"] * both.n_obs)
+    table = TableModel.parse(both, region="dots", region_key="region", instance_key="spot_id",
+                             overwrite_metadata=True)
+    got = factvae.load_paired(sdata=sd.SpatialData(points={"dots": points},
+                                                   tables={"table": table}))
+    assert got.mod["rna"].n_vars == 150 and got.mod["atac"].n_vars == 900
+    np.testing.assert_allclose(got.obsm["spatial"], xy)
+
+
+def _edit(path, tmp_path, change):
+    import spatialdata as sd
+
+    src = sd.read_zarr(path)
+    new = change(src)
+    return _write(new if new is not None else src, tmp_path / "bad.zarr")
+
+
+def test_bad_stores_are_one_clear_error(store, tmp_path):
+    import spatialdata as sd
+    from spatialdata.models import TableModel
+    from spatialdata.transformations import Identity, set_transformation
+
+    _, path = store
+    (tmp_path / "plain.zarr").mkdir()
+    (tmp_path / "plain.zarr" / "zarr.json").write_text('{"zarr_format": 3, "node_type": "group"}')
+    with pytest.raises(FactVAEInputError, match="not a SpatialData store") as err:
+        factvae.load_paired(sdata=tmp_path / "plain.zarr")
+    assert "plain.zarr" in str(err.value)
+
+    def drop_atac(s):
+        return sd.SpatialData(images=dict(s.images), shapes=dict(s.shapes),
+                              tables={"rna": s.tables["rna"]})
+    with pytest.raises(FactVAEInputError, match=r"missing \['atac'\]"):
+        factvae.load_paired(sdata=_edit(path, tmp_path, drop_atac))
+
+    def other_element(s):
+        shapes = dict(s.shapes)
+        shapes["cells"] = s.shapes["spots"].copy()
+        atac = s.tables["atac"].copy()
+        atac.obs["region"] = pd.Categorical(["cells"] * atac.n_obs)
+        atac = TableModel.parse(atac, region="cells", region_key="region",
+                                instance_key="spot_id", overwrite_metadata=True)
+        return sd.SpatialData(images=dict(s.images), shapes=shapes,
+                              tables={"rna": s.tables["rna"], "atac": atac})
+    shutil.rmtree(tmp_path / "bad.zarr")
+    with pytest.raises(FactVAEInputError, match="annotates 'spots' but 'atac' annotates 'cells'"):
+        factvae.load_paired(sdata=_edit(path, tmp_path, other_element))
+
+    def image_elsewhere(s):
+        img = s.images["simulated_tissue"]
+        set_transformation(img, {"microscope": Identity()}, set_all=True)
+        return sd.SpatialData(images={"simulated_tissue": img}, shapes=dict(s.shapes),
+                              tables=dict(s.tables))
+    shutil.rmtree(tmp_path / "bad.zarr")
+    with pytest.raises(FactVAEInputError, match="no transformation links them") as err:
+        factvae.load_paired(sdata=_edit(path, tmp_path, image_elsewhere))
+    assert "set_transformation" in str(err.value)
+
+
+def test_results_written_back_and_reopened_by_the_reader(store, tmp_path):
+    from factvae.cli import main
+    from napari_factvae._reader import get_reader
+
+    src = _copy(store, tmp_path)
+    out = tmp_path / "result.zarr"
+    assert main(["run", "--sdata", str(src), "--out", str(out), "--epochs", "3",
+                 "--n-domains", "3", "--threads", "1"]) == 0
+    res = factvae.load_paired(sdata=out)
+    domains = res.obs["factvae_domain"]
+    assert domains.nunique() == 3 and len(res.uns["factvae_domain_colors"]) == 3
+    assert res.obsm["X_factvae"].shape[0] == res.n_obs
+    assert "factvae_feature" in res.mod["atac"].varm
+    # the scverse convention: each table carries the domains and their colours for squidpy
+    import spatialdata as sd
+
+    table = sd.read_zarr(out).tables["rna"]
+    assert table.uns["spatialdata_attrs"]["region"] == "spots"
+    assert list(table.obs["factvae_domain"].cat.categories) == list(domains.cat.categories)
+    assert "factvae_domain_colors" in table.uns and "X_factvae" in table.obsm
+    # the reader
+    layers = get_reader(str(out))(str(out))
+    assert [t[2] for t in layers] == ["image", "points"]
+    kw = layers[1][1]
+    assert kw["face_color"] == "factvae_domain"
+    assert list(kw["face_color_cycle"]) == list(res.uns["factvae_domain_colors"])
+    # into the store read from: only with --overwrite, and then only its tables change
+    assert main(["run", "--sdata", str(src), "--out", str(src), "--epochs", "2"]) != 0
+    assert "factvae_domain" not in sd.read_zarr(src).tables["rna"].obs
+    assert main(["run", "--sdata", str(src), "--out", str(src), "--epochs", "2",
+                 "--overwrite", "--n-domains", "2", "--threads", "1"]) == 0
+    again = sd.read_zarr(src)
+    assert again.tables["rna"].obs["factvae_domain"].nunique() == 2
+    assert list(again.images) == ["simulated_tissue"] and list(again.shapes) == ["spots"]
+
+
+def test_write_refuses_to_replace_without_overwrite(store, tmp_path):
+    m = factvae.load_paired(sdata=store[1])
+    out = _copy(store, tmp_path, "exists.zarr")
+    with pytest.raises(FactVAEInputError, match="already exists"):
+        write_spatialdata(m, out)
+
+
+def test_writer_saves_renamed_domains(trained_mdata, tmp_path):
+    from factvae.domains import find_domains, rename_domains
+    from napari_factvae._domain_map import MUDATA_KEY
+    from napari_factvae._writer import write_domains
+
+    m = trained_mdata.copy()
+    find_domains(m, n_domains=3)
+    first = m.obs["factvae_domain"].cat.categories[0]
+    rename_domains(m, {first: "cortex"})
+    colours = list(m.uns["factvae_domain_colors"])
+    attrs = {"metadata": {MUDATA_KEY: m}}
+    for suffix in (".csv", ".h5mu", ".zarr"):
+        path = tmp_path / f"domains{suffix}"
+        assert write_domains(str(path), None, attrs) == [str(path)]
+        if suffix == ".csv":
+            table = pd.read_csv(path)
+            assert (table["domain"] == "cortex").sum() == (m.obs["factvae_domain"] == "cortex").sum()
+            assert set(table["colour"]) == set(colours)
+            continue
+        back = (factvae.load_paired(path) if suffix == ".h5mu"
+                else factvae.load_paired(sdata=path))
+        assert "cortex" in back.obs["factvae_domain"].cat.categories
+        assert list(back.obs["factvae_domain"]) == list(m.obs["factvae_domain"])
+        assert list(back.uns["factvae_domain_colors"]) == colours
+    with pytest.raises(FactVAEInputError, match="never replaced"):
+        write_domains(str(tmp_path / "domains.zarr"), None, attrs)
+
+
+def test_large_image_pyramid_is_cached_and_registered(tmp_path):
+    import spatialdata as sd
+    from spatialdata.models import Image2DModel
+
+    from factvae.images import cache_dir, store_levels
+
+    m = factvae.simulate(n_spots=60, n_genes=20, n_peaks=60, n_domains=2, n_motifs=2,
+                         image_size=100, seed=0)
+    xy = m.obsm["spatial"] * (4500 / m.obsm["spatial"].max())
+    m.obsm["spatial"] = xy
+    m.uns.pop("spatial")
+    sdata = to_spatialdata(m)
+    image = np.zeros((4300, 4600), np.uint8)
+    for x, y in xy.astype(int)[:5]:  # bright 16 px squares centred on five spots
+        image[y - 8:y + 8, x - 8:x + 8] = 255
+    sdata.images["he"] = Image2DModel.parse(image[None], dims=("c", "y", "x"),
+                                            chunks=(1, 1024, 1024))
+    path = _write(sdata, tmp_path / "big.zarr")
+    got = factvae.load_paired(sdata=path)
+    levels = store_levels(path, "he")
+    assert [lv.shape for lv in levels] == [(4300, 4600), (2150, 2300), (1075, 1150),
+                                           (537, 575)]
+    view_xy = got.obsm["spatial"] * got.uns["spatial"]["he"]["scalefactors"]["tissue_hires_scalef"]
+    for k, lv in enumerate(levels):
+        arr = np.asarray(lv)
+        for x, y in view_xy[:5] / 2 ** k:  # each level: the spot lies on its square
+            assert arr[int(y), int(x)] > 200, (k, x, y)
+    meta = cache_dir(path, "he") / "factvae_pyramid.json"
+    stamp = meta.stat().st_mtime
+    again = store_levels(path, "he")  # cached: not rebuilt
+    assert meta.stat().st_mtime == stamp and len(again) == 4
