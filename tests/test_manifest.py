@@ -12,4 +12,5 @@ def test_manifest_is_registered_and_valid_with_imports():
     manifest.validate_imports()  # raises if a python_name does not resolve
     ids = {c.id for c in manifest.contributions.commands}
     assert "napari-factvae.get_reader" in ids and "napari-factvae.simulated_tissue" in ids
-    assert manifest.contributions.readers[0].filename_patterns == ["*.h5mu", "*.h5ad"]
+    assert manifest.contributions.readers[0].filename_patterns == ["*.h5mu", "*.h5ad", "*.zarr"]
+    assert manifest.contributions.writers[0].filename_extensions == [".csv", ".h5mu", ".zarr"]

@@ -18,7 +18,8 @@ _WHERE = {
     "FactVAEDataWarning": "errors", "FactVAEInputError": "errors", "load_paired": "io",
     "write_h5mu": "io", "FactVAE": "model", "train": "model", "motif_deviations": "motifs",
     "preprocess": "preprocess", "add_gene_peak_prior": "prior", "g2p_matrix": "prior",
-    "infer_regulation": "regulation",
+    "infer_regulation": "regulation", "region_markers": "regions",
+    "write_spatialdata": "sdata", "to_spatialdata": "sdata",
 }
 
 __all__ = sorted(_WHERE)

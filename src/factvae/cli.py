@@ -638,6 +638,33 @@ def cmd_domains(args) -> int:
     return 0
 
 
+def cmd_markers(args) -> int:
+    from .regions import KINDS, read_geojson, region_markers
+
+    if bool(args.mudata) == bool(args.sdata):
+        raise FactVAEInputError("give one result: --mudata RESULT.h5mu or --sdata RESULT.zarr.",
+                                field="arguments", fix="pass exactly one of them.")
+    if args.kinds:
+        unknown = [k for k in args.kinds if k not in KINDS]
+        if unknown:
+            raise FactVAEInputError(f"unknown kind(s) {unknown}.", field="--kinds",
+                                    fix="use some of: " + ", ".join(f"'{k}'" for k in KINDS))
+    _check_outputs({"--tsv": args.tsv}, [args.mudata, args.sdata, args.region, args.reference],
+                   args.overwrite)
+    region = read_geojson(args.region)  # a bad polygon file fails before the data are read
+    reference = read_geojson(args.reference) if args.reference else None
+    args.tables = args.image_element = args.coordinate_system = None
+    mdata = _load_result(args)
+    table = region_markers(mdata, region, reference=reference, kinds=args.kinds,
+                           n_top=args.n_top or None)
+    params = mdata.uns["factvae_region_markers"]["params"]
+    _say(f"factvae: {params['n_region']} spots in the region against {params['n_reference']} "
+         f"({'the second region' if reference is not None else 'the rest'})"
+         + (f"; skipped {', '.join(params['skipped'])}" if params["skipped"] else ""))
+    _write_table(table, args.tsv, args.overwrite, "--tsv")
+    return 0
+
+
 def cmd_regulation(args) -> int:
     from .regulation import infer_regulation
 
@@ -783,6 +810,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="clustering seed (default: the training seed stored in the file)")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_domains)
+
+    p = sub.add_parser("markers", help="what marks a region drawn on the tissue (GeoJSON "
+                                       "polygons in obsm['spatial'] units) against the rest")
+    p.add_argument("--mudata", metavar="RESULT.h5mu")
+    p.add_argument("--sdata", metavar="RESULT.zarr")
+    p.add_argument("--region", required=True, metavar="POLYGON.geojson",
+                   help="Polygon/MultiPolygon/Feature(Collection), (x, y) as in obsm['spatial']")
+    p.add_argument("--reference", metavar="POLYGON.geojson",
+                   help="a second region to compare with (default: the rest of the tissue)")
+    p.add_argument("--kinds", nargs="+", metavar="KIND",
+                   help="what to test (default: all the data has): 'gene (normalised)', "
+                        "'peak (raw)', 'peak (augmented)', 'motif (raw)', 'motif (augmented)', "
+                        "'gene activity (raw)', 'gene activity (augmented)'")
+    p.add_argument("--n-top", type=int, default=50, help="rows per kind (0: all; default 50)")
+    p.add_argument("--tsv", required=True, metavar="MARKERS.tsv")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_markers)
 
     p = sub.add_parser("regulation", help="rank candidate regulatory peaks of genes")
     p.add_argument("--mudata", required=True, metavar="RESULT.h5mu")

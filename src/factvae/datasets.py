@@ -377,6 +377,8 @@ def simulate(n_spots: int = 1500, n_genes: int = 1000, n_peaks: int = 8000, *, n
                                "tss_distance": links["tss_distance"].to_numpy(),
                                "kind": kind, "in_prior": in_prior}),
         "motif_activity": pd.DataFrame(activity, index=labels, columns=motif_names),
+        # each domain's planted effect on log expression (the markers a test should find)
+        "gene_effect": pd.DataFrame(gene_eff, index=labels, columns=genes.index.astype(str)),
         "domain_motifs": pd.DataFrame({"domain": [labels[d] for d, _ in domain_motifs],
                                        "motif": [motif_names[m] for _, m in domain_motifs]}),
     }

@@ -2,7 +2,7 @@
 
 `factvae.tl.train`, `.FactVAE`, `.find_domains`, `.rename_domains`, `.domain_markers`,
 `.suggest_n_domains`, `.infer_regulation`, `.augment_atac`, `.iter_augmented_atac`,
-`.gene_activity`, `.motif_deviations`, `.domain_motifs`, `.scan_motifs`. Functions that add a
+`.gene_activity`, `.motif_deviations`, `.domain_motifs`, `.scan_motifs`, `.region_markers`. Functions that add a
 result take `key_added` where a user may want two side by side (domains, markers, motifs)."""
 
 from importlib import import_module
@@ -13,7 +13,7 @@ _WHERE = {
     "suggest_n_domains": "domains", "infer_regulation": "regulation",
     "augment_atac": "augment", "iter_augmented_atac": "augment", "gene_activity": "augment",
     "motif_deviations": "motifs", "domain_motifs": "motifs", "scan_motifs": "motifs",
-    "read_motif_matrix": "motifs",
+    "read_motif_matrix": "motifs", "region_markers": "regions",
 }
 __all__ = sorted(_WHERE)
 

@@ -17,7 +17,7 @@ from psygnal import Signal
 
 
 class SessionEvents:
-    # (the MuData, what changed: 'data' | 'results' | 'domains' | 'motifs')
+    # (the MuData, what changed: 'data' | 'results' | 'domains' | 'motifs' | 'markers')
     changed = Signal(object, str)
 
 
@@ -54,6 +54,12 @@ class Dataset:
 
         store_domains(self.mdata, labels, record, key_added=key_added or DOMAIN_KEY)
         self._announce("domains")
+
+    def store_region_markers(self, table, params: dict) -> None:
+        from factvae.regions import REGION_MARKERS_KEY
+
+        self.mdata.uns[REGION_MARKERS_KEY] = {"params": params, "table": table}
+        self._announce("markers")
 
     def store_motifs(self, result: dict) -> None:
         from factvae.motifs import store_motif_deviations
