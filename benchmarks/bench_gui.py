@@ -3,7 +3,12 @@ each action and the longest stall of the Qt event loop around it), the longest s
 FactVAE trains in a napari thread worker (a 10 ms QTimer records the gaps), and the stalls while
 the widgets save the .h5mu, save a model and load it (workers since 2026-11).
 
-    xvfb-run -a python benchmarks/bench_gui.py [--sections map train files]
+    xvfb-run -a python benchmarks/bench_gui.py [--sections map train files image many]
+
+`image`: a 30,000 x 30,000 RGB single-scale image in a SpatialData store (made once in
+benchmarks/cache/): the first open (pyramid built and cached beside the store), a second open
+(cache read), panning at full resolution and zoomed out, peak memory. `many`: the domain map and
+legend at 200,000 spots.
 
 Results: benchmarks/results/gui.json and a summary on stdout. Under Xvfb the canvas is drawn by
 Mesa's llvmpipe on the CPU: `redraw_*` rows give the cost of one redraw alone, for comparison.
@@ -94,8 +99,16 @@ def main():
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--sections", nargs="+", default=["map", "train", "files"],
-                        choices=["map", "train", "files"])
-    sections = parser.parse_args().sections
+                        choices=["map", "train", "files", "image", "many"])
+    parser.add_argument("--async-slicing", action="store_true",
+                        help="napari's experimental asynchronous slicing (Preferences > "
+                             "Experimental > Render Images Asynchronously)")
+    args = parser.parse_args()
+    sections = args.sections
+    if args.async_slicing:
+        from napari.settings import get_settings
+
+        get_settings().experimental.async_ = True
     import napari
     from qtpy.QtWidgets import QApplication
 
@@ -111,8 +124,14 @@ def main():
         train_section(app, viewer, out, measure_gaps="train" in sections)
     if "files" in sections:
         files_section(app, viewer, out)
+    if "image" in sections:
+        image_section(app, viewer, out)
+    if "many" in sections:
+        many_section(app, viewer, out)
     viewer.close()
     name = "gui.json" if set(sections) == {"map", "train", "files"} else f"gui_{'_'.join(sections)}.json"
+    if args.async_slicing:
+        name = name.replace(".json", "_async.json")
     path = ROOT / "benchmarks" / "results" / name
     path.write_text(json.dumps(out, indent=2))
     print(json.dumps(out, indent=2))
@@ -253,6 +272,136 @@ def files_section(app, viewer, out):
     ops["_sizes_mb"] = {p.name: round(p.stat().st_size / 1e6, 1) for p in folder.iterdir()}
     ops["_data"] = f"{mdata.n_obs} spots, {mdata.mod['rna'].n_vars} genes, {mdata.mod['atac'].n_vars} peaks"
     out["files_ms"] = ops
+
+
+
+def _peak_rss_gb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def big_image_store(side: int = 30_000) -> Path:
+    """A SpatialData store with a side x side RGB single-scale image (a tissue-like texture,
+    written chunk by chunk, never whole in memory) and 5,000 simulated spots across it."""
+    path = ROOT / "benchmarks" / "cache" / f"image_{side}.zarr"
+    if path.is_dir():
+        return path
+    import warnings
+
+    import dask.array as da
+    from spatialdata.models import Image2DModel
+
+    import factvae
+    from factvae.sdata import to_spatialdata
+
+    m = factvae.simulate(n_spots=5000, n_genes=50, n_peaks=200, n_domains=6, image_size=200)
+    xy = m.obsm["spatial"] - m.obsm["spatial"].min(axis=0)
+    m.obsm["spatial"] = 500 + xy * ((side - 1000) / xy.max())
+    m.uns.pop("spatial")
+    sdata = to_spatialdata(m)
+
+    def texture(block_info=None):
+        (c0, c1), (y0, y1), (x0, x1) = block_info[None]["array-location"]
+        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        rng = np.random.default_rng(y0 * 7 + x0)
+        base = 170 + 40 * np.sin(xx / 900) * np.cos(yy / 700) + rng.normal(0, 6, yy.shape)
+        return np.stack([base + 30, base - 20, base + 10])[c0:c1].clip(0, 255).astype(np.uint8)
+
+    image = da.map_blocks(texture, dtype=np.uint8, chunks=((3,), (1024,) * (side // 1024) +
+                                                          ((side % 1024,) if side % 1024 else ()),
+                                                          (1024,) * (side // 1024) +
+                                                          ((side % 1024,) if side % 1024 else ())))
+    sdata.images["he"] = Image2DModel.parse(image, dims=("c", "y", "x"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sdata.write(path)
+    return path
+
+
+def image_section(app, viewer, out):
+    """3. a 30,000 x 30,000 RGB image: open (cold: pyramid built; warm: cached), pan."""
+    import shutil
+
+    from factvae.images import cache_dir
+    from napari_factvae._reader import read_spatial
+    from napari_factvae._session import show_dataset
+
+    t0 = time.perf_counter()
+    path = big_image_store()
+    res = {"store_made_s": round(time.perf_counter() - t0, 1)}
+    shutil.rmtree(cache_dir(path, "he").parent, ignore_errors=True)
+    for label in ("cold (pyramid built)", "warm (pyramid cached)"):
+        t0 = time.perf_counter()
+        layers = read_spatial(str(path))
+        read_s = time.perf_counter() - t0
+        ops = stall(app, lambda: show_dataset(viewer, layers[-1][1]["metadata"]["factvae_mudata"],
+                                              "big", layers), settle=1.0)
+        res[f"open {label}"] = {"read_s": round(read_s, 2), "show": ops,
+                                "total_s": round(read_s + ops["op_ms"] / 1000, 2),
+                                "peak_rss_gb_so_far": round(_peak_rss_gb(), 2)}
+        if label.startswith("cold"):
+            viewer.layers.clear()
+            pump(app, 0.5)
+    image = next(layer for layer in viewer.layers if layer._type_string == "image")
+    res["levels"] = [list(map(int, lv.shape)) for lv in image.data]
+    camera = viewer.scene.camera
+    pans = {}
+    for zoom_label, zoom in (("whole tissue", None), ("full resolution", 1.0),
+                             ("level 2 (1/4)", 0.25)):
+        if zoom is None:
+            viewer.reset_view()
+        else:
+            camera.zoom = zoom
+            camera.center = (15_000, 15_000)
+        pump(app, 1.0)
+        steps = []
+        for i in range(6):  # pan by half a screen each time: new tiles come into view
+            shift = 500 / camera.zoom
+
+            def pan():
+                camera.center = (camera.center[-2] + shift * 0.3, camera.center[-1] + shift)
+            steps.append(stall(app, pan, settle=0.6))
+        pans[zoom_label] = {"max_gap_ms": max(s["gap_ms"] for s in steps),
+                            "gaps_ms": [s["gap_ms"] for s in steps],
+                            "data_level": int(image.data_level)}
+    res["pan"] = pans
+    res["peak_rss_gb"] = round(_peak_rss_gb(), 2)
+    out["image_30k"] = res
+    viewer.layers.clear()
+
+
+def many_section(app, viewer, out):
+    """4. the domain map and legend at 200,000 spots (no image)."""
+    import factvae
+    from napari_factvae._layers import spot_layers
+    from napari_factvae._legend_widget import LegendWidget
+    from napari_factvae._session import show_dataset
+
+    t0 = time.perf_counter()
+    big = factvae.simulate(n_spots=200_000, n_genes=20, n_peaks=50, n_domains=8, image_size=2000)
+    big.uns.pop("spatial")
+    big.obs["factvae_domain"] = big.obs["domain"]
+    big.uns["factvae_domain_colors"] = list(big.uns["domain_colors"])
+    res = {"simulate_s": round(time.perf_counter() - t0, 1)}
+    t0 = time.perf_counter()
+    layers = spot_layers(big)
+    res["layers_prepare_s"] = round(time.perf_counter() - t0, 2)
+    ops = {"open": stall(app, lambda: show_dataset(viewer, big, "many", layers), settle=2.0)}
+    legend = next(w for w in (d.inner_widget() for d in viewer.window._wrapped_dock_widgets.values())
+                  if isinstance(w, LegendWidget))
+    ops["recolour a domain"] = stall(app, lambda: legend.set_colour("D1", "#ff0000"))
+    ops["rename a domain"] = stall(app, lambda: legend.rename("D2", "cortex"))
+    ops["merge two domains"] = stall(app, lambda: legend.rename("D3", "cortex"))
+    ops["hide a domain"] = stall(app, lambda: legend.set_hidden("D4", True))
+    ops["show all"] = stall(app, legend.reset)
+    ops["mode: regions + spots"] = stall(app, lambda: setattr(legend.mode, "value",
+                                                              "regions + spots"))
+    ops["recolour with spots shown"] = stall(app, lambda: legend.set_colour("D5", "#00ff00"))
+    res["ops"] = ops
+    res["mode_at_open"] = "regions"
+    out["many_200k"] = res
+    viewer.layers.clear()
 
 
 if __name__ == "__main__":

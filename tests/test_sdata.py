@@ -229,3 +229,37 @@ def test_large_image_pyramid_is_cached_and_registered(tmp_path):
     stamp = meta.stat().st_mtime
     again = store_levels(path, "he")  # cached: not rebuilt
     assert meta.stat().st_mtime == stamp and len(again) == 4
+
+
+def test_reader_declines_other_folders(tmp_path):
+    from napari_factvae._reader import get_reader
+
+    (tmp_path / "plain.zarr").mkdir()
+    assert get_reader(str(tmp_path / "plain.zarr")) is None
+    assert get_reader(str(tmp_path)) is None
+
+
+@pytest.mark.gui
+def test_open_store_in_viewer_and_save_from_load_widget(make_napari_viewer, store, qtbot,
+                                                        tmp_path):
+    from napari_factvae._load_widget import LoadWidget
+
+    viewer = make_napari_viewer()
+    w = LoadWidget(viewer)
+    w.sdata_file.value = store[1]
+    w.prior.value = False
+    w.load()
+    qtbot.waitUntil(lambda: w.load_button.enabled, timeout=60_000)
+    kinds = [type(layer).__name__ for layer in viewer.layers]
+    assert kinds[0] == "Image" and "Points" in kinds, w.info.value
+    assert "240 spots" in w.info.value
+    w.save_file.value = tmp_path / "saved.zarr"
+    w.save()
+    qtbot.waitUntil(lambda: w.save_button.enabled, timeout=60_000)
+    back = factvae.load_paired(sdata=tmp_path / "saved.zarr")
+    assert back.n_obs == 240 and "simulated_tissue" in back.uns["spatial"]
+    # the saved store has the image and spots of the one it came from
+    import spatialdata as sd
+
+    saved = sd.read_zarr(tmp_path / "saved.zarr")
+    assert list(saved.images) == ["simulated_tissue"] and list(saved.shapes) == ["spots"]

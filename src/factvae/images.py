@@ -21,7 +21,7 @@ import numpy as np
 
 PYRAMID_ABOVE = 4000   # longest side above which an image is shown as a pyramid
 COARSEST = 1024        # levels are halved until the longest side is at most this
-CHUNK = 1024
+CHUNK = 512
 
 
 def pyramid_factors(shape) -> list[int]:
