@@ -198,11 +198,10 @@ def test_writer_saves_renamed_domains(trained_mdata, tmp_path):
         write_domains(str(tmp_path / "domains.zarr"), None, attrs)
 
 
-def test_large_image_pyramid_is_cached_and_registered(tmp_path):
-    import spatialdata as sd
+@pytest.fixture(scope="module")
+def big_store(tmp_path_factory):
+    """A store whose 4,300 x 4,600 single-scale image has bright squares on five spots."""
     from spatialdata.models import Image2DModel
-
-    from factvae.images import cache_dir, store_levels
 
     m = factvae.simulate(n_spots=60, n_genes=20, n_peaks=60, n_domains=2, n_motifs=2,
                          image_size=100, seed=0)
@@ -215,8 +214,16 @@ def test_large_image_pyramid_is_cached_and_registered(tmp_path):
         image[y - 8:y + 8, x - 8:x + 8] = 255
     sdata.images["he"] = Image2DModel.parse(image[None], dims=("c", "y", "x"),
                                             chunks=(1, 1024, 1024))
-    path = _write(sdata, tmp_path / "big.zarr")
+    return _write(sdata, tmp_path_factory.mktemp("big") / "big.zarr"), xy
+
+
+def test_large_image_pyramid_is_cached_and_registered(big_store):
+    from factvae.images import PyramidPending, cache_dir, store_levels
+
+    path, _ = big_store
     got = factvae.load_paired(sdata=path)
+    with pytest.raises(PyramidPending):  # the reader's way: never built on the GUI thread
+        store_levels(path, "he", build=False)
     levels = store_levels(path, "he")
     assert [lv.shape for lv in levels] == [(4300, 4600), (2150, 2300), (1075, 1150),
                                            (537, 575)]
@@ -263,3 +270,21 @@ def test_open_store_in_viewer_and_save_from_load_widget(make_napari_viewer, stor
 
     saved = sd.read_zarr(tmp_path / "saved.zarr")
     assert list(saved.images) == ["simulated_tissue"] and list(saved.shapes) == ["spots"]
+
+
+@pytest.mark.gui
+def test_reader_builds_a_missing_pyramid_in_the_background(make_napari_viewer, big_store, qtbot):
+    import shutil
+
+    from factvae.images import cache_dir
+
+    path, _ = big_store
+    shutil.rmtree(cache_dir(path, "he"), ignore_errors=True)
+    viewer = make_napari_viewer()
+    viewer.open(str(path), plugin="napari-factvae")
+    assert "Points" in [type(layer).__name__ for layer in viewer.layers]  # at once
+    qtbot.waitUntil(lambda: any(type(layer).__name__ == "Image" for layer in viewer.layers),
+                    timeout=60_000)
+    image = viewer.layers[0]
+    assert type(image).__name__ == "Image" and image.multiscale and len(image.data) == 4
+    assert (cache_dir(path, "he") / "factvae_pyramid.json").is_file()

@@ -86,9 +86,10 @@ def _stamp(store: Path, image: str, shape, dtype) -> dict:
     return {"shape": [int(s) for s in shape], "dtype": str(dtype), "mtime": mtime}
 
 
-def cached_pyramid(level0, store: Path, image: str, progress=None) -> list:
+def cached_pyramid(level0, store: Path, image: str, progress=None, build: bool = True):
     """Levels 1.. of `level0` (dask, y x [c]) from the cache beside `store`, built when absent
-    or stale. Falls back to an in-memory lazy pyramid when the folder cannot be written."""
+    or stale (or None then, when not `build`). Falls back to an in-memory lazy pyramid when the
+    folder cannot be written."""
     import dask.array as da
 
     folder = cache_dir(store, image)
@@ -98,6 +99,8 @@ def cached_pyramid(level0, store: Path, image: str, progress=None) -> list:
     try:
         if meta.is_file() and json.loads(meta.read_text()) == stamp:
             return [da.from_zarr(str(folder / str(k))) for k in range(1, len(factors) + 1)]
+        if not build:
+            return None
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True, exist_ok=True)
         levels, prev = [], level0
@@ -119,9 +122,19 @@ def cached_pyramid(level0, store: Path, image: str, progress=None) -> list:
         return levels
 
 
-def tissue_levels(mdata) -> list | None:
+class PyramidPending(Exception):
+    """The image needs a pyramid that is not built yet (`tissue_levels(build=False)`)."""
+
+    def __init__(self, store: Path, image: str):
+        super().__init__(f"{store}: image '{image}' has no cached pyramid yet")
+        self.store, self.image = store, image
+
+
+def tissue_levels(mdata, *, build: bool = True) -> list | None:
     """The tissue image of `mdata` for display: [level 0, level 1, ...] (one level for a small
-    image), each (y, x) or (y, x, c), numpy or dask; None without an image."""
+    image), each (y, x) or (y, x, c), numpy or dask; None without an image. With
+    `build=False`, a store image whose pyramid is not cached yet raises PyramidPending instead
+    of building it (a caller on the GUI thread builds it in a worker)."""
     from .spatial import first_library
 
     lib = first_library(mdata.uns)
@@ -135,11 +148,12 @@ def tissue_levels(mdata) -> list | None:
     meta = entry.get("metadata") or {}
     if meta.get("source") != "spatialdata" or not meta.get("store"):
         return None
-    return store_levels(Path(meta["store"]), meta["image"])
+    return store_levels(Path(meta["store"]), meta["image"], build=build)
 
 
-def store_levels(store: Path, image: str) -> list:
-    """The levels of image element `image` in the SpatialData store `store`, lazily."""
+def store_levels(store: Path, image: str, *, build: bool = True) -> list:
+    """The levels of image element `image` in the SpatialData store `store`, lazily (see
+    `tissue_levels` for `build`)."""
     import warnings
 
     import spatialdata as sd
@@ -160,7 +174,10 @@ def store_levels(store: Path, image: str) -> list:
         import dask.array as da
 
         level0 = levels[0] if isinstance(levels[0], da.Array) else da.from_array(levels[0])
-        levels = [levels[0], *cached_pyramid(level0, store, image)]
+        more = cached_pyramid(level0, store, image, build=build)
+        if more is None:
+            raise PyramidPending(store, image)
+        levels = [levels[0], *more]
     return levels
 
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from factvae.images import tissue_levels
+from factvae.images import PyramidPending, tissue_levels
 from factvae.spatial import tissue_view
 
 from ._domain_map import DOMAIN_KEYS, MAP_KEY, MUDATA_KEY, domain_key, new_state
 
-__all__ = ["DOMAIN_KEYS", "MUDATA_KEY", "spot_layers", "spot_table"]
+__all__ = ["DOMAIN_KEYS", "MUDATA_KEY", "spot_layers", "spot_table", "image_layer"]
+
+PENDING_IMAGE_KEY = "factvae_pending_image"  # spots metadata: a tissue pyramid being built
 
 
 def spot_table(obj) -> pd.DataFrame:
@@ -29,7 +31,19 @@ def spot_table(obj) -> pd.DataFrame:
     return table[first + [c for c in table.columns if c not in first]]
 
 
-def spot_layers(obj, *, name: str = "") -> list[tuple]:
+def image_layer(levels, name: str) -> tuple:
+    """(data, kwargs, 'image') for the tissue: a pyramid as a multiscale layer."""
+    rgb = levels[0].ndim == 3 and levels[0].shape[-1] in (3, 4)
+    kwargs = {"name": name, "rgb": rgb}
+    if len(levels) > 1:
+        kwargs["multiscale"] = True
+        if not np.issubdtype(levels[0].dtype, np.uint8):  # not from the whole image
+            small = np.asarray(levels[-1])
+            kwargs["contrast_limits"] = [float(small.min()), float(small.max()) or 1.0]
+    return (levels if len(levels) > 1 else levels[0], kwargs, "image")
+
+
+def spot_layers(obj, *, name: str = "", build_pyramid: bool = True) -> list[tuple]:
     """[(image, kwargs, 'image')?, (points, kwargs, 'points')], or [] for non-spatial data.
     The points carry the MuData and the domain map's state (geometry: pitch, raster) in their
     metadata; `_domain_map.show` draws the map once they are in a viewer."""
@@ -37,24 +51,22 @@ def spot_layers(obj, *, name: str = "") -> list[tuple]:
     if view is None:
         return []
     prefix = f"{name} " if name else ""
-    layers = []
-    levels = tissue_levels(obj)  # a pyramid (full resolution first) for large images, lazily
+    layers, pending = [], None
+    try:  # a pyramid (full resolution first) for large images, lazily
+        levels = tissue_levels(obj, build=build_pyramid)
+    except PyramidPending as wait:  # the reader, on the GUI thread: built in a worker
+        levels, pending = None, wait
     if levels:
-        rgb = levels[0].ndim == 3 and levels[0].shape[-1] in (3, 4)
-        kwargs = {"name": f"{prefix}tissue", "rgb": rgb}
-        if len(levels) > 1:
-            kwargs["multiscale"] = True
-            if not np.issubdtype(levels[0].dtype, np.uint8):  # not from the whole image
-                small = np.asarray(levels[-1])
-                kwargs["contrast_limits"] = [float(small.min()), float(small.max()) or 1.0]
-        layers.append((levels if len(levels) > 1 else levels[0], kwargs, "image"))
+        layers.append(image_layer(levels, f"{prefix}tissue"))
     features = spot_table(obj)
     # the assay's spot size from the scale factors; without one, the pitch: spots that touch
     state = new_state(view.spots_xy, None if view.diameter_from_data else view.spot_diameter,
-                      bool(levels))
+                      bool(levels) or pending is not None)
     kwargs = {"name": f"{prefix}spots", "size": state.geometry.spot_size,
               "features": features, "border_width": 0, "opacity": 0.9,
               "metadata": {MUDATA_KEY: obj, MAP_KEY: state}}
+    if pending is not None:
+        kwargs["metadata"][PENDING_IMAGE_KEY] = (pending, f"{prefix}tissue")
     key = domain_key(obj)
     if key is not None:
         colours = list(obj.uns.get(f"{key}_colors", []))

@@ -45,9 +45,28 @@ def show_dataset(viewer, mdata, name: str = "factvae", layers: list | None = Non
                 raster.metadata[_domain_map.RASTER_KEY] = mdata
             viewer.layers.remove(old)
         added.append(getattr(viewer, f"add_{kind}")(data, **kwargs))
+    if any(getattr(layer, "multiscale", False) for layer in added):
+        suggest_async_rendering()
     if added and _domain_map.MAP_KEY in added[-1].metadata:
         _domain_map.show(viewer, added[-1])
     return added
+
+
+_HINTED = []
+
+
+def suggest_async_rendering() -> None:
+    """Once a session, when a tissue pyramid is shown while napari loads tiles on the GUI thread:
+    say which preference makes panning smooth (measured: pan stalls 100-120 ms -> ~60 ms at
+    30,000 px, docs/benchmarks.md 7). The user's settings are never changed for them."""
+    from napari.settings import get_settings
+    from napari.utils.notifications import show_info
+
+    if _HINTED or get_settings().experimental.async_:
+        return
+    _HINTED.append(True)
+    show_info("Large tissue image: for smooth panning turn on Preferences > Experimental > "
+              "Render Images Asynchronously.")
 
 
 def spots_layer(viewer, mdata):
