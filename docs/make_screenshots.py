@@ -128,6 +128,32 @@ def main():
     reg.paint_row(0)
     shot("5_regulation", reg)
 
+    # region markers: a polygon around one simulated domain, its top gene painted
+    import numpy as np
+    from shapely.geometry import MultiPoint
+
+    from napari_factvae._region_widget import RegionMarkersWidget
+
+    for layer in list(viewer.layers):
+        if layer.name.startswith("peak"):
+            viewer.layers.remove(layer)
+    spots = next(layer for layer in viewer.layers if "factvae_mudata" in layer.metadata)
+    inside = (train.mdata.obs["domain"] == "D3").to_numpy()
+    hull = MultiPoint(spots.data[inside]).convex_hull.buffer(3)
+    regions = RegionMarkersWidget(viewer)
+    drawn = regions.draw()
+    drawn.add_polygons([np.asarray(hull.exterior.coords)])
+    drawn.mode = "pan_zoom"
+    regions.run()
+    wait(app, lambda: regions.run_button.enabled and regions.result is not None)
+    regions.kind.value = "gene (normalised)"
+    regions.table.selectRow(0)
+    regions.paint_row(0)
+    shot("9_region_markers", regions)
+    for layer in list(viewer.layers):
+        if layer.name.startswith("gene") or layer is drawn:
+            viewer.layers.remove(layer)
+
     # the domain map of files opened with the reader, as a new user would
     for name, make in (("6_grid_no_image", dbit_grid), ("7_tissue_image", tissue_with_image)):
         path = Path(f"/tmp/factvae_screenshot_{name}" + (".h5ad" if make is dbit_grid else ".h5mu"))

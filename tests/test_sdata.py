@@ -54,7 +54,7 @@ def test_read_gives_the_same_dataset(store):
                                   m.uns["spatial"]["simulated_tissue"]["images"]["hires"])
 
 
-def test_one_table_split_by_modality_and_points(store):
+def test_one_table_split_by_modality_and_points(store, tmp_path):
     import anndata as ad
     import spatialdata as sd
     from spatialdata.models import PointsModel, TableModel
@@ -71,10 +71,18 @@ def test_one_table_split_by_modality_and_points(store):
     both.obs["region"] = pd.Categorical(["dots"] * both.n_obs)
     table = TableModel.parse(both, region="dots", region_key="region", instance_key="spot_id",
                              overwrite_metadata=True)
-    got = factvae.load_paired(sdata=sd.SpatialData(points={"dots": points},
-                                                   tables={"table": table}))
+    one = sd.SpatialData(points={"dots": points}, tables={"table": table})
+    got = factvae.load_paired(sdata=one)
     assert got.mod["rna"].n_vars == 150 and got.mod["atac"].n_vars == 900
     np.testing.assert_allclose(got.obsm["spatial"], xy)
+    # from a store: results go to tables 'rna' and 'atac', the combined table is kept
+    path = _write(one, tmp_path / "one.zarr")
+    got = factvae.load_paired(sdata=path)
+    got.obs["factvae_domain"] = pd.Categorical(np.where(xy[:, 0] > np.median(xy[:, 0]), "a", "b"))
+    write_spatialdata(got, tmp_path / "out.zarr")
+    assert set(sd.read_zarr(tmp_path / "out.zarr").tables) == {"table", "rna", "atac"}
+    back = factvae.load_paired(sdata=tmp_path / "out.zarr")
+    assert list(back.obs["factvae_domain"]) == list(got.obs["factvae_domain"])
 
 
 def _edit(path, tmp_path, change):
@@ -147,6 +155,11 @@ def test_results_written_back_and_reopened_by_the_reader(store, tmp_path):
     assert table.uns["spatialdata_attrs"]["region"] == "spots"
     assert list(table.obs["factvae_domain"].cat.categories) == list(domains.cat.categories)
     assert "factvae_domain_colors" in table.uns and "X_factvae" in table.obsm
+    import squidpy as sq  # squidpy works on the table as it is
+
+    sq.gr.spatial_neighbors(table)
+    sq.gr.nhood_enrichment(table, cluster_key="factvae_domain", n_perms=20, show_progress_bar=False)
+    assert table.uns["factvae_domain_nhood_enrichment"]["zscore"].shape == (3, 3)
     # the reader
     layers = get_reader(str(out))(str(out))
     assert [t[2] for t in layers] == ["image", "points"]
@@ -288,3 +301,21 @@ def test_reader_builds_a_missing_pyramid_in_the_background(make_napari_viewer, b
     image = viewer.layers[0]
     assert type(image).__name__ == "Image" and image.multiscale and len(image.data) == 4
     assert (cache_dir(path, "he") / "factvae_pyramid.json").is_file()
+
+
+@pytest.mark.gui
+def test_napari_save_uses_the_writer(make_napari_viewer, trained_mdata, tmp_path):
+    from factvae.domains import find_domains, rename_domains
+    from napari_factvae._session import show_dataset
+
+    m = trained_mdata.copy()
+    find_domains(m, n_domains=3)
+    viewer = make_napari_viewer()
+    spots = show_dataset(viewer, m, "t")[-1]
+    rename_domains(m, {m.obs["factvae_domain"].cat.categories[1]: "edge"})
+    viewer.layers.selection = {spots}
+    written = viewer.layers.save(str(tmp_path / "domains.csv"), selected=True,
+                                 plugin="napari-factvae")
+    assert written == [str(tmp_path / "domains.csv")]
+    table = pd.read_csv(tmp_path / "domains.csv")
+    assert (table["domain"] == "edge").sum() == (m.obs["factvae_domain"] == "edge").sum() > 0

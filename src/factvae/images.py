@@ -43,13 +43,16 @@ def _half(level):
 
     h, w = level.shape[:2]
     level = level[: h - h % 2, : w - w % 2]
+    integer = np.issubdtype(level.dtype, np.integer)
     if isinstance(level, da.Array):
         out = da.coarsen(np.mean, level, {0: 2, 1: 2}, trim_excess=True)
-    else:
-        lv = np.asarray(level, np.float32)
-        out = (lv[0::2, 0::2] + lv[1::2, 0::2] + lv[0::2, 1::2] + lv[1::2, 1::2]) / 4
-    return out.round().astype(level.dtype) if np.issubdtype(level.dtype, np.integer) else \
-        out.astype(level.dtype)
+        return out.round().astype(level.dtype) if integer else out.astype(level.dtype)
+    out = np.empty((level.shape[0] // 2, level.shape[1] // 2) + level.shape[2:], level.dtype)
+    for i in range(0, level.shape[0], 2048):  # row blocks: a whole-slide image is never
+        lv = np.asarray(level[i:i + 2048], np.float32)  # copied at float precision
+        block = (lv[0::2, 0::2] + lv[1::2, 0::2] + lv[0::2, 1::2] + lv[1::2, 1::2]) / 4
+        out[i // 2:i // 2 + len(block)] = block.round() if integer else block
+    return out
 
 
 def memory_pyramid(image: np.ndarray) -> list:

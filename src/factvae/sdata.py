@@ -437,8 +437,8 @@ def write_spatialdata(mdata, out: str | Path, *, overwrite: bool = False) -> Pat
         src = open_store(source)
         rows = mdata.mod["rna"].obs[record["instance_key"]].to_numpy()
         names = tuple(record["tables"])
-        if names[0] == names[1]:  # one table for both modalities: keep it, add the results
-            names = (f"{names[0]}_rna", f"{names[0]}_atac")
+        if names[0] == names[1]:  # one table for both modalities: kept; results per modality
+            names = MODALITIES  # (the layout read first next time)
         tables = result_tables(mdata, region=record["spots"], region_key=record["region_key"],
                                instance_key=record["instance_key"], rows=rows, names=names)
         if out.resolve() == source.resolve():
@@ -452,8 +452,8 @@ def write_spatialdata(mdata, out: str | Path, *, overwrite: bool = False) -> Pat
             return out
         elements = {"images": dict(src.images), "labels": dict(src.labels),
                     "shapes": dict(src.shapes), "points": dict(src.points),
-                    "tables": {**{k: v for k, v in src.tables.items()
-                                  if k not in tables and k not in record["tables"]}, **tables}}
+                    "tables": {**{k: v for k, v in src.tables.items() if k not in tables},
+                               **tables}}
         new = sd.SpatialData(**elements)
     else:
         new = to_spatialdata(mdata)
