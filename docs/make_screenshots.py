@@ -138,8 +138,15 @@ def main():
         if layer.name.startswith("peak"):
             viewer.layers.remove(layer)
     spots = next(layer for layer in viewer.layers if "factvae_mudata" in layer.metadata)
-    inside = (train.mdata.obs["domain"] == "D3").to_numpy()
-    hull = MultiPoint(spots.data[inside]).convex_hull.buffer(3)
+    from shapely import contains_xy
+
+    def hull_of(d):  # the simulated domain whose outline holds fewest spots of others
+        inside = (train.mdata.obs["domain"] == d).to_numpy()
+        hull = MultiPoint(spots.data[inside]).convex_hull.buffer(3)
+        return int((contains_xy(hull, *spots.data.T) & ~inside).sum()), hull
+
+    hull = min((hull_of(d) for d in train.mdata.obs["domain"].cat.categories),
+               key=lambda t: t[0])[1]
     regions = RegionMarkersWidget(viewer)
     drawn = regions.draw()
     drawn.add_polygons([np.asarray(hull.exterior.coords)])
@@ -149,6 +156,7 @@ def main():
     regions.kind.value = "gene (normalised)"
     regions.table.selectRow(0)
     regions.paint_row(0)
+    viewer.layers.move(viewer.layers.index(drawn), len(viewer.layers))  # the outline on top
     shot("9_region_markers", regions)
     for layer in list(viewer.layers):
         if layer.name.startswith("gene") or layer is drawn:

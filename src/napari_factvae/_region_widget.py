@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton
-from napari.utils.notifications import show_error, show_info
-from qtpy.QtWidgets import QTableWidget, QTableWidgetItem
+from napari.utils.notifications import show_error
 
 from factvae.regions import KINDS
 
 from . import _dataset, _session, _workers
 from ._overlay_widget import add_value_layer
+from ._table import export_tsv, fill, results_table
 
 REST = "rest of the tissue"
 ALL = "all kinds"
@@ -74,10 +74,7 @@ class RegionMarkersWidget(Container):
         self.info = Label(value="Draw polygons on the tissue, then find markers.")
         self.export_file = FileEdit(label="Export TSV", mode="w", filter="*.tsv")
         self.export_button = PushButton(text="Export")
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table = results_table(COLUMNS)
         self.extend([self.draw_button, self.region, self.reference, self.run_button, self.kind,
                      self.info])
         self.native.layout().addWidget(self.table)
@@ -161,11 +158,7 @@ class RegionMarkersWidget(Container):
         rows = self.result if self.kind.value == ALL else self.result[
             self.result["kind"] == self.kind.value]
         self.shown = rows.reset_index(drop=True)
-        self.table.setRowCount(len(rows))
-        for i, row in enumerate(rows[COLUMNS].itertuples(index=False)):
-            for j, v in enumerate(row):
-                text = f"{v:.3g}" if isinstance(v, float) else str(v)
-                self.table.setItem(i, j, QTableWidgetItem(text))
+        fill(self.table, rows, COLUMNS)
 
     def paint_row(self, row: int, column: int = 0):
         from factvae.values import spot_values
@@ -182,11 +175,4 @@ class RegionMarkersWidget(Container):
         return add_value_layer(self.viewer, spots, values, f"{kind}: {name}", "magma")
 
     def export(self):
-        path = self.export_file.value
-        if self.result is None or path is None or str(path) in ("", "."):
-            show_error("Find markers and choose a file first.")
-            return
-        from factvae.io import write_atomically
-
-        write_atomically(path, lambda tmp: self.result.to_csv(tmp, sep="\t", index=False))
-        show_info(f"Exported {len(self.result)} rows to {path}")
+        export_tsv(self.result, self.export_file.value, "Find markers and choose a file first.")

@@ -5,13 +5,13 @@ accessibility on the tissue; export the table as TSV."""
 from __future__ import annotations
 
 from magicgui.widgets import Container, FileEdit, Label, LineEdit, PushButton, SpinBox
-from napari.utils.notifications import show_error, show_info
-from qtpy.QtWidgets import QTableWidget, QTableWidgetItem
+from napari.utils.notifications import show_error
 
 from factvae.keys import FEATURE_KEY
 
 from . import _dataset, _session, _workers
 from ._overlay_widget import add_value_layer
+from ._table import export_tsv, fill, results_table
 
 COLUMNS = ["peak", "score", "z", "qval", "tss_distance", "in_prior"]
 
@@ -26,10 +26,7 @@ class RegulationWidget(Container):
         self.info = Label(value="")
         self.export_file = FileEdit(label="Export TSV", mode="w", filter="*.tsv")
         self.export_button = PushButton(text="Export")
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table = results_table(COLUMNS)
         self.extend([self.gene, self.window, self.run_button, self.info])
         self.native.layout().addWidget(self.table)
         self.extend([self.export_file, self.export_button])
@@ -74,11 +71,7 @@ class RegulationWidget(Container):
     def _done(self, table):
         self.run_button.enabled = True
         self.result = table
-        self.table.setRowCount(len(table))
-        for i, row in enumerate(table[COLUMNS].itertuples(index=False)):
-            for j, v in enumerate(row):
-                text = f"{v:.3g}" if isinstance(v, float) else str(v)
-                self.table.setItem(i, j, QTableWidgetItem(text))
+        fill(self.table, table, COLUMNS)
         n_sig = int((table["qval"] < 0.05).sum()) if len(table) else 0
         self.info.value = f"{len(table)} candidate peaks, {n_sig} with q < 0.05"
 
@@ -101,9 +94,4 @@ class RegulationWidget(Container):
         return add_value_layer(self.viewer, spots, values, f"peak (augmented): {peak}", "magma")
 
     def export(self):
-        path = self.export_file.value
-        if self.result is None or path is None or str(path) in ("", "."):
-            show_error("Rank peaks and choose a file first.")
-            return
-        self.result.to_csv(path, sep="\t", index=False)
-        show_info(f"Exported {len(self.result)} rows to {path}")
+        export_tsv(self.result, self.export_file.value, "Rank peaks and choose a file first.")
