@@ -319,3 +319,17 @@ def test_napari_save_uses_the_writer(make_napari_viewer, trained_mdata, tmp_path
     assert written == [str(tmp_path / "domains.csv")]
     table = pd.read_csv(tmp_path / "domains.csv")
     assert (table["domain"] == "edge").sum() == (m.obs["factvae_domain"] == "edge").sum() > 0
+
+
+def test_result_whose_store_moved_opens_without_the_image(store, tmp_path):
+    from factvae.errors import FactVAEDataWarning
+    from factvae.io import write_h5mu
+    from napari_factvae._layers import spot_layers
+
+    src = _copy(store, tmp_path, "moving.zarr")
+    m = factvae.load_paired(sdata=src)
+    path = write_h5mu(m, tmp_path / "result.h5mu")
+    shutil.rmtree(src)
+    with pytest.warns(FactVAEDataWarning, match="tissue image is not shown"):
+        layers = spot_layers(factvae.load_paired(path))
+    assert [t[2] for t in layers] == ["points"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from factvae.errors import FactVAEDataWarning, FactVAEInputError
 from factvae.images import PyramidPending, tissue_levels
 from factvae.spatial import tissue_view
 
@@ -56,6 +57,11 @@ def spot_layers(obj, *, name: str = "", build_pyramid: bool = True) -> list[tupl
         levels = tissue_levels(obj, build=build_pyramid)
     except PyramidPending as wait:  # the reader, on the GUI thread: built in a worker
         levels, pending = None, wait
+    except FactVAEInputError as err:  # the store holding the image moved: spots without it
+        import warnings
+
+        warnings.warn(f"the tissue image is not shown: {err}", FactVAEDataWarning, stacklevel=2)
+        levels = None
     if levels:
         layers.append(image_layer(levels, f"{prefix}tissue"))
     features = spot_table(obj)
