@@ -36,6 +36,13 @@ class LossPlot(FigureCanvasQTAgg):
         self._last_draw = 0.0
         self.draw_idle()
 
+    def draw(self):
+        try:
+            super().draw()
+        except RuntimeError as err:  # closed with an idle redraw pending: nothing to draw on
+            if "has been deleted" not in str(err):
+                raise
+
     @property
     def terms(self) -> list[str]:
         return list(self.lines)
