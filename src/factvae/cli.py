@@ -476,7 +476,7 @@ def _check_outputs(outputs: dict, inputs: list, overwrite: bool, sdata_in=None) 
         path = Path(path)
         real = path.resolve()
         store = path.suffix == ".zarr"  # a SpatialData store is a folder
-        if store and real in ins and overwrite and real == Path(sdata_in or "").resolve():
+        if store and overwrite and sdata_in and real == Path(sdata_in).resolve():
             seen[real] = flag  # results into the store read from: only its tables are replaced
             continue
         if real in ins:
@@ -639,21 +639,16 @@ def cmd_domains(args) -> int:
 
 
 def cmd_markers(args) -> int:
-    from .regions import KINDS, read_geojson, region_markers
+    from .regions import check_kinds, read_geojson, region_markers
 
     if bool(args.mudata) == bool(args.sdata):
         raise FactVAEInputError("give one result: --mudata RESULT.h5mu or --sdata RESULT.zarr.",
                                 field="arguments", fix="pass exactly one of them.")
-    if args.kinds:
-        unknown = [k for k in args.kinds if k not in KINDS]
-        if unknown:
-            raise FactVAEInputError(f"unknown kind(s) {unknown}.", field="--kinds",
-                                    fix="use some of: " + ", ".join(f"'{k}'" for k in KINDS))
+    check_kinds(args.kinds, "--kinds")  # before the data are read
     _check_outputs({"--tsv": args.tsv}, [args.mudata, args.sdata, args.region, args.reference],
                    args.overwrite)
     region = read_geojson(args.region)  # a bad polygon file fails before the data are read
     reference = read_geojson(args.reference) if args.reference else None
-    args.tables = args.image_element = args.coordinate_system = None
     mdata = _load_result(args)
     table = region_markers(mdata, region, reference=reference, kinds=args.kinds,
                            n_top=args.n_top or None)

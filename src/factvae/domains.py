@@ -467,15 +467,15 @@ def domain_markers(mdata, *, groupby: str = DOMAIN_KEY, n_top: int = 20,
     import anndata as ad
     import scanpy as sc
 
+    from .preprocess import log_normalize
+
     if key not in mdata.obs:
         raise FactVAEInputError("is missing: find domains first.", field=f"obs['{key}']",
                                 fix="run factvae.find_domains(mdata) / factvae domains.")
     groups = mdata.obs[key].astype("category").to_numpy()
     tables = []
     rna, atac = mdata.mod["rna"], mdata.mod["atac"]
-    atac_norm = sc.pp.normalize_total(ad.AnnData(atac.X.copy()), target_sum=1e4, inplace=False)["X"]
-    atac_norm = sp.csr_matrix(atac_norm)
-    atac_norm.data = np.log1p(atac_norm.data)
+    atac_norm = log_normalize(atac.X)
     sources = [("gene", rna.layers.get(LOGNORM_KEY, rna.X), rna.var_names),
                ("peak", atac_norm, atac.var_names)]
     if MOTIF_Z_KEY in atac.obsm:

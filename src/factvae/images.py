@@ -89,7 +89,7 @@ def _stamp(store: Path, image: str, shape, dtype) -> dict:
     return {"shape": [int(s) for s in shape], "dtype": str(dtype), "mtime": mtime}
 
 
-def cached_pyramid(level0, store: Path, image: str, progress=None, build: bool = True):
+def cached_pyramid(level0, store: Path, image: str, build: bool = True):
     """Levels 1.. of `level0` (dask, y x [c]) from the cache beside `store`, built when absent
     or stale (or None then, when not `build`). Falls back to an in-memory lazy pyramid when the
     folder cannot be written."""
@@ -112,8 +112,6 @@ def cached_pyramid(level0, store: Path, image: str, progress=None, build: bool =
             half.to_zarr(str(folder / str(k)))
             prev = da.from_zarr(str(folder / str(k)))
             levels.append(prev)
-            if progress is not None:
-                progress(k, len(factors))
         meta.write_text(json.dumps(stamp))
         return levels
     except OSError:  # a read-only data folder: lazy levels computed on view
@@ -184,21 +182,22 @@ def store_levels(store: Path, image: str, *, build: bool = True) -> list:
     return levels
 
 
+def fitting_level(levels, max_side: int) -> tuple[np.ndarray, float]:
+    """(the finest level of at most `max_side` px, halved further if none fits, in memory; its
+    scale to level 0)."""
+    fit = [lv for lv in levels if max(lv.shape[:2]) <= max_side]
+    image = np.asarray(fit[0] if fit else levels[-1])
+    scale = image.shape[0] / levels[0].shape[0]
+    while max(image.shape[:2]) > max_side:
+        image = _half(image)  # pixel (r, c) is (2r, 2c) before: exactly half
+        scale /= 2
+    return image, scale
+
+
 def display_copy(element, max_side: int = PYRAMID_ABOVE) -> tuple[np.ndarray, float]:
     """(an in-memory copy of an image element, at most `max_side` px, as y x [c]; its scale to
-    level 0): the finest level that fits, downsampled further if needed."""
-    levels = element_levels(element)
-    scale = 1.0
-    for lv in levels:
-        if max(lv.shape[:2]) <= max_side:
-            scale = lv.shape[0] / levels[0].shape[0]
-            return np.asarray(lv), scale
-    arr = np.asarray(levels[-1])
-    scale = arr.shape[0] / levels[0].shape[0]
-    while max(arr.shape[:2]) > max_side:
-        arr = _half(arr)
-        scale /= 2
-    return arr, scale
+    level 0)."""
+    return fitting_level(element_levels(element), max_side)
 
 
 def small_view(mdata, max_side: int = 2000):
@@ -211,16 +210,14 @@ def small_view(mdata, max_side: int = 2000):
     view = tissue_view(mdata)
     if view is None:
         return None
+    from .errors import FactVAEInputError
+
     try:
         levels = tissue_levels(mdata)
-    except Exception:  # noqa: BLE001 - a moved store: the picture without the tissue
+    except FactVAEInputError:  # a moved store: the picture without the tissue
         levels = None
     if not levels:
         return view
-    fit = [lv for lv in levels if max(lv.shape[:2]) <= max_side]
-    image = np.asarray(fit[0] if fit else levels[-1])
-    while max(image.shape[:2]) > max_side:
-        image = _half(image)
-    f = image.shape[0] / levels[0].shape[0]
+    image, f = fitting_level(levels, max_side)
     return replace(view, image=image, scale=view.scale * f, spots_xy=view.spots_xy * f,
                    spot_diameter=view.spot_diameter * f)

@@ -228,7 +228,8 @@ def load_paired(mudata: str | Path | None = None, *, rna: str | Path | None = No
 
     Give either `mudata` (an .h5mu with modalities 'rna' and 'atac'), both `rna` and `atac`
     (.h5ad files), or `sdata` (a SpatialData object or .zarr store; `tables`, `image_element`
-    and `coordinate_system` choose among several: see `factvae.sdata`). `image` (PNG/JPEG/TIFF) with `image_scale` (image pixels per unit of
+    and `coordinate_system` choose among several: see `factvae.sdata`). `image`
+    (PNG/JPEG/TIFF) with `image_scale` (image pixels per unit of
     obsm['spatial']) replaces any image stored in the files. Raises FactVAEInputError with the
     file, the field and the fix for anything unusable.
     """

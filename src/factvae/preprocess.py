@@ -106,6 +106,18 @@ def tfidf(X: sp.spmatrix, log: bool = True) -> sp.csr_matrix:
     return out
 
 
+def log_normalize(X, target_sum: float = 1e4) -> sp.csr_matrix:
+    """log1p of counts scaled to `target_sum` per spot (scanpy's normalize_total), CSR float32;
+    the input is not changed."""
+    import anndata as ad
+    import scanpy as sc
+
+    norm = sc.pp.normalize_total(ad.AnnData(X), target_sum=target_sum, inplace=False)["X"]
+    norm = sp.csr_matrix(norm, dtype=np.float32)
+    norm.data = np.log1p(norm.data)
+    return norm
+
+
 def _standardise_rows(Z: np.ndarray) -> np.ndarray:
     Z = Z - Z.mean(axis=1, keepdims=True)
     Z /= np.maximum(Z.std(axis=1, ddof=1, keepdims=True), 1e-12)
@@ -169,9 +181,7 @@ def preprocess(mdata, params: PreprocessParams | None = None, **overrides):
     rna, atac = mdata.mod["rna"], mdata.mod["atac"]
 
     select_hvg(rna, params)
-    norm = sc.pp.normalize_total(rna, target_sum=params.target_sum, inplace=False)["X"]
-    norm = sp.csr_matrix(norm, dtype=np.float32)
-    norm.data = np.log1p(norm.data)
+    norm = log_normalize(rna.X, params.target_sum)
     rna.layers[LOGNORM_KEY] = norm
     hvg = rna.var["highly_variable"].to_numpy()
     n_pcs = max(1, min(params.n_pcs, rna.n_obs - 1, int(hvg.sum()) - 1))

@@ -26,6 +26,7 @@ import scipy.sparse as sp
 
 from .errors import FactVAEInputError
 from .keys import LOGNORM_KEY, MOTIF_Z_KEY, MOTIF_Z_NAMES_KEY, MOTIF_Z_RAW_KEY, PRIOR_PAIRS_KEY
+from .preprocess import log_normalize
 
 REGION_MARKERS_KEY = "factvae_region_markers"
 KINDS = ("gene (normalised)", "peak (raw)", "peak (augmented)", "motif (raw)",
@@ -153,27 +154,15 @@ class _Moments:
         return df
 
 
-def _lognorm(X) -> sp.csr_matrix:
-    X = sp.csr_matrix(X, dtype=np.float32)
-    total = np.asarray(X.sum(axis=1)).ravel()
-    out = sp.diags(1e4 / np.maximum(total, 1)) @ X
-    out = sp.csr_matrix(out, dtype=np.float32)
-    out.data = np.log1p(out.data)
-    return out
-
-
 def _gene_peak_matrix(mdata):
-    """(peaks x linked genes 0/1 CSR, gene names) from the gene-peak prior."""
-    pairs = mdata.uns[PRIOR_PAIRS_KEY]
-    atac = mdata.mod["atac"]
-    pos = atac.var_names.get_indexer(pairs["peak"].astype(str))
-    keep = pos >= 0
-    genes = pd.Index(pd.unique(pairs["gene"].astype(str)[keep]))
-    cols = genes.get_indexer(pairs["gene"].astype(str)[keep])
-    P = sp.csr_matrix((np.ones(keep.sum(), np.float32), (pos[keep], cols)),
-                      shape=(atac.n_vars, len(genes)))
+    """(peaks x linked genes 0/1 CSC, their names) from the gene-peak prior."""
+    from .prior import g2p_matrix
+
+    P = g2p_matrix(mdata).T.tocsc()
+    linked = np.diff(P.indptr) > 0
+    P = P[:, linked]
     P.data[:] = 1.0
-    return P, genes
+    return P, mdata.mod["rna"].var_names[linked]
 
 
 def _kind_available(mdata, kind: str) -> str | None:
@@ -198,10 +187,10 @@ def _test_kind(mdata, kind, a, b) -> pd.DataFrame:
     mom = _Moments(a, b)
     counts = not kind.startswith("motif")
     if kind == "gene (normalised)":
-        mom.add(rna.layers[LOGNORM_KEY] if LOGNORM_KEY in rna.layers else _lognorm(rna.X),
+        mom.add(rna.layers[LOGNORM_KEY] if LOGNORM_KEY in rna.layers else log_normalize(rna.X),
                 rna.var_names)
     elif kind == "peak (raw)":
-        mom.add(_lognorm(atac.X), atac.var_names)
+        mom.add(log_normalize(atac.X), atac.var_names)
     elif kind == "peak (augmented)":
         from .augment import iter_augmented_atac
 
@@ -221,28 +210,29 @@ def _test_kind(mdata, kind, a, b) -> pd.DataFrame:
         from .augment import augment_atac
 
         P, genes = _gene_peak_matrix(mdata)
-        P = P.tocsc()
         for s in range(0, len(genes), 512):  # a block of genes and only their peaks at a time
             block = P[:, s:s + 512]
             peaks = np.unique(block.indices)
             aug = augment_atac(mdata, peaks.tolist())
             act = np.nan_to_num(aug) @ block[peaks].toarray()
             mom.add(np.log1p(act), genes[s:s + 512])
-    else:
-        raise FactVAEInputError(f"unknown kind {kind!r}.", field="kinds",
-                                fix=f"use some of {list(KINDS)}.")
     return mom.table(kind, counts)
 
 
-def region_markers(mdata, region, *, reference=None, kinds=None, n_top: int | None = 50,
-                   key_added: str | None = REGION_MARKERS_KEY) -> pd.DataFrame:
-    """What marks the spots in `region` against the rest of the tissue (or against `reference`,
-    a second region). `region`/`reference`: a boolean mask, a polygon (K x 2, (x, y) in
-    obsm['spatial'] units), a list of polygons, a shapely geometry or a GeoJSON path. `kinds`:
-    some of `KINDS` (default: every kind the data has). Returns one long table (kind, name,
-    mean_region, mean_reference, logfoldchange, statistic, pval, pval_adj, rank), the `n_top`
-    highest statistics per kind (None: all), stored in `mdata.uns[key_added]` as
-    {'params', 'table'} (not stored when `key_added` is None). Spots in both regions count for `region` only."""
+def check_kinds(kinds, field: str = "kinds") -> list[str]:
+    """The kinds asked for (all by default), or one error naming the unknown ones."""
+    asked = list(KINDS) if kinds is None else list(kinds)
+    unknown = [k for k in asked if k not in KINDS]
+    if unknown:
+        raise FactVAEInputError(f"unknown kind(s) {unknown}.", field=field,
+                                fix="use some of: " + ", ".join(f"'{k}'" for k in KINDS))
+    return asked
+
+
+def compute_region_markers(mdata, region, *, reference=None, kinds=None,
+                           n_top: int | None = 50) -> tuple[pd.DataFrame, dict]:
+    """(table, params) of `region_markers`, storing nothing (a GUI worker returns them; the
+    main thread stores them)."""
     a = region_mask(mdata, region, field="region")
     b = ~a if reference is None else region_mask(mdata, reference, field="reference") & ~a
     for what, mask, fix in (("region", a, "draw it around more spots"),
@@ -251,11 +241,7 @@ def region_markers(mdata, region, *, reference=None, kinds=None, n_top: int | No
         if mask.sum() < MIN_SPOTS:
             raise FactVAEInputError(f"holds {int(mask.sum())} spot(s); at least {MIN_SPOTS} are "
                                     "needed to test.", field=what, fix=fix + ".")
-    asked = list(KINDS) if kinds is None else list(kinds)
-    unknown = [k for k in asked if k not in KINDS]
-    if unknown:
-        raise FactVAEInputError(f"unknown kind(s) {unknown}.", field="kinds",
-                                fix=f"use some of {list(KINDS)}.")
+    asked = check_kinds(kinds)
     skipped = {k: why for k in asked if (why := _kind_available(mdata, k))}
     if kinds is not None and skipped:
         k, why = next(iter(skipped.items()))
@@ -270,14 +256,24 @@ def region_markers(mdata, region, *, reference=None, kinds=None, n_top: int | No
         df = df if n_top is None else df.head(n_top)
         df["rank"] = np.arange(1, len(df) + 1)
         tables.append(df)
-    out = pd.concat(tables, ignore_index=True)
-    if key_added is None:  # the caller stores it (a GUI worker hands it to the main thread)
-        return out
-    mdata.uns[key_added] = {
-        "params": {"n_region": int(a.sum()), "n_reference": int(b.sum()),
-                   "reference": "rest" if reference is None else "region",
-                   "kinds": [k for k in asked if k not in skipped],
-                   "skipped": [f"{k}: {why}" for k, why in skipped.items()],
-                   "n_top": -1 if n_top is None else int(n_top), "test": "welch_t"},
-        "table": out}
-    return out
+    params = {"n_region": int(a.sum()), "n_reference": int(b.sum()),
+              "reference": "rest" if reference is None else "region",
+              "kinds": [k for k in asked if k not in skipped],
+              "skipped": [f"{k}: {why}" for k, why in skipped.items()],
+              "n_top": -1 if n_top is None else int(n_top), "test": "welch_t"}
+    return pd.concat(tables, ignore_index=True), params
+
+
+def region_markers(mdata, region, *, reference=None, kinds=None, n_top: int | None = 50,
+                   key_added: str = REGION_MARKERS_KEY) -> pd.DataFrame:
+    """What marks the spots in `region` against the rest of the tissue (or against `reference`,
+    a second region). `region`/`reference`: a boolean mask, a polygon (K x 2, (x, y) in
+    obsm['spatial'] units), a list of polygons, a shapely geometry or a GeoJSON path. `kinds`:
+    some of `KINDS` (default: every kind the data has). Returns one long table (kind, name,
+    mean_region, mean_reference, logfoldchange, statistic, pval, pval_adj, rank), the `n_top`
+    highest statistics per kind (None: all), stored in `mdata.uns[key_added]` as
+    {'params', 'table'}. Spots in both regions count for `region` only."""
+    table, params = compute_region_markers(mdata, region, reference=reference, kinds=kinds,
+                                           n_top=n_top)
+    mdata.uns[key_added] = {"params": params, "table": table}
+    return table

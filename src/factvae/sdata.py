@@ -133,7 +133,7 @@ def _tables(sdata, tables, file):
             "--tables RNA ATAC), or one table with var['modality'] in {'rna', 'atac'}.")
 
 
-def _spot_centres(sdata, element, file):
+def _spot_centres(sdata, element):
     """(N x 2 centres in the element's own frame, diameters or None, index)."""
     if element in sdata.shapes:
         gdf = sdata.shapes[element]
@@ -190,9 +190,9 @@ def _pick_image(sdata, spots_el, image, coordinate_system, file):
 
 def read_sdata(sdata, *, tables=None, image: str | None = None,
                coordinate_system: str | None = None):
-    """(rna, atac, spot centres, uns['spatial'] library or None, source record) from a
-    SpatialData object or `.zarr` path; the two AnnData carry only their own rows (the table's),
-    with obs_names the spot names. Raises one FactVAEInputError for each unusable layout."""
+    """(rna, atac, uns['spatial'] library or None, source record) from a SpatialData object or
+    `.zarr` path; each AnnData holds its table's rows with the spot centres in obsm['spatial']
+    and obs_names the spot names. Raises one FactVAEInputError for each unusable layout."""
     path = None
     if isinstance(sdata, (str, Path)):
         path = Path(sdata)
@@ -224,7 +224,7 @@ def read_sdata(sdata, *, tables=None, image: str | None = None,
             field=f"tables['{chosen['rna'][0]}'].uns['spatialdata_attrs']['region']",
             fix="annotate the spots (circles or points) with the tables.")
     spots_el = sdata.shapes[element] if element in sdata.shapes else sdata.points[element]
-    xy, diam, index = _spot_centres(sdata, element, file)
+    xy, diam, index = _spot_centres(sdata, element)
     mods, names = {}, None
     for m, (t, table) in chosen.items():
         _, region_key, instance_key = regions[m]
@@ -269,7 +269,7 @@ def read_sdata(sdata, *, tables=None, image: str | None = None,
     for m in MODALITIES:
         mods[m].obsm["spatial"] = _apply(to_px, mods[m].obsm["spatial"])
     if image_name is not None:
-        from .images import element_levels
+        from .images import display_copy, element_levels
 
         h, w = element_levels(sdata.images[image_name])[0].shape[:2]
         sx, sy = mods["rna"].obsm["spatial"].T * img_scale
@@ -282,7 +282,6 @@ def read_sdata(sdata, *, tables=None, image: str | None = None,
                 field=f"transformations of '{element}' / '{image_name}'",
                 fix="set the transformations so that spots and image meet in one coordinate "
                     "system (spatialdata.transformations.set_transformation).")
-    if image_name is not None:
         scalefactors = {"tissue_hires_scalef": img_scale}
         if diam is not None:
             scalefactors["spot_diameter_fullres"] = float(np.median(diam) * px_per_unit)
@@ -290,8 +289,6 @@ def read_sdata(sdata, *, tables=None, image: str | None = None,
                                 "metadata": {"source": "spatialdata", "store": record["store"],
                                              "image": image_name}})
         if not record["store"]:  # an object in memory: take a display copy of the image
-            from .images import display_copy
-
             copy, scale = display_copy(sdata.images[image_name])
             library[1]["images"] = {"hires": copy}
             library[1]["scalefactors"]["tissue_hires_scalef"] = scale * img_scale
@@ -357,18 +354,15 @@ def result_tables(mdata, *, region: str = SPOTS, region_key: str = REGION_KEY,
         mod = mdata.mod[m]
         obs = mod.obs.drop(columns=[c for c in (region_key, instance_key) if c in mod.obs]).copy()
         for col in joint_obs:
-            obs[col] = mdata.obs[col].to_numpy() if not isinstance(
-                mdata.obs[col].dtype, pd.CategoricalDtype) else mdata.obs[col].values
+            obs[col] = mdata.obs[col].values  # categories kept
         obs[region_key] = pd.Categorical([region] * mod.n_obs)
         obs[instance_key] = rows
+        obsm = {k: np.asarray(mdata.obsm[k]) for k in joint_obsm}
+        obsm.update((k, v) for k, v in mod.obsm.items() if k != "spatial")
+        if "spatial" in mdata.obsm:
+            obsm["spatial"] = np.asarray(mdata.obsm["spatial"])
         table = ad.AnnData(X=mod.X, obs=obs, var=mod.var.copy(), layers=dict(mod.layers),
-                           varm=dict(mod.varm), obsm={**{k: np.asarray(mdata.obsm[k])
-                                                         for k in joint_obsm},
-                                                      **{k: v for k, v in mod.obsm.items()
-                                                         if k != "spatial"},
-                                                      "spatial": np.asarray(mdata.obsm["spatial"])}
-                           if "spatial" in mdata.obsm else {k: np.asarray(mdata.obsm[k])
-                                                            for k in joint_obsm},
+                           varm=dict(mod.varm), obsm=obsm,
                            uns={**_portable_uns(dict(mod.uns)), **_portable_uns(dict(mdata.uns))})
         table.uns[JOINT_KEY] = {"obs": joint_obs, "obsm": joint_obsm, "uns": joint_uns}
         portable_strings(table)
@@ -383,7 +377,6 @@ def to_spatialdata(mdata, *, spots: str = SPOTS, coordinate_system: str = "globa
     scale factor."""
     import geopandas as gpd
     import spatialdata as sd
-    from shapely.geometry import Point  # noqa: F401 - geopandas builds points from xy
     from spatialdata.models import Image2DModel, ShapesModel
     from spatialdata.transformations import Identity, Scale
 

@@ -39,14 +39,13 @@ def build_tissue_later(pending, name: str):
     from factvae.images import store_levels
 
     from . import _workers
+    from ._session import suggest_async_rendering
 
     def add(levels):
         data, kwargs, _ = image_layer(levels, name)
         layer = viewer.add_image(data, **kwargs)
         viewer.layers.move(viewer.layers.index(layer), 0)  # under the domains and spots
         show_info(f"{name}: image pyramid ready (cached for next time).")
-        from ._session import suggest_async_rendering
-
         suggest_async_rendering()
 
     def start():

@@ -9,7 +9,7 @@ import numpy as np
 from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton
 from napari.utils.notifications import show_error
 
-from factvae.regions import KINDS
+from factvae.regions import KINDS, compute_region_markers
 
 from . import _dataset, _session, _workers
 from ._overlay_widget import add_value_layer
@@ -48,18 +48,6 @@ def shapes_mask(spots, shapes) -> np.ndarray:
         if outline is not None:
             mask |= Path(outline).contains_points(pts)
     return mask
-
-
-def markers_job(mdata, region, reference):
-    """Worker: the table and its parameters, stored by the widget on the main thread."""
-    from factvae.regions import region_markers
-
-    table = region_markers(mdata, region, reference=reference, key_added=None)
-    b = reference & ~region if reference is not None else ~region
-    params = {"n_region": int(region.sum()), "n_reference": int(b.sum()),
-              "reference": "rest" if reference is None else "region", "test": "welch_t",
-              "kinds": sorted(set(table["kind"])), "n_top": 50}
-    return table, params
 
 
 class RegionMarkersWidget(Container):
@@ -134,7 +122,7 @@ class RegionMarkersWidget(Container):
             return
         self.run_button.enabled = False
         self.info.value = f"Testing {int(region.sum())} spots..."
-        self.worker = _workers.start(markers_job, mdata, region, reference,
+        self.worker = _workers.start(compute_region_markers, mdata, region, reference=reference,
                                      on_return=lambda r: self._done(mdata, r),
                                      on_error=self._failed)
         self.worker.start()

@@ -58,7 +58,7 @@ _HINTED = []
 def suggest_async_rendering() -> None:
     """Once a session, when a tissue pyramid is shown while napari loads tiles on the GUI thread:
     say which preference makes panning smooth (measured: pan stalls 100-120 ms -> ~60 ms at
-    30,000 px, docs/benchmarks.md 7). The user's settings are never changed for them."""
+    30,000 px, docs/benchmarks.md 5b). The user's settings are never changed for them."""
     from napari.settings import get_settings
     from napari.utils.notifications import show_info
 
