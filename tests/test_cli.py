@@ -153,10 +153,15 @@ def test_analysis_subcommands(trained_h5mu, tmp_path, capsys):
                  str(tmp_path / "markers.tsv"), "--out", str(dom)]) == 0
     assert pd.read_csv(tmp_path / "markers.tsv", sep="\t")["kind"].nunique() == 2
     reg = tmp_path / "reg.tsv"
+    bedpe = tmp_path / "reg.bedpe"
     assert main(["regulation", "--mudata", str(dom), "--all", "--tsv", str(reg),
-                 "--background", "5000"]) == 0
+                 "--background", "50", "--bedpe", str(bedpe)]) == 0
     table = pd.read_csv(reg, sep="\t")
-    assert {"gene", "peak", "score", "z", "qval", "tss_distance", "in_prior"} <= set(table.columns)
+    assert {"gene", "peak", "score", "z", "qval", "tss_distance", "in_prior",
+            "trained"} <= set(table.columns)
+    assert "contact_correlation" in capsys.readouterr().err  # the line says which score
+    links = pd.read_csv(bedpe, sep="\t")
+    assert len(links) == len(table) and links.columns[0] == "#chrom1"
     assert main(["regulation", "--mudata", str(dom), "--all", "--tsv", str(reg)]) == EXIT_INPUT
     mot = tmp_path / "mot.h5mu"
     assert main(["motifs", "--mudata", str(dom), "--tsv", str(tmp_path / "motifs.tsv"),

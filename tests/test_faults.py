@@ -230,7 +230,8 @@ def test_simulate_pair_outputs_must_differ(tmp_path, capsys):
     ("motifs", ["--backgrounds", "0"], "--backgrounds", "at least 2"),
     ("motifs", ["--backgrounds", "1"], "--backgrounds", "at least 2"),
     ("motifs", ["--pvalue", "0"], "--pvalue", "in (0, 1)"),
-    ("regulation", ["--all", "--window", "-5"], "--window", "at least 0"),
+    ("regulation", ["--all", "--window", "-5"], "--window", "more than 0"),
+    ("regulation", ["--all", "--window", "0"], "--window", "more than 0"),
     ("regulation", ["--all", "--background", "0"], "--background", "at least 2"),
 ])
 def test_analysis_sizes_out_of_range(tiny_h5mu, tmp_path, capsys, command, opts, field, words):

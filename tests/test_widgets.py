@@ -175,21 +175,49 @@ def test_overlay_widget_motifs(shown, qtbot):
 
 
 def test_regulation_widget_table_and_click_through(shown, qtbot, tmp_path):
+    from matplotlib.backend_bases import MouseEvent
+
+    from factvae.domains import find_domains
+    from factvae.regulation import DEFAULT_SCORE
     from napari_factvae._regulation_widget import RegulationWidget
 
     viewer, mdata = shown
     w = RegulationWidget(viewer)
+    assert w.score.value == DEFAULT_SCORE and w.domain.enabled
     links = mdata.uns["simulation"]["links"]
     hvg = mdata.mod["rna"].var_names[mdata.mod["rna"].var["highly_variable"]]
     w.gene.value = next(g for g in links["gene"] if g in hvg)
     w.run()
     qtbot.waitUntil(lambda: w.run_button.enabled, timeout=TIMEOUT)
     assert w.table.rowCount() == len(w.result) > 0
+    assert "trained" in w.result and DEFAULT_SCORE in w.info.tooltip
     layer = w.paint_row(0)
     assert layer.name == f"peak (augmented): {w.result['peak'].iloc[0]}"
+    # the locus view: one arc per candidate; a click on an arc paints its peak
+    assert len(w.locus.arcs) == len(w.result)
+    row = len(w.result) - 1
+    x, y = w.locus.arc_apex(row)
+    MouseEvent("button_press_event", w.locus, x, y, button=1)._process()
+    peak = w.result["peak"].iloc[row]
+    assert viewer.layers[-1].name == f"peak (augmented): {peak}"
+    assert w.table.currentRow() == row
     w.export_file.value = tmp_path / "reg.tsv"
     w.export()
     assert len(pd.read_csv(tmp_path / "reg.tsv", sep="\t")) == len(w.result)
+    w.export_file.value = tmp_path / "reg.bedpe"
+    w.export()
+    bedpe = pd.read_csv(tmp_path / "reg.bedpe", sep="\t")
+    assert len(bedpe) == len(w.result) and bedpe.columns[0] == "#chrom1"
+    # a domain's own scores, once domains exist; the paper score has no domain
+    find_domains(mdata, n_domains=3)
+    w.refresh()
+    assert len(w.domain.choices) == 4
+    w.domain.value = w.domain.choices[1]
+    w.run()
+    qtbot.waitUntil(lambda: w.run_button.enabled, timeout=TIMEOUT)
+    assert w.result.attrs["params"]["domain"] == w.domain.value
+    w.score.value = "paper"
+    assert not w.domain.enabled
 
 
 def test_save_and_reopen_restores_layers(shown, qtbot, tmp_path):

@@ -661,28 +661,41 @@ def cmd_markers(args) -> int:
 
 
 def cmd_regulation(args) -> int:
-    from .regulation import infer_regulation
+    from .regulation import infer_regulation, summarize, to_bedpe
 
     if not args.all and not args.gene:
         raise FactVAEInputError("no gene given.", field="arguments",
                                 fix="pass --gene NAME (repeatable) or --all.")
-    _at_least("--window", args.window, 0, fix="use e.g. --window 150000 (150 kb around the TSS).")
-    # the z-score divides by the spread of the random pairs
-    _at_least("--background", args.background, 2, fix="use e.g. --background 100000 (the "
-              "default).")
-    _check_outputs({"--tsv": args.tsv, "--out": args.out}, [args.mudata, args.genes],
-                   args.overwrite)
+    if not args.window > 0:  # a window of 0 holds only the TSS base
+        raise FactVAEInputError(f"must be more than 0 bp, got {args.window}.", field="--window",
+                                fix="use e.g. --window 150000 (150 kb around the TSS).")
+    if args.background is not None:  # the z-score divides by the spread of the background
+        _at_least("--background", args.background, 2, fix="leave it out (the default of each "
+                  "score) or use e.g. --background 200.")
+    _check_outputs({"--tsv": args.tsv, "--bedpe": args.bedpe, "--out": args.out},
+                   [args.mudata, args.genes], args.overwrite)
     mdata = _load_result(args)
     unknown = [g for g in args.gene or [] if g not in mdata.mod["rna"].var_names]
     if unknown:
         raise FactVAEInputError(f"gene(s) not in the data: {unknown[:3]}.", file=args.mudata,
                                 field="--gene", fix="use names from mod['rna'].var_names (e.g. "
                                 f"{list(mdata.mod['rna'].var_names[:2])}).")
-    table = infer_regulation(mdata, None if args.all else args.gene, window=args.window,
-                             annotation=args.genes, n_background=args.background, seed=args.seed)
-    _say(f"factvae: scored {len(table)} gene-peak pairs; {int((table['qval'] < 0.05).sum())} "
-         "with q < 0.05")
+    try:
+        table = infer_regulation(mdata, None if args.all else args.gene, score=args.score,
+                                 window=args.window, domain=args.domain, annotation=args.genes,
+                                 n_background=args.background, seed=args.seed,
+                                 store=bool(args.out) or None)
+    except FactVAEInputError as err:
+        raise err.with_file(args.mudata)
+    _say("factvae: " + summarize(table))
     _write_table(table, args.tsv, args.overwrite, "--tsv")
+    if args.bedpe:
+        from .io import write_atomically
+
+        path = _check_output(args.bedpe, args.overwrite, "--bedpe")
+        write_atomically(path, lambda tmp: to_bedpe(table, mdata, tmp, annotation=args.genes),
+                         field="--bedpe")
+        print(f"links: {path}")
     _write_result(mdata, args)
     return 0
 
@@ -756,6 +769,8 @@ def cmd_augment(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .regulation import DEFAULT_SCORE, SCORE_HELP, SCORES
+
     parser = argparse.ArgumentParser(
         prog="factvae", description="FactVAE for paired spatial ATAC + RNA (headless engine).")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -828,11 +843,20 @@ def build_parser() -> argparse.ArgumentParser:
     x = p.add_mutually_exclusive_group()
     x.add_argument("--gene", action="append", metavar="GENE", help="a gene (repeatable)")
     x.add_argument("--all", action="store_true", help="every modelled gene (stored in uns)")
+    p.add_argument("--score", choices=SCORES, default=DEFAULT_SCORE,
+                   help="; ".join(f"{k}: {v}" for k, v in SCORE_HELP.items())
+                   + f" (default {DEFAULT_SCORE})")
+    p.add_argument("--domain", metavar="DOMAIN", help="score with this domain's spots only "
+                   "(its activity and correlation; obs['factvae_domain'])")
     p.add_argument("--window", type=int, default=150_000, help="bp around the TSS (default 150 kb)")
     p.add_argument("--genes", metavar="GENES.gtf|.bed", help="gene annotation (default rna.var)")
-    p.add_argument("--background", type=int, default=100_000, help="random pairs in the null")
+    p.add_argument("--background", type=int, default=None,
+                   help="null draws: matched peaks per candidate (correlation scores, default "
+                        "200) or random pairs (paper, default 100000)")
     p.add_argument("--tsv", required=True, metavar="TABLE.tsv")
-    p.add_argument("--out", metavar="OUT.h5mu", help="also write the result (with --all: the table in uns)")
+    p.add_argument("--bedpe", metavar="LINKS.bedpe", help="also write the links as BEDPE "
+                   "(IGV, WashU browser)")
+    p.add_argument("--out", metavar="OUT.h5mu", help="also write the result (the table in uns)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_regulation)

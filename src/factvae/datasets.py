@@ -9,7 +9,9 @@ motifs whose activity differs by domain (they drive peak accessibility) and cis-
 convention. The truth is stored in the object:
 
 - `mdata.obs['domain']` (categorical; colours in `uns['domain_colors']`);
-- `mdata.uns['simulation']['links']`: gene, peak, TSS distance, kind, whether in the G2P prior;
+- `mdata.uns['simulation']['links']`: gene, peak, TSS distance, kind, whether in the G2P prior,
+  effect size and activity program (links are drawn with a probability falling with distance);
+- `mdata.uns['simulation']['peak_program']`: each peak's spot-level activity program and loading;
 - `mdata.uns['simulation']['motif_activity']` (domains x motifs) and `['domain_motifs']`;
 - `atac.varm['motif']` (peaks x motifs, sparse 0/1) with names in `atac.uns['motif_names']`.
 """
@@ -155,7 +157,10 @@ def _genome(n_genes, n_peaks, rng, n_chrom=5):
 
 
 def _links(genes, peaks, rng, frac_linked=0.5, window=150_000):
-    """Planted cis-regulatory links: for a fraction of genes, 1-3 peaks within `window` of the TSS."""
+    """Planted cis-regulatory links: for a fraction of genes, 1-3 peaks within `window` of the
+    TSS, each drawn with a probability that falls with distance as contact does in Hi-C (a power
+    law, flat below 5 kb), so proximal peaks regulate more often, as in CRISPRi screens; each link
+    gets its own effect size."""
     rows = []
     pchrom = peaks["chrom"].to_numpy()
     pmid = ((peaks["chromStart"] + peaks["chromEnd"]) // 2).to_numpy()
@@ -165,14 +170,32 @@ def _links(genes, peaks, rng, frac_linked=0.5, window=150_000):
         if cand.size == 0:
             continue
         k = min(cand.size, int(rng.integers(1, 4)))
-        # peaks on the gene's body or promoter are favoured, so that roughly half of the links
-        # are covered by the G2P prior and half (distal) are held out of it
-        lo, hi = genes["chromStart"].iat[g] - 2_000, genes["chromEnd"].iat[g] + 2_000
-        weight = np.where((pmid[cand] >= lo) & (pmid[cand] <= hi), 12.0, 1.0)
+        weight = 1.0 / np.maximum(np.abs(pmid[cand] - tss), 5_000)
         for p in rng.choice(cand, k, replace=False, p=weight / weight.sum()):
             rows.append((g, p, int(pmid[p] - tss)))
     links = pd.DataFrame(rows, columns=["gene_idx", "peak_idx", "tss_distance"])
-    return links.sort_values(["gene_idx", "peak_idx"]).reset_index(drop=True)
+    links = links.sort_values(["gene_idx", "peak_idx"]).reset_index(drop=True)
+    links["effect"] = rng.lognormal(np.log(0.8), 0.5, len(links))  # effects that vary
+    return links
+
+
+def _programs(xy, n_peaks, links, rng, n_programs=12, share=0.3, smooth=0.5):
+    """Spot-to-spot variation of enhancer activity: `n_programs` per-spot activity fields (half
+    spatially smooth, half spot-level noise, unit variance), each peak of a link and a share of
+    the other peaks following one of them with its own loading. Returns the fields (spots x
+    programs), each peak's program (-1: none) and loading."""
+    n = len(xy)
+    scale = np.ptp(xy, axis=0).max() + 1e-9
+    freq = rng.normal(0, 1, (n_programs, 8, 2)) * 3.0 / scale  # random Fourier features
+    phase = rng.uniform(0, 2 * np.pi, (n_programs, 8))
+    smooth_part = np.cos(np.einsum("pkd,nd->npk", freq, xy) + phase).sum(axis=2)
+    smooth_part = (smooth_part - smooth_part.mean(0)) / np.maximum(smooth_part.std(0), 1e-9)
+    fields = np.sqrt(smooth) * smooth_part + np.sqrt(1 - smooth) * rng.normal(0, 1, (n, n_programs))
+    program = np.where(rng.random(n_peaks) < share, rng.integers(0, n_programs, n_peaks), -1)
+    linked = links["peak_idx"].to_numpy()
+    program[linked] = rng.integers(0, n_programs, linked.size)
+    loading = np.where(program >= 0, rng.uniform(0.3, 0.8, n_peaks), 0.0)
+    return fields, program, loading
 
 
 def _zinb(mean, theta, pi, rng):
@@ -298,13 +321,13 @@ def simulate(n_spots: int = 1500, n_genes: int = 1000, n_peaks: int = 8000, *, n
     peak_eff = np.asarray(motif @ activity.T).T + peak_own
     peak_base = rng.normal(0, 0.8, n_peaks)
     gene_eff = rng.normal(0, 0.8, (n_domains, n_genes)) * (rng.random(n_genes) < 0.4)
-    if len(links):
+    if len(links):  # a linked gene follows its peaks' domain effects, each by its link's effect
         drive = np.zeros((n_domains, n_genes))
-        n_link = np.bincount(links["gene_idx"], minlength=n_genes)
-        np.add.at(drive.T, links["gene_idx"].to_numpy(), peak_eff[:, links["peak_idx"]].T)
-        linked = n_link > 0
-        gene_eff[:, linked] = 1.5 * drive[:, linked] / n_link[linked] + rng.normal(
-            0, 0.15, (n_domains, int(linked.sum())))
+        gi, pj, beta = (links["gene_idx"].to_numpy(), links["peak_idx"].to_numpy(),
+                        links["effect"].to_numpy())
+        np.add.at(drive.T, gi, (beta[:, None] * peak_eff[:, pj].T))
+        linked = np.bincount(gi, minlength=n_genes) > 0
+        gene_eff[:, linked] = drive[:, linked] + rng.normal(0, 0.15, (n_domains, int(linked.sum())))
     gene_base = rng.normal(0, 1.2, n_genes)
 
     # spot-level variation: a low-rank random effect and spot depth with a spatial gradient
@@ -321,10 +344,19 @@ def simulate(n_spots: int = 1500, n_genes: int = 1000, n_peaks: int = 8000, *, n
     _, nn = cKDTree(xy).query(xy, k=7)
     mix = np.stack([(domain[nn] == d).mean(axis=1) for d in range(n_domains)], axis=1)
     gene_eff, peak_eff = domain_effect * gene_eff, domain_effect * peak_eff
-    X_rna = _counts(lambda s: gene_base + mix[s] @ gene_eff + u[s] @ v_rna, rna_lib,
-                    rng.uniform(3, 10, n_genes), rng.uniform(0.02, 0.15, n_genes), rng)
-    X_atac = _counts(lambda s: peak_base + mix[s] @ peak_eff + u[s] @ v_atac, atac_lib,
-                     rng.uniform(1, 4, n_peaks), rng.uniform(0.1, 0.4, n_peaks), rng)
+    # spot-to-spot enhancer activity, reaching each linked gene through its link's effect
+    fields, program, loading = _programs(xy, n_peaks, links, rng)
+    has = program >= 0
+    peak_prog = sp.csr_matrix((loading[has], (program[has], np.flatnonzero(has))),
+                              shape=(fields.shape[1], n_peaks))
+    gene_prog = np.zeros((fields.shape[1], n_genes))
+    if len(links):
+        np.add.at(gene_prog, (program[pj], gi), beta * loading[pj])
+    X_rna = _counts(lambda s: gene_base + mix[s] @ gene_eff + u[s] @ v_rna + fields[s] @ gene_prog,
+                    rna_lib, rng.uniform(3, 10, n_genes), rng.uniform(0.02, 0.15, n_genes), rng)
+    X_atac = _counts(lambda s: (peak_base + mix[s] @ peak_eff + u[s] @ v_atac
+                                + np.asarray((peak_prog.T @ fields[s].T).T)),
+                     atac_lib, rng.uniform(1, 4, n_peaks), rng.uniform(0.1, 0.4, n_peaks), rng)
 
     # full-resolution pixel frame and the image
     margin = 3 * PITCH_FULLRES
@@ -375,7 +407,12 @@ def simulate(n_spots: int = 1500, n_genes: int = 1000, n_peaks: int = 8000, *, n
         "links": pd.DataFrame({"gene": genes.index[gpos].astype(str),
                                "peak": peaks.index[ppos].astype(str),
                                "tss_distance": links["tss_distance"].to_numpy(),
-                               "kind": kind, "in_prior": in_prior}),
+                               "kind": kind, "in_prior": in_prior,
+                               "effect": links["effect"].to_numpy(),
+                               "program": program[ppos] if len(links) else np.zeros(0, int)}),
+        # each peak's activity program (-1: none) and loading: the spot-level truth
+        "peak_program": pd.DataFrame({"program": program, "loading": loading},
+                                     index=peaks.index.astype(str)),
         "motif_activity": pd.DataFrame(activity, index=labels, columns=motif_names),
         # each domain's planted effect on log expression (the markers a test should find)
         "gene_effect": pd.DataFrame(gene_eff, index=labels, columns=genes.index.astype(str)),

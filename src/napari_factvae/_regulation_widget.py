@@ -1,19 +1,25 @@
-"""Regulation: search a gene, set the window, rank its candidate peaks in a worker, see them in a
-table (score, z, q, distance, in prior); clicking a row paints that peak's augmented
-accessibility on the tissue; export the table as TSV."""
+"""Regulation: search a gene, pick a score and (for the scores that use the spots) a domain, set
+the window, rank its candidate peaks in a worker; see them in a table (score, z, q, distance, in
+prior, trained) and in a locus view (arcs from the TSS coloured by score); clicking a row or an
+arc paints that peak's augmented accessibility on the tissue; export TSV or BEDPE."""
 
 from __future__ import annotations
 
-from magicgui.widgets import Container, FileEdit, Label, LineEdit, PushButton, SpinBox
-from napari.utils.notifications import show_error
+from pathlib import Path
 
-from factvae.keys import FEATURE_KEY
+from magicgui.widgets import ComboBox, Container, FileEdit, Label, LineEdit, PushButton, SpinBox
+from napari.utils.notifications import show_error, show_info
+
+from factvae.keys import DOMAIN_KEY, FEATURE_KEY
+from factvae.regulation import DEFAULT_SCORE, SCORE_HELP, SCORES, SPOT_SCORES
 
 from . import _dataset, _session, _workers
+from ._locus_view import LocusView
 from ._overlay_widget import add_value_layer
 from ._table import export_tsv, fill, results_table
 
-COLUMNS = ["peak", "score", "z", "qval", "tss_distance", "in_prior"]
+COLUMNS = ["peak", "score", "z", "qval", "tss_distance", "in_prior", "trained"]
+ALL_SPOTS = "all spots"
 
 
 class RegulationWidget(Container):
@@ -21,35 +27,54 @@ class RegulationWidget(Container):
         super().__init__(labels=True)
         self.viewer = napari_viewer
         self.gene = LineEdit(label="Gene")
+        self.score = ComboBox(label="Score", choices=list(SCORES), value=DEFAULT_SCORE,
+                              tooltip="\n".join(f"{k}: {v}" for k, v in SCORE_HELP.items()))
+        self.domain = ComboBox(label="Spots", choices=[ALL_SPOTS], value=ALL_SPOTS,
+                               tooltip="score with one domain's activity and correlation")
         self.window = SpinBox(label="Window (kb)", value=150, min=1, max=10_000)
         self.run_button = PushButton(text="Rank peaks")
         self.info = Label(value="")
-        self.export_file = FileEdit(label="Export TSV", mode="w", filter="*.tsv")
-        self.export_button = PushButton(text="Export")
+        self.export_file = FileEdit(label="Export", mode="w", filter="*.tsv *.bedpe")
+        self.export_button = PushButton(text="Export (.tsv or .bedpe)")
         self.table = results_table(COLUMNS)
-        self.extend([self.gene, self.window, self.run_button, self.info])
+        self.locus = LocusView(on_pick=self.pick_arc)
+        self.extend([self.gene, self.score, self.domain, self.window, self.run_button, self.info])
+        self.native.layout().addWidget(self.locus)
         self.native.layout().addWidget(self.table)
         self.extend([self.export_file, self.export_button])
         self.completer = _session.searchable(self.gene)
         self.run_button.changed.connect(self.run)
         self.export_button.changed.connect(self.export)
         self.table.cellClicked.connect(self.paint_row)
-        self.viewer.layers.events.inserted.connect(lambda e: self.refresh_genes())
-        # trained or loaded in place (no new layer): the genes with embeddings change
-        _dataset.follow(self, lambda mdata, what: self.refresh_genes())
+        self.score.changed.connect(self._score_changed)
+        self.viewer.layers.events.inserted.connect(lambda e: self.refresh())
+        # trained, loaded or domains found in place (no new layer): genes and domains change
+        _dataset.follow(self, lambda mdata, what: self.refresh())
         self.result = None
+        self.mdata = None
         self.worker = None
-        self.refresh_genes()
+        self.refresh()
 
-    def refresh_genes(self):
+    def refresh(self):
         import numpy as np
 
         _, mdata = _session.current(self.viewer)
-        names = []
+        names, domains = [], []
         if hasattr(mdata, "mod") and FEATURE_KEY in mdata.mod["rna"].varm:  # not a lone .h5ad
             ok = np.isfinite(mdata.mod["rna"].varm[FEATURE_KEY]).all(axis=1)
             names = list(map(str, mdata.mod["rna"].var_names[ok]))
+        if hasattr(mdata, "obs") and DOMAIN_KEY in mdata.obs:
+            domains = list(map(str, mdata.obs[DOMAIN_KEY].astype("category").cat.categories))
         self.completer.model().setStringList(names)
+        keep = self.domain.value if self.domain.value in domains else ALL_SPOTS
+        self.domain.choices = [ALL_SPOTS] + domains
+        self.domain.value = keep
+        self._score_changed()
+
+    refresh_genes = refresh  # the older name
+
+    def _score_changed(self, *_):
+        self.domain.enabled = self.score.value in SPOT_SCORES
 
     def run(self):
         from factvae.regulation import infer_regulation
@@ -62,22 +87,50 @@ class RegulationWidget(Container):
         if not gene:
             show_error("Type a gene name.")
             return
+        domain = None
+        if self.score.value in SPOT_SCORES and self.domain.value != ALL_SPOTS:
+            domain = self.domain.value
         self.run_button.enabled = False
         self.info.value = f"Ranking peaks around {gene}..."
-        self.worker = _workers.start(infer_regulation, mdata, gene, window=self.window.value * 1000,
+        self.mdata = mdata
+        self.worker = _workers.start(infer_regulation, mdata, gene, score=self.score.value,
+                                     window=self.window.value * 1000, domain=domain,
                                      on_return=self._done, on_error=self._failed)
         self.worker.start()
 
     def _done(self, table):
+        from factvae.regulation import summarize
+
         self.run_button.enabled = True
         self.result = table
         fill(self.table, table, COLUMNS)
-        n_sig = int((table["qval"] < 0.05).sum()) if len(table) else 0
-        self.info.value = f"{len(table)} candidate peaks, {n_sig} with q < 0.05"
+        self.info.value = summarize(table).split(" (null:")[0]
+        self.info.tooltip = summarize(table)
+        self._draw_locus(table)
+
+    def _draw_locus(self, table):
+        from factvae.genome import peak_coordinates
+        from factvae.prior import gene_intervals
+
+        if table is None or not len(table) or self.mdata is None:
+            self.locus.clear()
+            return
+        name = str(table["gene"].iloc[0])
+        g = gene_intervals(self.mdata).loc[name]
+        peaks = peak_coordinates(self.mdata.mod["atac"].var).loc[table["peak"]]
+        gene = {"name": name, "chrom": g["chrom"], "start": g["start"], "end": g["end"],
+                "strand": g["strand"], "tss": table["tss"].iloc[0]}
+        self.locus.show_links(table, gene, peaks["start"].to_numpy(), peaks["end"].to_numpy(),
+                              score_label=str(table.attrs.get("params", {}).get("score", "score")))
 
     def _failed(self, error):
         self.run_button.enabled = True
         self.info.value = f"Failed: {error}"
+
+    def pick_arc(self, row: int):
+        """An arc was clicked: select its row and paint its peak."""
+        self.table.selectRow(row)
+        return self.paint_row(row)
 
     def paint_row(self, row: int, column: int = 0):
         from factvae.values import spot_values
@@ -94,4 +147,16 @@ class RegulationWidget(Container):
         return add_value_layer(self.viewer, spots, values, f"peak (augmented): {peak}", "magma")
 
     def export(self):
-        export_tsv(self.result, self.export_file.value, "Rank peaks and choose a file first.")
+        path = self.export_file.value
+        if self.result is not None and path is not None and Path(path).suffix == ".bedpe":
+            from factvae.io import write_atomically
+            from factvae.regulation import to_bedpe
+
+            try:
+                write_atomically(path, lambda tmp: to_bedpe(self.result, self.mdata, tmp))
+            except Exception as err:  # a gene whose coordinates came from another annotation
+                show_error(str(err))
+                return
+            show_info(f"Exported {len(self.result)} links to {path}")
+            return
+        export_tsv(self.result, path, "Rank peaks and choose a file first.")
