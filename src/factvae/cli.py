@@ -302,13 +302,22 @@ def run_pipeline(mdata, args, ckpt: Path | None = None):
     from .trainer import TrainingDiverged
 
     params = _given_model_params(args)
-    if args.resume:  # a resumed model keeps its own; the seed and prior weight still prepare
-        params = {k: v for k, v in params.items() if k in ("seed", "alpha")}
+    if args.resume:  # a resumed model keeps its own; the seed and prior weight still prepare,
+        # and the run's own settings (early stopping) apply
+        params = {k: v for k, v in params.items()
+                  if k in ("seed", "alpha") + pipeline.RESUME_OPTIONS}
     stop = threading.Event()
     t0 = time.perf_counter()
+    preview_every = getattr(args, "preview_every", 0) or 0
+    if preview_every < 0:
+        raise FactVAEInputError(f"must be 0 (off) or more, got {preview_every}.",
+                                field="--preview-every", fix="use e.g. --preview-every 10.")
+    preview = {"n_domains": getattr(args, "n_domains", None), "method": getattr(args, "method",
+                                                                                 "leiden")}
     events = pipeline.train(mdata, params, epochs=args.epochs, device=args.device,
                             n_threads=args.threads, resume=args.resume, genes=args.genes,
-                            promoter=args.promoter, cancel=stop.is_set)
+                            promoter=args.promoter, cancel=stop.is_set,
+                            preview_every=preview_every, preview=preview)
 
     def on_signal(signum, frame):
         if stop.is_set():  # a second Ctrl-C: stop at once
@@ -331,6 +340,10 @@ def run_pipeline(mdata, args, ckpt: Path | None = None):
             if threading.current_thread() is threading.main_thread():
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     handlers[sig] = signal.signal(sig, on_signal)
+        elif kind == "preview":
+            state["bar"].bar.write("factvae: preview at " + pipeline.describe_preview(
+                value, state.get("preview")), file=sys.stderr)
+            state["preview"] = value
         elif kind == "progress":
             state["bar"].show(value)
             if ckpt is not None and value.epoch_done and minutes > 0 and \
@@ -368,7 +381,11 @@ def run_pipeline(mdata, args, ckpt: Path | None = None):
             f"interrupted; the last finished epoch ({model.epochs_done}) is saved in {ckpt}. "
             f"Resume with: {_resume_command(args, ckpt)}")
     model.write_results()
-    _say(f"factvae: trained {model.epochs_done} epochs in {model.train_seconds:.1f} s")
+    stopped = ""
+    if model.stopped_early:
+        stopped = (f": stopped early, the held-out ELBO no better since epoch "
+                   f"{model.trainer.stopping.best_epoch} (--no-early-stop trains all {args.epochs})")
+    _say(f"factvae: trained {model.epochs_done} epochs in {model.train_seconds:.1f} s{stopped}")
     return mdata, model
 
 
@@ -803,6 +820,9 @@ def build_parser() -> argparse.ArgumentParser:
         _add_model_args(p)
         if name == "run":
             _add_domain_args(p)
+            p.add_argument("--preview-every", type=int, default=0, metavar="N",
+                           help="every N epochs, find domains in the current embedding and log "
+                                "how many and how far they still move (default 0: off)")
         p.add_argument("--out", required=True, metavar="RESULT.h5mu|.zarr",
                        help="results as MuData, or as SpatialData (.zarr; with --sdata the input "
                             "store's elements are kept; --sdata X --out X --overwrite replaces "

@@ -21,6 +21,14 @@ def _option(default, help: str, *, flag: str, label: str | None = None, minimum=
         "metavar": metavar})
 
 
+# the stopping rule (docs/benchmarks.md 4d): the held-out ELBO must fall by more than MIN_DELTA of
+# itself within PATIENCE epochs, and no run stops before MIN_EPOCHS
+PATIENCE = 10
+MIN_DELTA = 1e-3
+MIN_EPOCHS = 20
+MIN_VALIDATION_SPOTS = 20  # fewer held-out spots than this: no early stopping (too noisy)
+
+
 @dataclass(frozen=True)
 class Option:
     """One user-facing parameter of FactVAEConfig (see `_option`)."""
@@ -68,7 +76,11 @@ class FactVAEConfig:
     lr, lr_ssa: Adam learning rates of the joint and SSA steps (1e-3, 5e-4).
     gamma: exponential learning-rate decay per epoch, both optimisers (0.995).
     batch_size: spots per mini-batch (128); the last incomplete batch is dropped.
-    epochs: training epochs (300).
+    epochs: training epochs (300); with early stopping the most it trains.
+    early_stopping: hold out `validation_fraction` of the spots (0.05) and stop once their ELBO
+        (the weighted reconstruction and KL terms, encoder means, no dropout) has not fallen by
+        more than `min_delta` of itself in `patience` epochs, never before `min_epochs` (True;
+        False trains every spot for every epoch, as the paper).
     seed: seeds torch and the batch order (0).
     spatial: 'auto' (on when the spots have coordinates; the default), True or False (False is
         the paper's model, which ignores space).
@@ -116,6 +128,15 @@ class FactVAEConfig:
                               label="Batch size", minimum=2, maximum=100_000)
     epochs: int = _option(300, "training epochs (with --resume: the total)", flag="--epochs",
                           label="Epochs", minimum=1, maximum=100_000, run_level=True)
+    early_stopping: bool = _option(True, "stop when the ELBO of held-out spots stops improving "
+                                   "(--no-early-stop: every epoch, as the paper)",
+                                   flag="--early-stop", label="Early stopping", run_level=True)
+    validation_fraction: float = 0.05
+    patience: int = _option(PATIENCE, "epochs without improvement of the held-out ELBO before "
+                            "stopping", flag="--patience", label="Patience", minimum=1,
+                            maximum=10_000, run_level=True, gui=False)
+    min_delta: float = MIN_DELTA
+    min_epochs: int = MIN_EPOCHS
     seed: int = _option(0, "seeds preprocessing, training and the domain search", flag="--seed",
                         label="Seed", minimum=0, maximum=2 ** 31 - 1, run_level=True)
     spatial: bool | str = _option("auto", "spatial context: auto (on when the spots have "
@@ -185,6 +206,16 @@ class FactVAEConfig:
             bad("dropout_rate", self.dropout_rate, "below 1", "use e.g. 0.2.")
         if not (math.isfinite(self.gamma) and 0 < self.gamma <= 1):
             bad("gamma", self.gamma, "in (0, 1]", "use e.g. 0.995.")
+        if not (isinstance(self.validation_fraction, (int, float)) and
+                0 < self.validation_fraction < 0.5):
+            bad("validation_fraction", self.validation_fraction, "in (0, 0.5)", "use e.g. 0.05.")
+        for name in ("patience", "min_epochs"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < (1 if name == "patience" else 0):
+                bad(name, v, "a whole number of at least 1", f"use e.g. {getattr(FactVAEConfig, name)}.")
+        if not (isinstance(self.min_delta, (int, float)) and math.isfinite(self.min_delta)
+                and self.min_delta >= 0):
+            bad("min_delta", self.min_delta, "a finite number of at least 0", "use e.g. 0.001.")
         if self.dispersion not in ("paper", "feature"):
             bad("dispersion", self.dispersion, "'paper' or 'feature'", "use 'paper'.")
         if self.encoder_init not in self.ENCODER_INITS:

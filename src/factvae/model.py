@@ -156,6 +156,11 @@ class FactVAE:
         return self.trainer.epoch
 
     @property
+    def stopped_early(self) -> bool:
+        """Training ended by the stopping rule (see FactVAEConfig.early_stopping)."""
+        return self.trainer.stopped_early
+
+    @property
     def history(self) -> pd.DataFrame:
         return pd.DataFrame(self.trainer.history)
 
@@ -295,6 +300,10 @@ class FactVAE:
         hist = self.history
         return {"params": self.config.as_dict(), "history": hist,
                 "epochs_done": int(self.epochs_done), "cancelled": bool(self.cancelled),
+                "stopped_early": bool(self.stopped_early),
+                "best_heldout_epoch": int(self.trainer.stopping.best_epoch),
+                "n_heldout_spots": int(0 if self.trainer.validation is None
+                                       else len(self.trainer.validation)),
                 "train_seconds": float(self.train_seconds),
                 "seconds_per_epoch": float(hist["seconds"].mean()) if len(hist) else float("nan"),
                 "device": str(self.device), "n_threads": int(self.n_threads),

@@ -274,6 +274,23 @@ class FactVAEModule(nn.Module):
         terms["joint"] = total
         return terms
 
+    @torch.no_grad()
+    def heldout_loss(self, batch: Batch, weights) -> torch.Tensor:
+        """The weighted reconstruction and KL terms of the joint loss, summed over the batch's
+        spots, at the encoder means (no sampling: the same value every time; no prior term: it
+        does not depend on the spots). What early stopping watches on held-out spots."""
+        total = torch.zeros((), device=batch.x_rna.device)
+        for name, vae, log_size, nz in (
+                ("rna", self.rna, batch.log_size_rna, batch.rna_nz),
+                ("atac", self.atac, batch.log_size_atac, batch.atac_nz)):
+            mean, log_var = vae.encoder(*batch.inputs(name))
+            log_mu, log_theta, pi_logits = vae.decoder(mean, log_size)
+            nll = zinb_nll_sparse(*nz, log_mu, log_theta, pi_logits,
+                                  theta_bounded=vae.decoder.dispersion == "paper").sum()
+            total = total + weights[f"nll_{name}"] * nll + weights[f"kl_{name}"] * kl_normal(
+                mean, log_var).sum()
+        return total
+
     def ssa_step_loss(self, batch: Batch, teacher_eval: bool = False, sampled: bool = True
                       ) -> torch.Tensor:
         """RNA is the teacher (no gradient); only the ATAC encoder learns from this loss.

@@ -17,6 +17,10 @@ from .errors import FactVAEInputError
 from .keys import PREPROCESS_KEY, PRIOR_PAIRS_KEY
 
 
+# settings of a training run that a resumed model takes from the caller, not from its file
+RESUME_OPTIONS = ("early_stopping", "patience")
+
+
 def prepare(mdata, *, seed: int = 0, alpha: float = 1.0, genes=None, promoter: int = 2000,
             on_stage: Callable[[str], None] | None = None, copy: bool = False):
     """Preprocess (unless done; with the training seed) and build the gene-peak prior (when
@@ -58,11 +62,45 @@ def default_threads(*, leave_one: bool = False) -> int:
     return max(1, n - 1) if leave_one else n
 
 
+def preview_domains(model, *, n_domains=None, method: str = "leiden", **domain_params):
+    """Domains from the model's current codes (the joint code as `compute_results` makes it),
+    with `domains.cluster`; nothing is stored and training is not touched (no random numbers
+    drawn, the module back in training mode at the next step). Returns (labels, record, seconds)."""
+    import numpy as np
+
+    from .domains import cluster
+
+    t0 = time.perf_counter()
+    X = np.concatenate([model._codes("atac")[0], model._codes("rna")[0]], axis=1)
+    coords = np.asarray(model.mdata.obsm["spatial"]) if "spatial" in model.mdata.obsm else None
+    if n_domains is None and method == "leiden":
+        n_domains = "auto"  # a preview has no resolution to go by: the suggested number
+    labels, record = cluster(X, method=method, n_domains=n_domains, coords=coords,
+                             seed=model.config.seed, **domain_params)
+    return labels, record, time.perf_counter() - t0
+
+
+def describe_preview(preview: dict, previous: dict | None) -> str:
+    """One log line for a domain preview: the number, the sizes, how far they moved since the
+    previous preview (ARI between the two), and what it cost."""
+    import numpy as np
+    from sklearn.metrics import adjusted_rand_score
+
+    sizes = np.bincount(preview["labels"])
+    text = (f"epoch {preview['epoch']}: {len(sizes)} domains (sizes "
+            f"{', '.join(map(str, sizes[:8]))}{', ...' if len(sizes) > 8 else ''})")
+    if previous is not None:
+        text += (f", ARI {adjusted_rand_score(previous['labels'], preview['labels']):.2f} with "
+                 f"epoch {previous['epoch']}'s")
+    return text + f" ({preview['seconds']:.1f} s)"
+
+
 def train(mdata, params: dict | None = None, *, epochs: int | None = None, device: str = "auto",
           n_threads: int | None = None, resume=None, model=None, genes=None,
           promoter: int = 2000, cancel: Callable[[], bool] | None = None,
           min_interval: float = 0.0, progress_interval: float | None = None,
-          copy: bool = False) -> Iterator[tuple]:
+          copy: bool = False, preview_every: int = 0, preview: dict | None = None
+          ) -> Iterator[tuple]:
     """Prepare (preprocess + prior, with the training seed) and train: the generator behind
     `factvae run` and the Train widget. Yields ('stage', text), ('prepared', mdata),
     ('model', model) (keep it: a stop never loses it) and ('progress', Progress) events (at
@@ -72,7 +110,10 @@ def train(mdata, params: dict | None = None, *, epochs: int | None = None, devic
     file to continue (its own parameters; `epochs` is the total); `model`: a model in memory
     to continue when it belongs to the prepared MuData. Results are not stored: call
     `model.write_results()` (or compute and apply them apart). Closing the generator mid-epoch
-    sets the model back to its last finished epoch. `copy`: see `prepare`."""
+    sets the model back to its last finished epoch. `copy`: see `prepare`. `preview_every`: every
+    that many epochs (and at the last one), also ('preview', {'epoch', 'labels', 'record',
+    'seconds'}) with domains of the current codes (`preview_domains` with `preview` as its
+    domain parameters); the labels follow the prepared MuData's spots."""
     from .model import FactVAE
 
     params = dict(params or {})
@@ -82,7 +123,8 @@ def train(mdata, params: dict | None = None, *, epochs: int | None = None, devic
                     genes=genes, promoter=promoter, copy=copy)
     yield ("prepared", mdata)
     if resume is not None:
-        model = FactVAE.load(resume, mdata, device=device, n_threads=n_threads,
+        run_level = {k: params[k] for k in RESUME_OPTIONS if k in params}  # the run's own
+        model = FactVAE.load(resume, mdata, device=device, n_threads=n_threads, **run_level,
                              **({} if epochs is None else {"epochs": epochs}))
         if epochs is not None and model.epochs_done > epochs:
             raise FactVAEInputError(f"the model has trained {model.epochs_done} epochs already, "
@@ -104,6 +146,11 @@ def train(mdata, params: dict | None = None, *, epochs: int | None = None, devic
             if p.epoch_done or now - last >= min_interval:
                 last = now
                 yield ("progress", p)
+            if preview_every and p.epoch_done and (
+                    p.epoch % preview_every == 0 or p.stopped_early or p.epoch == p.n_epochs):
+                labels, record, seconds = preview_domains(model, **(preview or {}))
+                yield ("preview", {"epoch": p.epoch, "labels": labels, "record": record,
+                                   "seconds": seconds})
     finally:  # closed from outside (a worker quit): the model goes back to its last epoch now
         events.close()
     return mdata, model

@@ -277,6 +277,7 @@ class Progress:
                           # or over the whole epoch when epoch_done
     elapsed: float        # seconds since this training call started
     epoch_done: bool = False
+    stopped_early: bool = False  # the last event of a run the stopping rule ended
 
     @property
     def fraction(self) -> float:
@@ -334,6 +335,45 @@ def _copy_into(dst, src):
     return copy.deepcopy(src)
 
 
+def validation_rows(n_spots: int, config: FactVAEConfig) -> np.ndarray | None:
+    """The held-out spots early stopping watches (the same for a seed), or None when early
+    stopping is off or too few spots would be held out to measure anything."""
+    from .config import MIN_VALIDATION_SPOTS
+
+    n_val = int(round(config.validation_fraction * n_spots))
+    if not config.early_stopping or n_val < MIN_VALIDATION_SPOTS:
+        return None
+    rng = np.random.default_rng([config.seed, 5])  # its own stream: batch order unchanged
+    return np.sort(rng.choice(n_spots, n_val, replace=False))
+
+
+@dataclass
+class StoppingRule:
+    """Stop once the held-out loss has not fallen by more than `min_delta` of itself for
+    `patience` epochs (scvi-tools' early stopping, relative), never before `min_epochs`."""
+
+    patience: int
+    min_delta: float
+    min_epochs: int
+    best: float = float("inf")
+    best_epoch: int = 0
+    stopped: bool = False
+
+    def update(self, epoch: int, loss: float) -> bool:
+        """Record an epoch's held-out loss; True when training should stop now."""
+        if loss < self.best - self.min_delta * abs(self.best if np.isfinite(self.best) else loss):
+            self.best, self.best_epoch = float(loss), int(epoch)
+        self.stopped = epoch >= self.min_epochs and epoch - self.best_epoch >= self.patience
+        return self.stopped
+
+    def state(self) -> dict:
+        return {"best": self.best, "best_epoch": self.best_epoch, "stopped": self.stopped}
+
+    def load(self, state: dict) -> None:
+        self.best = float(state["best"])
+        self.best_epoch, self.stopped = int(state["best_epoch"]), bool(state["stopped"])
+
+
 class Trainer:
     """Owns the optimisers, schedulers, random state and loss history of one FactVAEModule."""
 
@@ -355,6 +395,13 @@ class Trainer:
         self.weights = {"nll_rna": config.w_nll_rna, "kl_rna": config.w_kl_rna,
                         "nll_atac": config.w_nll_atac, "kl_atac": config.w_kl_atac,
                         "alpha": config.alpha, "smooth": config.w_smooth}
+        # early stopping: spots held out of every mini-batch, and the rule watching them
+        self.validation = validation_rows(data.n_spots, config)
+        keep = np.ones(data.n_spots, bool)
+        if self.validation is not None:
+            keep[self.validation] = False
+        self.train_rows = np.flatnonzero(keep)
+        self.stopping = StoppingRule(config.patience, config.min_delta, config.min_epochs)
 
     # --- what training needs, made on first use ------------------------------------------
     @property
@@ -416,7 +463,7 @@ class Trainer:
             opts = {k: v.state_dict() for k, v in self._optimiser_set().items()}
         return {"module": self.module.state_dict(), **opts, "order": self.order.get_state(),
                 "torch_rng": torch.get_rng_state(), "epoch": self.epoch,
-                "history": list(self.history)}
+                "history": list(self.history), "stopping": self.stopping.state()}
 
     def load_state_dict(self, state: dict) -> None:
         self.module.load_state_dict(state["module"])
@@ -430,6 +477,8 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         self.epoch = int(state["epoch"])
         self.history = list(state["history"])
+        if "stopping" in state:  # (checkpoints from before early stopping have none)
+            self.stopping.load(state["stopping"])
 
     def _snapshot(self, into: dict | None = None) -> dict:
         """A copy of the state; copied into the previous snapshot's tensors when the structure
@@ -450,8 +499,22 @@ class Trainer:
 
     # --- loop --------------------------------------------------------------------------
     def _steps(self) -> int:
-        n, b = self.data.n_spots, self.config.batch_size
+        n, b = len(self.train_rows), self.config.batch_size
         return max(1, n // b)  # last incomplete batch dropped; one batch if fewer spots than b
+
+    @property
+    def stopped_early(self) -> bool:
+        """The stopping rule ended training (further epochs need early stopping off)."""
+        return self.validation is not None and self.stopping.stopped
+
+    def heldout_loss(self, batch_size: int = 1024) -> float:
+        """The held-out spots' loss per spot (see FactVAEModule.heldout_loss)."""
+        total = 0.0
+        self.module.eval()
+        for s in range(0, len(self.validation), batch_size):
+            batch = self.source.batch(self.validation[s:s + batch_size])
+            total += float(self.module.heldout_loss(batch, self.weights))
+        return total / len(self.validation)
 
     def run(self, epochs: int, cancel: Callable[[], bool] | None = None, *,
             progress_interval: float = PROGRESS_INTERVAL, keep_last_epoch: bool = False
@@ -461,8 +524,6 @@ class Trainer:
         every mini-batch) and after every epoch. With `cancel` (or `keep_last_epoch`) the state
         at the end of each epoch is kept, so a cancel or a diverged loss (TrainingDiverged) sets
         the model back to its last finished epoch."""
-        n, b = self.data.n_spots, min(self.config.batch_size, self.data.n_spots)
-        n_steps = self._steps()
         # the state at the end of the last finished epoch, for cancel, divergence and close
         self._last_epoch = self._snapshot() if cancel is not None or keep_last_epoch else None
         self.cancelled = False
@@ -485,12 +546,12 @@ class Trainer:
                 torch.set_flush_denormal(False)
 
     def _epochs(self, epochs, cancel, progress_interval) -> Iterator[Progress]:
-        n, b = self.data.n_spots, min(self.config.batch_size, self.data.n_spots)
+        n, b = len(self.train_rows), min(self.config.batch_size, len(self.train_rows))
         n_steps = self._steps()
         t0 = last_event = time.perf_counter()
-        while self.epoch < epochs:
+        while self.epoch < epochs and not self.stopped_early:
             t_epoch = time.perf_counter()
-            perm = torch.randperm(n, generator=self.order).numpy()
+            perm = self.train_rows[torch.randperm(n, generator=self.order).numpy()]
             epoch_sum, since_event = _LossAccumulator(), _LossAccumulator()
             batch = self.source.batch(perm[:b])
             for step in range(n_steps):
@@ -520,13 +581,17 @@ class Trainer:
             self.sched.step()
             self.sched_ssa.step()
             self.epoch += 1
+            stop = False
+            if self.validation is not None:
+                means["heldout"] = self.heldout_loss()
+                stop = self.stopping.update(self.epoch, means["heldout"])
             self.history.append({"epoch": self.epoch, **means,
                                  "seconds": time.perf_counter() - t_epoch})
             if self._last_epoch is not None:
                 self._last_epoch = self._snapshot(into=self._last_epoch)
             last_event = time.perf_counter()
             yield Progress(self.epoch, epochs, n_steps, n_steps, means, last_event - t0,
-                           epoch_done=True)
+                           epoch_done=True, stopped_early=stop)
 
     def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One joint step and one SSA step; returns the loss terms as (detached) device tensors."""
