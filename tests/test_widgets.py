@@ -53,6 +53,7 @@ def test_train_widget_trains_with_progress_and_loss_plot(viewer, qtbot, tiny):
     show_dataset(viewer, tiny, "tiny")
     w = TrainWidget(viewer)
     w.epochs.value, w.batch_size.value, w.latent.value, w.device.value = 3, 64, 8, "cpu"
+    w.preview_every.value = 0  # (previews: the next test)
     w.start()
     assert not w.start_button.enabled and w.cancel_button.enabled
     qtbot.waitUntil(lambda: w.start_button.enabled, timeout=TIMEOUT)
@@ -68,6 +69,38 @@ def test_train_widget_trains_with_progress_and_loss_plot(viewer, qtbot, tiny):
     assert raster.metadata["factvae_domains_of"] is w.mdata
     n = w.mdata.obs["domain"].nunique()
     assert set(np.unique(raster.data)) == set(range(n + 1))
+
+
+def test_train_widget_paints_domain_previews_while_training(viewer, qtbot, trained):
+    from napari_factvae._session import show_dataset
+    from napari_factvae._train_widget import TrainWidget
+
+    m = trained.copy()
+    del m.obs["domain"]  # a dataset without domains of its own: previews are painted
+    show_dataset(viewer, m, "tiny")
+    w = TrainWidget(viewer)
+    w.epochs.value, w.batch_size.value, w.latent.value, w.device.value = 4, 64, 8, "cpu"
+    w.preview_every.value = 2
+    seen = []
+    w.start()
+    w.worker.yielded.connect(lambda e: seen.append(e[1]["epoch"]) if e[0] == "preview" else None)
+    qtbot.waitUntil(lambda: w.start_button.enabled, timeout=TIMEOUT)
+    assert seen == [2, 4]
+    params = w.mdata.uns["factvae_domain"]["params"]
+    assert params["preview_epoch"] == 4 and w.mdata.obs["factvae_domain"].notna().all()
+    raster = viewer.layers["tiny domains"]
+    assert set(np.unique(raster.data)) - {0}  # painted
+    assert w.status.value.startswith("Trained 4 epochs") and w.estimate.startswith("about")
+    # a dataset with domains of its own keeps them
+    before = w.mdata.obs["factvae_domain"].copy()
+    w.mdata.uns["factvae_domain"]["params"].pop("preview_epoch")
+    seen.clear()
+    w.epochs.value = 6  # two more epochs, one more preview: said, not painted
+    w.start()
+    w.worker.yielded.connect(lambda e: seen.append(e[1]["epoch"]) if e[0] == "preview" else None)
+    qtbot.waitUntil(lambda: w.start_button.enabled, timeout=TIMEOUT)
+    assert seen == [6] and w.model.epochs_done == 6
+    pd.testing.assert_series_equal(w.mdata.obs["factvae_domain"], before)
 
 
 def test_train_widget_cancel_keeps_last_epoch(viewer, qtbot, trained):

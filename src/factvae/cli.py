@@ -331,7 +331,8 @@ def run_pipeline(mdata, args, ckpt: Path | None = None):
 
     def on_event(kind, value):
         if kind == "prepared":
-            _say(f"factvae: preprocessed {_summary(value)} in {time.perf_counter() - t0:.1f} s")
+            TIMES["preprocess"] = time.perf_counter() - t0
+            _say(f"factvae: preprocessed {_summary(value)} in {TIMES['preprocess']:.1f} s")
         elif kind == "model":
             state["model"] = value
             _describe(value, args)
@@ -345,6 +346,10 @@ def run_pipeline(mdata, args, ckpt: Path | None = None):
                 value, state.get("preview")), file=sys.stderr)
             state["preview"] = value
         elif kind == "progress":
+            if not state.get("estimated") and (value.step >= 3 or value.epoch_done):
+                state["estimated"] = True
+                state["bar"].bar.write("factvae: " + pipeline.estimate_line(value, state["model"]),
+                                       file=sys.stderr)
             state["bar"].show(value)
             if ckpt is not None and value.epoch_done and minutes > 0 and \
                     time.perf_counter() - state["last"] >= 60 * minutes:
@@ -386,6 +391,7 @@ def run_pipeline(mdata, args, ckpt: Path | None = None):
         stopped = (f": stopped early, the held-out ELBO no better since epoch "
                    f"{model.trainer.stopping.best_epoch} (--no-early-stop trains all {args.epochs})")
     _say(f"factvae: trained {model.epochs_done} epochs in {model.train_seconds:.1f} s{stopped}")
+    TIMES["train"] = time.perf_counter() - t0 - TIMES.get("preprocess", 0.0)
     return mdata, model
 
 
@@ -459,6 +465,15 @@ def _check_domain_data(mdata, args) -> None:
                                 fix="check the coordinates, or use --spatial-weight 0 --refine 0.")
 
 
+# seconds of each stage of the running command, for its last line
+TIMES: dict[str, float] = {}
+
+
+def _stage_line(t_start: float) -> str:
+    parts = ", ".join(f"{k} {v:.1f} s" for k, v in TIMES.items())
+    return f"factvae: done in {time.perf_counter() - t_start:.1f} s ({parts})"
+
+
 def _domains(mdata, args) -> None:
     from .domains import find_domains
 
@@ -473,7 +488,8 @@ def _domains(mdata, args) -> None:
         how += f", number suggested by the {rec['suggested_by']}"
     if rec["refine"]:
         how += f", {rec['refine']} refinement round(s)"
-    _say(f"factvae: {rec['reached']} domains ({how}) in {time.perf_counter() - t0:.1f} s")
+    TIMES["domains"] = time.perf_counter() - t0
+    _say(f"factvae: {rec['reached']} domains ({how}) in {TIMES['domains']:.1f} s")
 
 
 def model_path(out: Path) -> Path:
@@ -551,7 +567,10 @@ def cmd_train(args, *, picture: bool = False) -> int:
                                 field="checkpoint",
                                 fix=f"resume it with --resume {ckpt}, or pass --overwrite to "
                                     "start again.")
+    TIMES.clear()
+    t_start = time.perf_counter()
     mdata = _load(args)
+    TIMES["load"] = time.perf_counter() - t_start
     if PREPROCESS_KEY not in mdata.uns:
         _check_trainable(mdata, args)
     if picture:
@@ -565,11 +584,14 @@ def cmd_train(args, *, picture: bool = False) -> int:
     try:
         if picture:
             _domains(mdata, args)
+        t_write = time.perf_counter()
         _write_any(mdata, out, args.overwrite)
         print(f"results: {out}")
         print(f"model: {model_file}")
         if picture:
             print(f"picture: {plot_domains(mdata, out.with_suffix('.png'))}")
+        TIMES["write"] = time.perf_counter() - t_write
+        _say(_stage_line(t_start))
     except BaseException as err:
         done = [str(p) for p in (model_file, out, out.with_suffix(".png")) if p.exists()]
         src = _input_flags(args)

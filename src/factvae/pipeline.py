@@ -80,6 +80,24 @@ def preview_domains(model, *, n_domains=None, method: str = "leiden", **domain_p
     return labels, record, time.perf_counter() - t0
 
 
+def estimate_line(progress, model) -> str:
+    """What the run will cost, from its first mini-batches: seconds per epoch, the most it
+    takes (every epoch asked for) and, with early stopping, that it usually stops sooner."""
+    per_epoch = progress.elapsed / max(progress.fraction * progress.n_epochs, 1e-9)
+    left = progress.n_epochs - progress.epoch + 1
+    most = per_epoch * left
+    text = (f"about {per_epoch:.1f} s per epoch: at most {_duration(most)} for the {left} "
+            f"epoch{'s' if left != 1 else ''} to go")
+    if model is not None and model.trainer.validation is not None:
+        text += (f"; early stopping watches {len(model.trainer.validation)} held-out spots and "
+                 f"stops once their ELBO is flat for {model.config.patience} epochs")
+    return text
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
 def describe_preview(preview: dict, previous: dict | None) -> str:
     """One log line for a domain preview: the number, the sizes, how far they moved since the
     previous preview (ARI between the two), and what it cost."""

@@ -15,11 +15,11 @@ from ._loss_plot import LossPlot
 
 
 def train_job(mdata, params: dict, epochs: int, device: str, cancel: threading.Event,
-              model=None, min_interval: float = 0.1):
+              model=None, min_interval: float = 0.1, preview_every: int = 0):
     """Generator run in a worker: `factvae.pipeline.train` (the CLI's steps), passing on its
-    ('stage' | 'prepared' | 'model' | 'progress', value) events. Returns (mdata, model, results
-    to store, layer data of a new mdata or None): the results are computed here and stored by
-    the widget on the main thread."""
+    ('stage' | 'prepared' | 'model' | 'progress' | 'preview', value) events. Returns (mdata,
+    model, results to store, layer data of a new mdata or None): the results are computed here
+    and stored by the widget on the main thread."""
     from factvae import pipeline
 
     from ._layers import spot_layers
@@ -28,7 +28,8 @@ def train_job(mdata, params: dict, epochs: int, device: str, cancel: threading.E
     mdata, model = yield from pipeline.train(
         mdata, params, epochs=epochs, device=device,
         n_threads=pipeline.default_threads(leave_one=True), model=model, cancel=cancel.is_set,
-        min_interval=min_interval, copy=True)  # never write into the MuData the viewer shows
+        min_interval=min_interval, copy=True,  # never write into the MuData the viewer shows
+        preview_every=preview_every)
     results = model.compute_results()
     return mdata, model, results, (spot_layers(mdata) if mdata is not given else None)
 
@@ -72,6 +73,9 @@ class TrainWidget(Container):
             if o.name == "epochs":  # the device sits right after the run's length
                 self.device = ComboBox(label="Device", choices=["auto", "cpu", "cuda", "mps"],
                                        value="auto")
+        self.preview_every = SpinBox(label="Preview domains every", value=10, min=0,
+                                     max=10_000, tooltip="epochs between domain maps painted "
+                                     "while training (0: none); each costs one clustering")
         self.start_button = PushButton(text="Start")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(label="Progress", min=0, max=1000, value=0)
@@ -88,7 +92,7 @@ class TrainWidget(Container):
         self.plot = LossPlot()
         self.extend([self.param_widgets["epochs"], self.device,
                      *[w for name, w in self.param_widgets.items() if name != "epochs"],
-                     self.start_button,
+                     self.preview_every, self.start_button,
                      self.cancel_button, self.progress, self.status,
                      self.model_file, self.save_button, self.load_button])
         self.native.layout().addWidget(self.plot)
@@ -125,8 +129,17 @@ class TrainWidget(Container):
         if resume is not None:
             for epoch_losses in resume.history.to_dict("records"):
                 self.plot.add_epoch(epoch_losses)
+        from factvae.keys import DOMAIN_KEY
+
+        # previews are painted as the dataset's domains only when it has none of its own
+        # (nothing the user found or renamed is replaced while training runs)
+        self.paint_previews = DOMAIN_KEY not in mdata.obs or bool(
+            mdata.uns.get(DOMAIN_KEY, {}).get("params", {}).get("preview_epoch"))
+        self.last_preview = None
+        self.estimate = None
         self.worker = _workers.start(train_job, mdata, self.params(), self.epochs.value,
                                      self.device.value, self.cancel_event, resume,
+                                     preview_every=self.preview_every.value,
                                      on_yield=self._event, on_return=self._done,
                                      on_error=self._failed, on_abort=self._aborted)
         self.worker.start()
@@ -146,14 +159,45 @@ class TrainWidget(Container):
         if kind == "stage":
             self.status.value = value.capitalize() + "..."
             return
+        if kind == "preview":
+            self._preview(value)
+            return
+        from factvae.pipeline import estimate_line
+
         p = value
         self.progress.value = int(1000 * p.fraction)
+        if self.estimate is None and (p.step >= 3 or p.epoch_done):
+            self.estimate = estimate_line(p, self.model)
+            show_info(self.estimate)
         done = max(p.fraction, 1e-9)
         eta = p.elapsed / done * (1 - done) if p.fraction > 0 else float("nan")
         self.status.value = (f"epoch {p.epoch}/{p.n_epochs}, step {p.step}/{p.n_steps}, "
-                             f"loss {p.losses['joint']:.4g}, ETA {eta:.0f} s")
+                             f"loss {p.losses['joint']:.4g}, at most {eta:.0f} s left")
         if p.epoch_done:
             self.plot.add_epoch(p.losses)
+
+    def _preview(self, preview: dict):
+        """Domains of the current embedding: painted on the tissue (when the dataset has no
+        domains of its own) and said in the status line."""
+        import numpy as np
+        import pandas as pd
+
+        from factvae.pipeline import describe_preview
+
+        line = describe_preview(preview, self.last_preview)
+        self.last_preview = preview
+        if self.paint_previews and self.model is not None:
+            # the preview's spots are the prepared MuData's: place them on the shown ones
+            pos = pd.Index(self.model.mdata.obs_names).get_indexer(self.mdata.obs_names)
+            labels = np.where(pos >= 0, np.asarray(preview["labels"])[np.maximum(pos, 0)], -1)
+            record = {**preview["record"], "preview_epoch": int(preview["epoch"])}
+            _dataset.dataset_of(self.mdata).store_domains(labels, record)
+            from . import _domain_map
+
+            spots = _session.spots_layer(self.viewer, self.mdata)
+            if spots is not None:
+                _domain_map.show(self.viewer, spots)
+        self.status.value = "Preview at " + line
 
     def _done(self, result):
         mdata, model, results, layers = result
@@ -161,6 +205,10 @@ class TrainWidget(Container):
         dataset = _dataset.dataset_of(self.mdata)
         if mdata is not self.mdata:
             dataset.replace(mdata)
+            if self.paint_previews and self.last_preview is not None:  # keep what was shown
+                record = {**self.last_preview["record"],
+                          "preview_epoch": int(self.last_preview["epoch"])}
+                dataset.store_domains(self.last_preview["labels"], record)
         dataset.store_results(model, results)
         self.model = model
         if mdata is not self.mdata:  # preprocessing made a new (filtered) object: show it in
