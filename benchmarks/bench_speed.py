@@ -94,7 +94,7 @@ def run_one(n, p, impl, device, max_steps, threads, epochs=1, spatial=None):
     x_atac = rng.normal(size=(n, N_INPUT)).astype(np.float32)
     ls_rna = np.log(np.asarray(rna.sum(1)).ravel() + 1).astype(np.float32)
     ls_atac = np.log(np.asarray(atac.sum(1)).ravel() + 1).astype(np.float32)
-    cfg = FactVAEConfig()
+    cfg = FactVAEConfig(early_stopping=False)  # every spot in every epoch: steps as counted
     dev = torch.device(device)
     extra = {}
     if spatial:  # the spatial mode on a square grid of spots (8 neighbours each)

@@ -96,6 +96,11 @@ class FactVAEConfig:
     spatial_neighbors: neighbours per spot (8: the 8 around a square-grid spot, the 6 around a
         hexagonal one), within 1.5 x the median nearest-spot distance.
     w_smooth: weight of the smoothness term of the 'smooth' design (1.0).
+    precision: 'auto', 'float32' or 'bfloat16': the format of the three spots x features
+        products of each decoder (the rest of the model, the likelihood and the optimiser stay
+        float32). 'auto' is bfloat16 on a CPU whose oneDNN has native bf16 (AVX512-BF16 or AMX),
+        which halves those products' time with the same domains (docs/benchmarks.md 4d), and
+        float32 elsewhere (GPUs: not measured).
     """
 
     n_latent: int = _option(50, "embedding size d of spots and features", flag="--latent",
@@ -154,6 +159,11 @@ class FactVAEConfig:
                                      label="Spatial neighbours", minimum=1, maximum=64,
                                      metavar="K")
     w_smooth: float = 1.0
+    precision: str = _option("auto", "number format of the decoders' spots x features products: "
+                             "auto (bfloat16 on a CPU with native bf16 instructions, else "
+                             "float32), float32 or bfloat16", flag="--precision",
+                             label="Decoder precision", choices=("auto", "float32", "bfloat16"),
+                             run_level=True, gui=False)
 
     # parameters that change the network's shape: a checkpoint must agree on these
     ARCHITECTURE = ("n_latent", "rna_hidden", "atac_hidden", "dispersion", "spatial",
@@ -216,6 +226,8 @@ class FactVAEConfig:
         if not (isinstance(self.min_delta, (int, float)) and math.isfinite(self.min_delta)
                 and self.min_delta >= 0):
             bad("min_delta", self.min_delta, "a finite number of at least 0", "use e.g. 0.001.")
+        if self.precision not in ("auto", "float32", "bfloat16"):
+            bad("precision", self.precision, "'auto', 'float32' or 'bfloat16'", "use 'auto'.")
         if self.dispersion not in ("paper", "feature"):
             bad("dispersion", self.dispersion, "'paper' or 'feature'", "use 'paper'.")
         if self.encoder_init not in self.ENCODER_INITS:

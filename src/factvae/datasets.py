@@ -257,7 +257,8 @@ def _render_image(xy_full, domain, rho_full, n_domains, scalef, size, rng):
 
 def simulate(n_spots: int = 1500, n_genes: int = 1000, n_peaks: int = 8000, *, n_domains: int = 5,
              n_motifs: int = 20, rna_depth: float | None = None, atac_depth: float | None = None,
-             domain_effect: float = 1.0, image_size: int = 800, seed: int = 0,
+             domain_effect: float = 1.0, enhancer_activity: float = 1.0, image_size: int = 800,
+             seed: int = 0,
              library_id: str = "simulated_tissue"):
     """A paired spatial ATAC + RNA MuData with known domains, links and motifs (see module doc).
 
@@ -275,6 +276,9 @@ def simulate(n_spots: int = 1500, n_genes: int = 1000, n_peaks: int = 8000, *, n
     domain_effect
         Scales every domain effect on expression and accessibility (1.0: RNA alone separates the
         domains well, ATAC alone less so, as in real data; larger is easier).
+    enhancer_activity
+        Scales the spot-to-spot variation of enhancer activity that reaches the linked genes
+        (12 activity programs; 0 switches it off: links then act through domains only).
     image_size
         Longest side of the rendered H&E-like image in pixels.
     seed
@@ -346,6 +350,7 @@ def simulate(n_spots: int = 1500, n_genes: int = 1000, n_peaks: int = 8000, *, n
     gene_eff, peak_eff = domain_effect * gene_eff, domain_effect * peak_eff
     # spot-to-spot enhancer activity, reaching each linked gene through its link's effect
     fields, program, loading = _programs(xy, n_peaks, links, rng)
+    loading = enhancer_activity * loading
     has = program >= 0
     peak_prog = sp.csr_matrix((loading[has], (program[has], np.flatnonzero(has))),
                               shape=(fields.shape[1], n_peaks))
@@ -403,6 +408,7 @@ def simulate(n_spots: int = 1500, n_genes: int = 1000, n_peaks: int = 8000, *, n
     mdata.uns["simulation"] = {
         "params": {"n_spots": n_spots, "n_genes": n_genes, "n_peaks": n_peaks,
                    "n_domains": n_domains, "n_motifs": n_motifs, "rna_depth": rna_depth,
+                   "enhancer_activity": float(enhancer_activity),
                    "atac_depth": atac_depth, "seed": seed},
         "links": pd.DataFrame({"gene": genes.index[gpos].astype(str),
                                "peak": peaks.index[ppos].astype(str),

@@ -83,6 +83,19 @@ def resolve_spatial(config: FactVAEConfig, mdata) -> bool:
     return bool(config.spatial)
 
 
+def resolve_precision(config: FactVAEConfig, device: torch.device) -> str:
+    """'auto' -> 'bfloat16' on a CPU with native bf16 matrix products, else 'float32'."""
+    if config.precision != "auto":
+        return config.precision
+    if device.type == "cpu":
+        try:
+            if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+                return "bfloat16"
+        except (AttributeError, RuntimeError):  # a torch without oneDNN
+            pass
+    return "float32"
+
+
 def training_data(mdata, genes: pd.Index, peaks: pd.Index) -> TrainingData:
     rna, atac = mdata.mod["rna"], mdata.mod["atac"]
     x_rna = np.asarray(_require(mdata, "rna", "obsm", "X_pca"), dtype=np.float32)
@@ -129,7 +142,8 @@ class FactVAE:
             np.ones(rna.n_vars, bool)
         self.genes = rna.var_names[hvg]
         self.peaks = mdata.mod["atac"].var_names.copy()
-        self.config = self.config.updated(spatial=resolve_spatial(self.config, mdata))
+        self.config = self.config.updated(spatial=resolve_spatial(self.config, mdata),
+                                          precision=resolve_precision(self.config, self.device))
         torch.manual_seed(self.config.seed)
         data = training_data(mdata, self.genes, self.peaks)
         c = self.config
@@ -146,6 +160,8 @@ class FactVAE:
                                     dispersion=c.dispersion, encoder_init=c.encoder_init,
                                     spatial=c.spatial_design if trained_design else None,
                                     spatial_neighbors=c.spatial_neighbors)
+        dtype = torch.bfloat16 if c.precision == "bfloat16" else None
+        self.module.rna.decoder.matmul_dtype = self.module.atac.decoder.matmul_dtype = dtype
         self.trainer = Trainer(self.module, data, c, self.device)
         self.cancelled = False
         self.train_seconds = 0.0
