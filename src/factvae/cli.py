@@ -257,6 +257,11 @@ def _check_model_args(args) -> None:
     if args.threads is not None:
         _at_least("--threads", args.threads, 1,
                   fix="leave --threads out to use every available CPU.")
+    _at_least("--checkpoint-minutes", getattr(args, "checkpoint_minutes", 0), 0,
+              fix="use e.g. --checkpoint-minutes 5, or 0 to checkpoint only on Ctrl-C.")
+    # a negative promoter shrinks every gene's locus from its TSS end: the prior loses pairs
+    _at_least("--promoter", getattr(args, "promoter", 0), 0,
+              fix="use e.g. --promoter 2000 (bp upstream of the TSS), or 0 for gene bodies only.")
     if args.resume:  # a resumed model keeps its own parameters; what differs is refused on load
         return
     try:
@@ -398,8 +403,11 @@ def run_pipeline(mdata, args, ckpt: Path | None = None):
 def _describe(model, args) -> None:
     """The training line; with --resume, first refuse options the saved model does not share."""
     if args.resume:
+        from .pipeline import RESUME_OPTIONS
+
+        # the run's own settings apply to the resumed run; the model's own must agree
         ignored = [_flag_of_field(k) for k, v in _given_model_params(args).items()
-                   if k != "seed" and v != getattr(model.config, k)]
+                   if k != "seed" and k not in RESUME_OPTIONS and v != getattr(model.config, k)]
         if ignored:
             raise FactVAEInputError(
                 f"{', '.join(ignored)} differ from the saved model's, and a resumed model keeps "

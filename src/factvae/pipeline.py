@@ -18,7 +18,7 @@ from .keys import PREPROCESS_KEY, PRIOR_PAIRS_KEY
 
 
 # settings of a training run that a resumed model takes from the caller, not from its file
-RESUME_OPTIONS = ("early_stopping", "patience")
+RESUME_OPTIONS = ("early_stopping", "patience", "precision")
 
 
 def prepare(mdata, *, seed: int = 0, alpha: float = 1.0, genes=None, promoter: int = 2000,
