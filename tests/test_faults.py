@@ -266,6 +266,47 @@ def test_augment_unknown_gene_or_peak_is_an_error_not_zeros(trained_h5mu, traine
         gene_activity(trained, ["NOPE"])
 
 
+def test_augment_refuses_nan_embeddings_instead_of_writing_nan(trained, tmp_path, capsys):
+    bad = trained.copy()
+    z = bad.mod["atac"].obsm["X_factvae"].copy()
+    z[3] = np.nan
+    bad.mod["atac"].obsm["X_factvae"] = z
+    path = tmp_path / "nan.h5mu"
+    bad.write(path)
+    table = tmp_path / "a.tsv"
+    line = _refused(["augment", "--mudata", path, "--peaks", bad.mod["atac"].var_names[0],
+                     "--table", table], capsys, "NaN or infinite embeddings",
+                    bad.obs_names[3], field="mod['atac'].obsm['X_factvae']")
+    assert str(path) in line and not table.exists()
+
+
+def test_regulation_of_a_gene_without_coordinates_is_refused(trained, tmp_path, capsys):
+    m = trained.copy()
+    gene = m.mod["rna"].var_names[m.mod["rna"].var["highly_variable"]][0]
+    for col in ("chrom", "chromStart", "chromEnd"):
+        m.mod["rna"].var[col] = m.mod["rna"].var[col].astype(object)
+        m.mod["rna"].var.loc[gene, col] = None
+    m.mod["rna"].var["chromStart"] = m.mod["rna"].var["chromStart"].astype(float)
+    m.mod["rna"].var["chromEnd"] = m.mod["rna"].var["chromEnd"].astype(float)
+    m.mod["rna"].var["chrom"] = m.mod["rna"].var["chrom"].astype(str)
+    path = tmp_path / "nocoord.h5mu"
+    m.write(path)
+    tsv = tmp_path / "r.tsv"
+    line = _refused(["regulation", "--mudata", path, "--gene", gene, "--tsv", tsv], capsys,
+                    "without coordinates", gene)
+    assert str(path) in line and not tsv.exists()
+
+
+def test_an_impossible_count_is_named_with_its_spot(tmp_path, capsys):
+    rna, atac = make_pair()
+    X = atac.X.tolil()
+    X[2, 5] = 1e38
+    atac.X = X.tocsr()
+    r, a = write_pair(tmp_path, rna, atac)
+    _refused(["check", "--rna", r, "--atac", a], capsys, "1e+38", repr(atac.obs_names[2]),
+             repr(atac.var_names[5]), field="atac.X")
+
+
 def test_single_gene_is_a_clear_error(tmp_path, capsys):
     rna, atac = make_pair(genes=1)
     r, a = write_pair(tmp_path, rna, atac)

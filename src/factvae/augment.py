@@ -27,8 +27,18 @@ def _parts(mdata):
                                     field=f"mod['atac'].{where}['{key}']",
                                     fix="train first (factvae run / factvae train, or "
                                         "factvae.train(mdata)).")
-    return (np.asarray(atac.obsm[EMBEDDING_KEY], np.float64), np.asarray(atac.varm[FEATURE_KEY]),
-            atac.obs[LSE_KEY].to_numpy(np.float64), atac.obs[LOG_SIZE_KEY].to_numpy(np.float64))
+    z = np.asarray(atac.obsm[EMBEDDING_KEY], np.float64)
+    lse = atac.obs[LSE_KEY].to_numpy(np.float64)
+    bad = ~(np.isfinite(z).all(axis=1) & np.isfinite(lse))
+    if bad.any():  # (factvae domains refuses the same file: values would be NaN without a word)
+        raise FactVAEInputError(f"{int(bad.sum())} spots have NaN or infinite embeddings (first: "
+                                f"{atac.obs_names[np.flatnonzero(bad)[0]]!r}), so their augmented "
+                                "accessibility cannot be computed.",
+                                field=f"mod['atac'].obsm['{EMBEDDING_KEY}']",
+                                fix="retrain the model (a diverged training gives NaN), or "
+                                    "remove those spots.")
+    return (z, np.asarray(atac.varm[FEATURE_KEY]), lse,
+            atac.obs[LOG_SIZE_KEY].to_numpy(np.float64))
 
 
 def _peak_positions(mdata, peaks) -> np.ndarray:

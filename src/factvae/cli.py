@@ -796,6 +796,12 @@ def cmd_augment(args) -> int:
                                     fix=f"use {kind} names from mod['{mod}'].var_names (e.g. "
                                         f"{list(mdata.mod[mod].var_names[:2])}).")
     parts = []
+    try:
+        from .augment import _parts
+
+        _parts(mdata)  # a NaN embedding is refused before any table is made
+    except FactVAEInputError as err:
+        raise err.with_file(args.mudata) from None
     if args.peaks:
         aug = augment_atac(mdata, args.peaks)
         parts.append(pd.DataFrame(aug, index=mdata.obs_names,

@@ -69,6 +69,11 @@ def _read_h5(path: Path, role: str):
                             fix="give an .h5ad written by anndata or an .h5mu written by mudata.")
 
 
+# above this a "count" is not a count (a scaled value or a missing-value code): log sizes and
+# the decoders' sums would overflow float32 long before training could say why
+MAX_COUNT = 1e9
+
+
 def counts_matrix(adata: ad.AnnData, name: str, *, file: str | None = None,
                   layer: str | None = None) -> sp.csr_matrix:
     """The raw counts of one modality as CSR float32, checked: finite, non-negative, integer.
@@ -101,6 +106,16 @@ def counts_matrix(adata: ad.AnnData, name: str, *, file: str | None = None,
                                 field=where,
                                 fix="give raw counts, not log-normalised data (keep them in "
                                     "layers['counts'] if X holds something else).")
+    if data.size and data.max() > MAX_COUNT:
+        k = int(np.argmax(data))
+        row = int(np.searchsorted(X.indptr, k, side="right") - 1)
+        spot, feature = adata.obs_names[row], adata.var_names[X.indices[k]]
+        raise FactVAEInputError(f"holds a count of {data[k]:.3g} (spot {spot!r}, feature "
+                                f"{feature!r}); no assay counts more than {MAX_COUNT:.0e} of one "
+                                "feature in one spot, and such a count overflows the model's "
+                                "sums.", file=file, field=where,
+                                fix="check that these are raw counts (not scaled values or a "
+                                    "missing-value code) and fix or remove that entry.")
     if X.dtype != np.float32:
         X = X.astype(np.float32)
     X.sort_indices()
