@@ -297,6 +297,24 @@ def test_regulation_of_a_gene_without_coordinates_is_refused(trained, tmp_path, 
     assert str(path) in line and not tsv.exists()
 
 
+def test_duplicated_spot_names_inside_an_h5mu_are_named(tiny_mdata, tmp_path, capsys):
+    import mudata as md
+
+    names = list(tiny_mdata.obs_names)
+    names[5] = names[4]
+    mods = {}
+    for m in ("rna", "atac"):
+        mods[m] = tiny_mdata.mod[m].copy()
+        mods[m].obs_names = names
+    path = tmp_path / "dup.h5mu"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        md.MuData(mods).write(path)
+    line = _refused(["check", "--mudata", path], capsys, "duplicated obs_names", names[4],
+                    "obs_names_make_unique")
+    assert str(path) in line
+
+
 def test_an_impossible_count_is_named_with_its_spot(tmp_path, capsys):
     rna, atac = make_pair()
     X = atac.X.tolil()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from .errors import FactVAEDataWarning, FactVAEInputError
@@ -52,6 +53,9 @@ def _read_h5(path: Path, role: str):
                 import mudata
 
                 from .keys import upgrade
+
+                with h5py.File(path, "r") as f:  # mudata fails on these with a numpy error
+                    _refuse_duplicated_names(f, path)
 
                 mdata = mudata.read_h5mu(path)
                 upgrade(mdata)  # a result saved by an older version: today's keys
@@ -120,6 +124,26 @@ def counts_matrix(adata: ad.AnnData, name: str, *, file: str | None = None,
         X = X.astype(np.float32)
     X.sort_indices()
     return X
+
+
+def _refuse_duplicated_names(f, path) -> None:
+    """Duplicated spot or feature names inside an .h5mu, said as for an .h5ad (mudata itself
+    cannot read such a file)."""
+    for mod in f["mod"]:
+        for axis in ("obs", "var"):
+            group = f["mod"][mod].get(axis)
+            key = group.attrs.get("_index") if group is not None else None
+            if key is None or key not in group:
+                continue
+            names = pd.Index([n.decode() if isinstance(n, bytes) else str(n)
+                              for n in group[key][:]])
+            dup = names[names.duplicated()]
+            if len(dup):
+                raise FactVAEInputError(
+                    f"{len(dup)} duplicated {axis}_names, e.g. {list(dup[:3])}.", file=str(path),
+                    field=f"mod['{mod}'].{axis}_names",
+                    fix=f"make them unique (e.g. mdata.mod['{mod}'].{axis}_names_make_unique()) "
+                        "or remove the duplicates.")
 
 
 def _check_names(adata: ad.AnnData, name: str, file: str | None) -> None:
