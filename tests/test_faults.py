@@ -311,7 +311,7 @@ def test_duplicated_spot_names_inside_an_h5mu_are_named(tiny_mdata, tmp_path, ca
         warnings.simplefilter("ignore")
         md.MuData(mods).write(path)
     line = _refused(["check", "--mudata", path], capsys, "duplicated obs_names", names[4],
-                    "obs_names_make_unique")
+                    "obs_names_make_unique", field="rna.obs_names")
     assert str(path) in line
 
 

@@ -127,10 +127,12 @@ def counts_matrix(adata: ad.AnnData, name: str, *, file: str | None = None,
 
 
 def _refuse_duplicated_names(f, path) -> None:
-    """Duplicated spot or feature names inside an .h5mu, said as for an .h5ad (mudata itself
-    cannot read such a file)."""
-    for mod in f["mod"]:
-        for axis in ("obs", "var"):
+    """Duplicated spot or feature names inside an .h5mu, said exactly as for an .h5ad (mudata
+    itself cannot read some such files)."""
+    mods = sorted(f["mod"], key=lambda m: (m not in MODALITIES, MODALITIES.index(m)
+                                           if m in MODALITIES else 0, m))
+    for mod in mods:
+        for axis, what in (("obs", "obs_names (spots)"), ("var", "var_names (features)")):
             group = f["mod"][mod].get(axis)
             key = group.attrs.get("_index") if group is not None else None
             if key is None or key not in group:
@@ -140,10 +142,12 @@ def _refuse_duplicated_names(f, path) -> None:
             dup = names[names.duplicated()]
             if len(dup):
                 raise FactVAEInputError(
-                    f"{len(dup)} duplicated {axis}_names, e.g. {list(dup[:3])}.", file=str(path),
-                    field=f"mod['{mod}'].{axis}_names",
-                    fix=f"make them unique (e.g. mdata.mod['{mod}'].{axis}_names_make_unique()) "
-                        "or remove the duplicates.")
+                    f"{len(dup)} duplicated {what}, e.g. {list(dup[:3])}.", file=str(path),
+                    field=f"{mod}.{axis}_names", fix=_DUPLICATE_FIX)
+
+
+_DUPLICATE_FIX = ("make them unique (e.g. adata.obs_names_make_unique() / "
+                  "var_names_make_unique()) or remove the duplicates.")
 
 
 def _check_names(adata: ad.AnnData, name: str, file: str | None) -> None:
@@ -156,9 +160,7 @@ def _check_names(adata: ad.AnnData, name: str, file: str | None) -> None:
         if len(dup):
             raise FactVAEInputError(
                 f"{len(dup)} duplicated {axis}, e.g. {list(dup[:3])}.", file=file,
-                field=f"{name}.{axis.split()[0]}",
-                fix="make them unique (e.g. adata.obs_names_make_unique() / "
-                    "var_names_make_unique()) or remove the duplicates.")
+                field=f"{name}.{axis.split()[0]}", fix=_DUPLICATE_FIX)
 
 
 def _clean_modality(adata: ad.AnnData, name: str, file: str | None, layer: str | None) -> ad.AnnData:
