@@ -71,22 +71,25 @@ def cmd_curves(args) -> None:
 
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
-    done = pd.read_csv(CURVES) if CURVES.exists() else pd.DataFrame(columns=["dataset", "seed"])
+    done = (pd.read_csv(CURVES) if CURVES.exists()
+            else pd.DataFrame(columns=["dataset", "seed", "precision"]))
     for name in args.datasets:
         m = dataset(name)
         k = m.obs["truth"].nunique()
         for seed in args.seeds:
-            if ((done["dataset"] == name) & (done["seed"] == seed)).any():
+            if ((done["dataset"] == name) & (done["seed"] == seed)
+                    & (done["precision"] == args.precision)).any():
                 continue
             params = {"spatial": False} if name == "snare_cellline" else {}
             model = factvae.FactVAE(m, device="cpu", n_threads=args.threads, epochs=args.epochs,
                                     seed=seed, early_stopping=True, patience=10 ** 6,
-                                    min_epochs=0, **params)
+                                    min_epochs=0, precision=args.precision, **params)
             rows, t0 = [], time.perf_counter()
             for p in model.train_iter():
                 if not p.epoch_done:
                     continue
-                row = {"dataset": name, "seed": seed, "epoch": p.epoch,
+                row = {"dataset": name, "seed": seed, "precision": args.precision,
+                       "epoch": p.epoch,
                        "heldout": p.losses["heldout"], "joint": p.losses["joint"],
                        "seconds": time.perf_counter() - t0}
                 if p.epoch % args.every == 0 or p.epoch == 1:
@@ -117,14 +120,15 @@ def cmd_summary(args) -> None:
     rules = [(PATIENCE, MIN_DELTA, MIN_EPOCHS), (5, 1e-3, 20), (20, 1e-3, 20), (10, 1e-4, 20),
              (10, 3e-3, 20)]
     rows = []
-    for (name, seed), c in curves.groupby(["dataset", "seed"]):
+    for (name, seed, precision), c in curves.groupby(["dataset", "seed", "precision"]):
         c = c.sort_values("epoch")
         scored = c.dropna(subset=["ari_leiden"])
         last = scored.iloc[-1]
         for patience, delta, least in rules:
             e = stop_epoch(c["heldout"].to_numpy(), patience, delta, least)
             at = scored[scored["epoch"] >= e].iloc[0] if (scored["epoch"] >= e).any() else last
-            rows.append({"dataset": name, "seed": seed, "rule": f"p{patience} d{delta:g} m{least}",
+            rows.append({"dataset": name, "seed": seed, "precision": precision,
+                         "rule": f"p{patience} d{delta:g} m{least}",
                          "default": (patience, delta, least) == (PATIENCE, MIN_DELTA, MIN_EPOCHS),
                          "stop_epoch": e, "scored_epoch": int(at["epoch"]),
                          "ari_leiden_stop": at["ari_leiden"], "ari_kmeans_stop": at["ari_kmeans"],
@@ -136,7 +140,7 @@ def cmd_summary(args) -> None:
     df.to_csv(OUT / "stopping_summary.csv", index=False)
     pd.set_option("display.width", 200)
     cols = ["stop_epoch", "ari_leiden_stop", "ari_leiden_full", "ari_kmeans_stop", "ari_kmeans_full"]
-    print(df.groupby(["rule", "dataset"])[cols].agg(["mean", "std"]).round(3))
+    print(df.groupby(["precision", "rule", "dataset"])[cols].agg(["mean", "std"]).round(3))
 
 
 def main():
@@ -149,6 +153,7 @@ def main():
     c.add_argument("--epochs", type=int, default=300)
     c.add_argument("--every", type=int, default=5)
     c.add_argument("--threads", type=int, default=2)
+    c.add_argument("--precision", default="bfloat16", choices=["float32", "bfloat16"])
     sub.add_parser("summary")
     args = p.parse_args()
     {"curves": cmd_curves, "summary": cmd_summary}[args.cmd](args)

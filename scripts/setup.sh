@@ -40,7 +40,7 @@ pip=("$venv/bin/python" -m pip -q --disable-pip-version-check)
 
 # 3. The job.
 case "$job" in
-  demo) exec "$venv/bin/factvae" demo --out-dir "$root/factvae-demo" "$@" ;;
+  demo) exec "$venv/bin/factvae" demo --out-dir "$root/factvae-demo" --overwrite "$@" ;;
   test) exec "$venv/bin/python" -m pytest "$@" ;;
   *) echo "usage: bash scripts/setup.sh demo|test" >&2; exit 2 ;;
 esac

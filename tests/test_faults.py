@@ -638,3 +638,13 @@ def test_gene_without_linked_peaks_warns(trained):
     with pytest.warns(FactVAEDataWarning, match=f"gene {gene} has no peak"):
         act = gene_activity(trained, gene)
     assert (act[gene] == 0).all()
+
+
+def test_demo_does_not_replace_an_earlier_demo_unasked(tmp_path, capsys):
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / "result.h5mu").write_text("an earlier result")
+    _refused(["demo", "--out-dir", out], capsys, "already holds a demo", "result.h5mu",
+             "--overwrite", field="--out-dir")
+    assert (out / "result.h5mu").read_text() == "an earlier result"
+    assert sorted(p.name for p in out.iterdir()) == ["result.h5mu"]

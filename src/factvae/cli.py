@@ -623,6 +623,14 @@ def cmd_demo(args) -> int:
 
     out_dir = Path(args.out_dir)
     sim_path = out_dir / "simulated.h5mu"
+    result = out_dir / "result.h5mu"
+    written = [p for p in (sim_path, result, model_path(result), result.with_suffix(".png"))
+               if p.exists()]
+    if written and not args.overwrite:  # no command replaces outputs without being asked
+        raise FactVAEInputError(f"already holds a demo ({', '.join(p.name for p in written)}).",
+                                file=str(out_dir), field="--out-dir",
+                                fix="pass --overwrite to run it again there, or choose another "
+                                    "--out-dir.")
     t0 = time.perf_counter()
     write_h5mu(simulate(seed=args.seed), sim_path, overwrite=True)
     _say(f"factvae: simulated tissue written to {sim_path} ({time.perf_counter() - t0:.1f} s)")
@@ -942,6 +950,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="the main job on the built-in simulated tissue")
     p.add_argument("--out-dir", default="factvae-demo", metavar="DIR")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier demo there")
     _add_model_args(p)
     p.add_argument("--n-domains", type=int, default=5, metavar="K")
     p.set_defaults(func=cmd_demo, epochs=DEMO_EPOCHS)
