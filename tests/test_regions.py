@@ -70,6 +70,15 @@ def test_second_region_and_bad_regions(with_motifs):
     assert len(table) == m.mod["rna"].n_vars
     with pytest.raises(FactVAEInputError, match="holds 0 spot"):
         region_markers(m, np.array([[0, 0], [1, 0], [0, 1]]))
+    # a region holding every spot: the rest is empty, and the line says so (no reference given)
+    everything = np.ones(m.n_obs, bool)
+    with pytest.raises(FactVAEInputError, match="rest of the tissue") as err:
+        region_markers(m, everything)
+    assert err.value.field == "region" and "reference holds" not in str(err.value)
+    # a reference equal to the region: it lies inside the region
+    with pytest.raises(FactVAEInputError, match="lies inside the region") as err:
+        region_markers(m, hull, reference=hull)
+    assert err.value.field == "reference"
     with pytest.raises(FactVAEInputError, match="3 or more"):
         region_markers(m, np.array([[0, 0], [1, 0]]))
     with pytest.raises(FactVAEInputError, match="unknown kind"):

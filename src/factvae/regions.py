@@ -234,13 +234,26 @@ def compute_region_markers(mdata, region, *, reference=None, kinds=None,
     """(table, params) of `region_markers`, storing nothing (a GUI worker returns them; the
     main thread stores them)."""
     a = region_mask(mdata, region, field="region")
-    b = ~a if reference is None else region_mask(mdata, reference, field="reference") & ~a
-    for what, mask, fix in (("region", a, "draw it around more spots"),
-                            ("reference", b, "draw it around more spots, or compare with the "
-                                             "rest of the tissue")):
-        if mask.sum() < MIN_SPOTS:
-            raise FactVAEInputError(f"holds {int(mask.sum())} spot(s); at least {MIN_SPOTS} are "
-                                    "needed to test.", field=what, fix=fix + ".")
+    drawn = None if reference is None else region_mask(mdata, reference, field="reference")
+    b = ~a if drawn is None else drawn & ~a
+    if a.sum() < MIN_SPOTS:
+        raise FactVAEInputError(f"holds {int(a.sum())} spot(s); at least {MIN_SPOTS} are needed "
+                                "to test.", field="region", fix="draw it around more spots.")
+    if b.sum() < MIN_SPOTS:  # say why the reference came out (nearly) empty
+        if drawn is None:
+            problem = (f"holds {int(a.sum())} of the {len(a)} spots, so the rest of the tissue "
+                       f"({int(b.sum())} spots) is too small to compare with")
+            fix = "draw the region around fewer spots, or give a reference region."
+        elif drawn.sum() >= MIN_SPOTS:
+            problem = (f"lies inside the region ({int(drawn.sum())} of its spots are in the "
+                       f"region too, and spots in both count for the region), leaving "
+                       f"{int(b.sum())} to compare with")
+            fix = "draw the reference apart from the region, or compare with the rest."
+        else:
+            problem = f"holds {int(b.sum())} spot(s); at least {MIN_SPOTS} are needed to test"
+            fix = "draw it around more spots, or compare with the rest of the tissue."
+        raise FactVAEInputError(problem + ".", field="reference" if drawn is not None
+                                else "region", fix=fix)
     asked = check_kinds(kinds)
     skipped = {k: why for k in asked if (why := _kind_available(mdata, k))}
     if kinds is not None and skipped:
