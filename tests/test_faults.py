@@ -648,3 +648,21 @@ def test_demo_does_not_replace_an_earlier_demo_unasked(tmp_path, capsys):
              "--overwrite", field="--out-dir")
     assert (out / "result.h5mu").read_text() == "an earlier result"
     assert sorted(p.name for p in out.iterdir()) == ["result.h5mu"]
+
+
+def test_spatial_weight_without_coordinates_is_refused_before_training(tmp_path, capsys,
+                                                                       monkeypatch):
+    import factvae.model
+
+    rna, atac = make_pair()
+    del rna.obsm["spatial"], atac.obsm["spatial"]  # cells, or spots without coordinates
+    r, a = write_pair(tmp_path, rna, atac)
+
+    def trained(*args, **kw):
+        raise AssertionError("a model was built before the domain options were checked")
+
+    monkeypatch.setattr(factvae.model.FactVAE, "__init__", trained)
+    _refused(["run", "--rna", r, "--atac", a, "--out", tmp_path / "o.h5mu", "--epochs", "1",
+              "--spatial-weight", "0.3", *FAST], capsys, "no coordinates", "--spatial-weight",
+             field="obsm['spatial']")
+    assert not (tmp_path / "o.h5mu").exists()

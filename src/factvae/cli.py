@@ -461,12 +461,18 @@ def _check_domain_data(mdata, args) -> None:
     """Spatial options need spots at more than one place."""
     import numpy as np
 
-    if not (args.spatial_weight > 0 or args.refine > 0) or "spatial" not in mdata.obsm:
+    if not (args.spatial_weight > 0 or args.refine > 0):
         return
+    flags = " and ".join(f for f, v in (("--spatial-weight", args.spatial_weight),
+                                       ("--refine", args.refine)) if v > 0)
+    if "spatial" not in mdata.obsm:  # said before training, not after it as a write failure
+        raise FactVAEInputError(f"the spots have no coordinates, so {flags} has no spatial "
+                                "neighbours to use.", file=args.mudata or args.rna or args.sdata,
+                                field="obsm['spatial']",
+                                fix="give coordinates (obsm['spatial']), or use --spatial-weight 0 "
+                                    "--refine 0.")
     xy = np.asarray(mdata.obsm["spatial"], dtype=np.float64)
     if len(xy) and np.isfinite(xy).all() and (np.ptp(xy[:, :2], axis=0) == 0).all():
-        flags = " and ".join(f for f, v in (("--spatial-weight", args.spatial_weight),
-                                           ("--refine", args.refine)) if v > 0)
         raise FactVAEInputError(f"all {len(xy)} spots are at one position, so {flags} has no "
                                 "spatial neighbours to use.", file=args.mudata,
                                 field="obsm['spatial']",
