@@ -159,6 +159,8 @@ def test_sigint_saves_the_last_epoch_and_resuming_equals_an_uninterrupted_run(ti
     assert ckpt.exists() and not out.exists()
     resume = last.split("Resume with: ")[1].split()
     assert resume[:2] == ["factvae", "train"]
+    # every option the user gave is kept, not only the model's
+    assert " --spatial off" in " ".join(resume) and " --threads 1" in " ".join(resume)
     done = subprocess.run([sys.executable, "-m", "factvae.cli", *resume[1:], "--threads", "1"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -183,3 +185,15 @@ def test_results_write_with_pandas_future_string_dtype(tiny_h5mu, tmp_path):
                      "--n-domains", "3", *FAST]) == 0
     res = mudata.read_h5mu(out)
     assert res.obs["factvae_domain"].nunique() == 3 and res.n_obs == 240
+
+
+def test_resume_line_keeps_every_option_given():
+    from factvae.cli import _resume_command, build_parser
+
+    argv = ["run", "--mudata", "in.h5mu", "--n-domains", "12", "--threads", "1", "--epochs", "300",
+            "--out", "r.h5mu", "--resume", "old.pt"]
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    line = _resume_command(args, Path("r.checkpoint.pt"))
+    assert line == ("factvae run --mudata in.h5mu --n-domains 12 --threads 1 --out r.h5mu "
+                    "--resume r.checkpoint.pt --epochs 300 --overwrite")

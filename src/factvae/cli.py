@@ -290,10 +290,29 @@ def _input_flags(args) -> str:
     return f"--rna {args.rna} --atac {args.atac}"
 
 
-def _resume_command(args, ckpt: Path) -> str:
-    src = _input_flags(args)
-    return (f"factvae {args.command} {src} --resume {ckpt} --epochs {args.epochs} "
-            f"--out {args.out} --overwrite")
+def _resume_command(args, ckpt: Path, *, epochs: int | None = None) -> str:
+    """The command the user ran, every option kept (domains, threads, ...), resuming from
+    `ckpt` into the same outputs; `epochs`: the total to train (default: as asked)."""
+    import shlex
+
+    given = list(getattr(args, "argv", None) or [])
+    if not given:  # called without main's record: the inputs and outputs alone
+        given = [args.command, *_input_flags(args).split(), "--epochs", str(args.epochs),
+                 "--out", str(args.out)]
+    tokens, skip = [], False
+    for i, t in enumerate(given):
+        if skip:
+            skip = False
+            continue
+        if t in ("--resume", "--epochs"):
+            skip = True
+            continue
+        if t.startswith(("--resume=", "--epochs=")) or t == "--overwrite":
+            continue
+        tokens.append(t)
+    tokens += ["--resume", str(ckpt), "--epochs", str(args.epochs if epochs is None else epochs),
+               "--overwrite"]
+    return "factvae " + shlex.join(tokens)
 
 
 def run_pipeline(mdata, args, ckpt: Path | None = None):
@@ -608,9 +627,7 @@ def cmd_train(args, *, picture: bool = False) -> int:
         _say(_stage_line(t_start))
     except BaseException as err:
         done = [str(p) for p in (model_file, out, out.with_suffix(".png")) if p.exists()]
-        src = _input_flags(args)
-        finish = (f"factvae {args.command} {src} --resume {model_file} --epochs "
-                  f"{model.epochs_done} --out {out} --overwrite")
+        finish = _resume_command(args, model_file, epochs=model.epochs_done)
         msg = (f"the model is saved, but writing the results failed ({err}). Written: "
                f"{', '.join(done)}.")
         if isinstance(err, KeyboardInterrupt):
@@ -966,6 +983,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for the resume line
     if not args.debug:
         _one_line_warnings()
     try:
