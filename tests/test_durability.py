@@ -197,3 +197,21 @@ def test_resume_line_keeps_every_option_given():
     line = _resume_command(args, Path("r.checkpoint.pt"))
     assert line == ("factvae run --mudata in.h5mu --n-domains 12 --threads 1 --out r.h5mu "
                     "--resume r.checkpoint.pt --epochs 300 --overwrite")
+
+
+def test_a_second_run_writing_the_same_output_is_refused_up_front(tiny_h5mu, tmp_path, capsys,
+                                                                   monkeypatch):
+    import factvae.cli as cli
+
+    out = tmp_path / "res.h5mu"
+
+    def loaded(*a, **k):
+        raise AssertionError("the second run read its input")
+
+    with cli.OutputLock(out):  # the first run, still writing
+        monkeypatch.setattr(cli, "_load", loaded)
+        assert main(["run", "--mudata", str(tiny_h5mu), "--out", str(out), "--epochs", "1",
+                     *FAST]) == EXIT_INPUT
+        err = capsys.readouterr().err
+        assert "being written by another factvae command (pid" in err and "--out" in err
+    assert not (tmp_path / "res.h5mu.lock").exists() and not out.exists()

@@ -575,7 +575,56 @@ def _check_outputs(outputs: dict, inputs: list, overwrite: bool, sdata_in=None) 
                                     file=str(path), field=flag, fix="choose a writable folder.")
 
 
+class OutputLock:
+    """An exclusive lock on `OUT.lock` beside an output for the whole command, so a second run
+    writing the same output is refused up front instead of training for nothing (fcntl; where
+    there is none, no lock)."""
+
+    def __init__(self, out: Path):
+        self.path = out.with_name(out.name + ".lock")
+        self.fh = None
+
+    def __enter__(self):
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            return self
+        try:
+            self.fh = open(self.path, "a+")
+        except OSError:  # no such folder, or not writable: the output checks say so
+            return self
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.fh.seek(0)
+            holder = self.fh.read().strip() or "another process"
+            self.fh.close()
+            self.fh = None
+            raise FactVAEInputError(f"is being written by another factvae command ({holder}).",
+                                    file=str(self.path.with_name(self.path.name[:-5])),
+                                    field="--out", fix="wait for it to finish, or choose another "
+                                    "--out.") from None
+        self.fh.seek(0)
+        self.fh.truncate()
+        import os
+
+        self.fh.write(f"pid {os.getpid()}")
+        self.fh.flush()
+        return self
+
+    def __exit__(self, *exc):
+        if self.fh is not None:
+            self.fh.close()
+            self.path.unlink(missing_ok=True)
+        return False
+
+
 def cmd_train(args, *, picture: bool = False) -> int:
+    with OutputLock(Path(args.out)):
+        return _train_command(args, picture=picture)
+
+
+def _train_command(args, *, picture: bool = False) -> int:
     from .io import write_h5mu
     from .plotting import plot_domains
 
