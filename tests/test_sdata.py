@@ -333,3 +333,12 @@ def test_result_whose_store_moved_opens_without_the_image(store, tmp_path):
     with pytest.warns(FactVAEDataWarning, match="tissue image is not shown"):
         layers = spot_layers(factvae.load_paired(path))
     assert [t[2] for t in layers] == ["points"]
+
+
+def test_a_store_given_as_mudata_points_to_sdata(store, capsys):
+    from factvae.cli import EXIT_INPUT, main
+
+    _, path = store
+    assert main(["check", "--mudata", str(path)]) == EXIT_INPUT
+    err = capsys.readouterr().err
+    assert "is a SpatialData store" in err and f"--sdata {path}" in err and "inside it" not in err

@@ -30,6 +30,13 @@ def _read_h5(path: Path, role: str):
         raise FactVAEInputError("file not found.", file=str(path), field=role,
                                 fix="check the path.")
     if path.is_dir():
+        from .sdata import is_spatialdata_store
+
+        if is_spatialdata_store(path):  # the right input, given to the wrong option
+            raise FactVAEInputError("is a SpatialData store, not an .h5mu/.h5ad file.",
+                                    file=str(path), field=role,
+                                    fix=f"give it with --sdata {path} (Python: "
+                                        "load_paired(sdata=...)).")
         raise FactVAEInputError("is a folder, not a file.", file=str(path), field=role,
                                 fix="give the .h5mu or .h5ad file inside it.")
     try:
