@@ -342,3 +342,22 @@ def test_a_store_given_as_mudata_points_to_sdata(store, capsys):
     assert main(["check", "--mudata", str(path)]) == EXIT_INPUT
     err = capsys.readouterr().err
     assert "is a SpatialData store" in err and f"--sdata {path}" in err and "inside it" not in err
+
+
+def test_rgb_images_have_named_channels(store, tmp_path):
+    """napari-spatialdata shows an RGB image as colour only when its channels are r, g, b."""
+    import spatialdata as sd
+    from spatialdata.models import Image2DModel
+
+    from factvae.sdata import _named_channels
+
+    m, _ = store
+    written = to_spatialdata(m)
+    img = next(iter(written.images.values()))
+    scale0 = img["scale0"]["image"] if hasattr(img, "children") else img
+    assert [str(c) for c in scale0.coords["c"].values] == ["r", "g", "b"]
+    plain = Image2DModel.parse(np.zeros((3, 8, 8), np.uint8), dims=("c", "y", "x"))
+    assert [str(c) for c in _named_channels(plain).coords["c"].values] == ["r", "g", "b"]
+    named = Image2DModel.parse(np.zeros((3, 8, 8), np.uint8), dims=("c", "y", "x"),
+                               c_coords=["dapi", "cd3", "cd8"])
+    assert list(_named_channels(named).coords["c"].values) == ["dapi", "cd3", "cd8"]

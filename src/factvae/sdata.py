@@ -402,11 +402,40 @@ def to_spatialdata(mdata, *, spots: str = SPOTS, coordinate_system: str = "globa
         from .images import pyramid_factors
 
         images[lib[0]] = Image2DModel.parse(
-            np.moveaxis(arr, -1, 0), dims=("c", "y", "x"),
+            np.moveaxis(arr, -1, 0), dims=("c", "y", "x"), c_coords=channel_names(arr.shape[-1]),
             scale_factors=pyramid_factors(arr.shape[:2]) or None,
             transformations={coordinate_system: Scale([1 / s, 1 / s], axes=("x", "y"))})
     tables = result_tables(mdata, region=spots)
     return sd.SpatialData(images=images, shapes=shapes, tables=tables)
+
+
+def channel_names(n: int) -> list[str] | None:
+    """Channel names napari-spatialdata and spatialdata-plot read as colour: r, g, b (and a)."""
+    return {3: ["r", "g", "b"], 4: ["r", "g", "b", "a"]}.get(n)
+
+
+def _named_channels(image):
+    """An RGB(A) image whose channels are only numbered gets r, g, b (, a): viewers otherwise
+    show three grey channels. Multiscale images get it at every scale."""
+    import xarray as xr
+
+    def rename(arr):
+        names = channel_names(arr.sizes.get("c", 0)) if "c" in arr.dims else None
+        if names is None or [str(c) for c in arr.coords["c"].values] == names:
+            return arr
+        if not all(isinstance(c, (int, np.integer)) for c in arr.coords["c"].values):
+            return arr  # named by the user: kept
+        return arr.assign_coords(c=names)
+
+    if isinstance(image, xr.DataArray):
+        return rename(image)
+    try:  # a DataTree of scales
+        for node in image.subtree:
+            if node.ds is not None and "image" in node.ds:
+                node.ds = node.ds.assign(image=rename(node.ds["image"]))
+    except (AttributeError, TypeError, ValueError):  # another layout: left as it is
+        pass
+    return image
 
 
 def write_spatialdata(mdata, out: str | Path, *, overwrite: bool = False) -> Path:
@@ -443,7 +472,8 @@ def write_spatialdata(mdata, out: str | Path, *, overwrite: bool = False) -> Pat
                         src.delete_element_from_disk(name)
                     src.write_element(name)
             return out
-        elements = {"images": dict(src.images), "labels": dict(src.labels),
+        elements = {"images": {k: _named_channels(v) for k, v in src.images.items()},
+                    "labels": dict(src.labels),
                     "shapes": dict(src.shapes), "points": dict(src.points),
                     "tables": {**{k: v for k, v in src.tables.items() if k not in tables},
                                **tables}}
