@@ -215,3 +215,24 @@ def test_a_second_run_writing_the_same_output_is_refused_up_front(tiny_h5mu, tmp
         err = capsys.readouterr().err
         assert "being written by another factvae command (pid" in err and "--out" in err
     assert not (tmp_path / "res.h5mu.lock").exists() and not out.exists()
+
+
+def test_ctrl_c_between_training_and_the_model_write_saves_the_model_first(
+        tiny_h5mu, tmp_path, capsys, monkeypatch):
+    import factvae.model
+
+    real_save = factvae.model.FactVAE.save
+
+    def interrupted_save(self, path, **kw):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C just as the model is being written
+        return real_save(self, path, **kw)
+
+    monkeypatch.setattr(factvae.model.FactVAE, "save", interrupted_save)
+    out = tmp_path / "res.h5mu"
+    assert main(["train", "--mudata", str(tiny_h5mu), "--out", str(out), "--epochs", "2",
+                 *FAST]) == 130
+    err = capsys.readouterr().err
+    model = tmp_path / "res.model.pt"
+    assert model.exists() and not out.exists()
+    assert f"the model is saved to {model}" in err and "Finish with: factvae train" in err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored

@@ -315,6 +315,32 @@ def _resume_command(args, ckpt: Path, *, epochs: int | None = None) -> str:
     return "factvae " + shlex.join(tokens)
 
 
+class SaveFirst:
+    """Between the end of training and the model on disk, SIGINT/SIGTERM are held: the model
+    is saved first and the command then stops with a line naming what was saved."""
+
+    _held: dict = {}
+    _got: list = []
+
+    @classmethod
+    def hold(cls, originals: dict) -> None:
+        import signal
+
+        cls._held, cls._got = dict(originals), []
+        for sig in originals:
+            signal.signal(sig, lambda signum, frame: cls._got.append(signum))
+
+    @classmethod
+    def release(cls) -> bool:
+        """Restore the handlers; whether a signal came while they were held."""
+        import signal
+
+        for sig, h in cls._held.items():
+            signal.signal(sig, h)
+        got, cls._held, cls._got = bool(cls._got), {}, []
+        return got
+
+
 def run_pipeline(mdata, args, ckpt: Path | None = None):
     """Preprocess (unless done), build the prior (unless present), train (checkpointing to
     `ckpt`), with `factvae.pipeline.train` as the Train widget does; results into mdata.
@@ -401,7 +427,10 @@ def run_pipeline(mdata, args, ckpt: Path | None = None):
             state["bar"].close()
         for sig, h in handlers.items():
             signal.signal(sig, h)
+    if handlers:  # until the model is on disk, a Ctrl-C waits (see SaveFirst)
+        SaveFirst.hold(handlers)
     if model.cancelled:
+        SaveFirst.release()
         if ckpt is None:
             raise TrainingInterrupted(f"interrupted; {model.epochs_done} epochs were done "
                                       "(nothing saved: no output path).")
@@ -409,7 +438,6 @@ def run_pipeline(mdata, args, ckpt: Path | None = None):
         raise TrainingInterrupted(
             f"interrupted; the last finished epoch ({model.epochs_done}) is saved in {ckpt}. "
             f"Resume with: {_resume_command(args, ckpt)}")
-    model.write_results()
     stopped = ""
     if model.stopped_early:
         stopped = (f": stopped early, the held-out ELBO no better since epoch "
@@ -658,12 +686,21 @@ def _train_command(args, *, picture: bool = False) -> int:
     if picture:
         _check_domain_data(mdata, args)
     mdata, model = run_pipeline(mdata, args, ckpt)
-    # save first: the trained model is on disk before anything else can fail
-    model.save(model_file, overwrite=args.overwrite)
+    # save first: the trained model is on disk before anything else can fail (a Ctrl-C in the
+    # meantime waits for it, then stops with the line that says how to finish)
+    try:
+        model.save(model_file, overwrite=args.overwrite)
+    finally:
+        interrupted = SaveFirst.release()
     if ckpt.exists() and ckpt.resolve() != model_file.resolve():
         ckpt.unlink()  # the model file holds everything the checkpoint did
     _say(f"factvae: model saved to {model_file}")
+    if interrupted:
+        raise TrainingInterrupted(
+            f"interrupted after training; the model is saved to {model_file}, nothing else was "
+            f"written. Finish with: {_resume_command(args, model_file, epochs=model.epochs_done)}")
     try:
+        model.write_results()
         if picture:
             _domains(mdata, args)
         t_write = time.perf_counter()
