@@ -12,8 +12,8 @@ reads the ARI at the stop.
         snare_cellline sim10k --seeds 0 1 2 --epochs 300 --every 5 [--threads 2]
     python benchmarks/bench_stopping.py summary
 
-Results: benchmarks/results/stopping_curves.csv (one row per epoch and run) and
-stopping_summary.csv; tables on stdout.
+Results: benchmarks/results/stopping_curves*.csv (one row per epoch and run; `--out` names the
+file, so two runs with --threads 1 can share the two cores) and stopping_summary.csv.
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ def cmd_curves(args) -> None:
 
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
+    CURVES = Path(args.out)
     done = (pd.read_csv(CURVES) if CURVES.exists()
             else pd.DataFrame(columns=["dataset", "seed", "precision"]))
     for name in args.datasets:
@@ -116,7 +117,8 @@ def stop_epoch(heldout: np.ndarray, patience: int, min_delta: float, min_epochs:
 def cmd_summary(args) -> None:
     from factvae.config import MIN_DELTA, MIN_EPOCHS, PATIENCE
 
-    curves = pd.read_csv(CURVES)
+    curves = pd.concat([pd.read_csv(f) for f in sorted(OUT.glob("stopping_curves*.csv"))],
+                       ignore_index=True)
     rules = [(PATIENCE, MIN_DELTA, MIN_EPOCHS), (5, 1e-3, 20), (20, 1e-3, 20), (10, 1e-4, 20),
              (10, 3e-3, 20)]
     rows = []
@@ -154,6 +156,8 @@ def main():
     c.add_argument("--every", type=int, default=5)
     c.add_argument("--threads", type=int, default=2)
     c.add_argument("--precision", default="bfloat16", choices=["float32", "bfloat16"])
+    c.add_argument("--out", default=str(CURVES), help="curves file (runs already in it are "
+                   "skipped; summary reads every stopping_curves*.csv)")
     sub.add_parser("summary")
     args = p.parse_args()
     {"curves": cmd_curves, "summary": cmd_summary}[args.cmd](args)
