@@ -160,6 +160,8 @@ def test_analysis_subcommands(trained_h5mu, tmp_path, capsys):
     assert {"gene", "peak", "score", "z", "qval", "tss_distance", "in_prior",
             "trained"} <= set(table.columns)
     assert "contact_correlation" in capsys.readouterr().err  # the line says which score
+    assert set(table["score_name"]) == {"contact_correlation"}  # and so does the file
+    assert table["null"].str.startswith("matched background peaks").all()
     links = pd.read_csv(bedpe, sep="\t")
     assert len(links) == len(table) and links.columns[0] == "#chrom1"
     assert main(["regulation", "--mudata", str(dom), "--all", "--tsv", str(reg)]) == EXIT_INPUT

@@ -825,7 +825,7 @@ def cmd_markers(args) -> int:
 
 
 def cmd_regulation(args) -> int:
-    from .regulation import infer_regulation, summarize, to_bedpe
+    from .regulation import infer_regulation, summarize, to_bedpe, with_provenance
 
     if not args.all and not args.gene:
         raise FactVAEInputError("no gene given.", field="arguments",
@@ -852,7 +852,7 @@ def cmd_regulation(args) -> int:
     except FactVAEInputError as err:
         raise err.with_file(args.mudata)
     _say("factvae: " + summarize(table))
-    _write_table(table, args.tsv, args.overwrite, "--tsv")
+    _write_table(with_provenance(table), args.tsv, args.overwrite, "--tsv")
     if args.bedpe:
         from .io import write_atomically
 

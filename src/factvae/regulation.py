@@ -219,6 +219,16 @@ def infer_regulation(mdata, genes=None, *, score: str = DEFAULT_SCORE, window: i
     return table
 
 
+def with_provenance(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with two constant columns saying which score and which null made it, for
+    files that leave the MuData (TSV)."""
+    params = table.attrs.get("params", {})
+    out = table.copy()
+    out["score_name"] = pd.Categorical([params.get("score", "")] * len(out))
+    out["null"] = pd.Categorical([params.get("null", "")] * len(out))
+    return out
+
+
 def summarize(table: pd.DataFrame) -> str:
     """One line: how many pairs, which score and null, what was tested and what was not."""
     params = table.attrs.get("params", {})

@@ -159,4 +159,7 @@ class RegulationWidget(Container):
                 return
             show_info(f"Exported {len(self.result)} links to {path}")
             return
-        export_tsv(self.result, path, "Rank peaks and choose a file first.")
+        from factvae.regulation import with_provenance
+
+        export_tsv(None if self.result is None else with_provenance(self.result), path,
+                   "Rank peaks and choose a file first.")
