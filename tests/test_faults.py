@@ -410,7 +410,11 @@ def test_16_bit_and_float_images_are_rescaled_not_white_or_black(tmp_path):
               "unit.tif": lambda p: Image.fromarray((ramp / ramp.max()).astype(np.float32)).save(p),
               "float.tif": lambda p: Image.fromarray((ramp * 7.5).astype(np.float32)).save(p),
               "rgb16.tif": lambda p: tifffile.imwrite(p, np.stack([ramp % 4096] * 3, -1)
-                                                      .astype(np.uint16))}
+                                                      .astype(np.uint16)),
+              # PIL cannot open a float32 RGB TIFF at all: it was refused as not a TIFF
+              "rgb_float.tif": lambda p: tifffile.imwrite(
+                  p, np.stack([ramp / ramp.max()] * 3, -1).astype(np.float32),
+                  photometric="rgb")}
     for name, save in images.items():
         save(tmp_path / name)
         img = read_image(tmp_path / name)

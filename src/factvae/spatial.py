@@ -102,6 +102,14 @@ def read_image(path: str | Path) -> np.ndarray:
                 im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
             arr = np.asarray(im)
     except (UnidentifiedImageError, OSError, ValueError) as err:
+        # PIL opens no float colour TIFF (and some other TIFFs): tifffile reads them
+        if path.suffix.lower() in (".tif", ".tiff"):
+            try:
+                arr = _read_tiff(path)
+            except Exception:  # noqa: BLE001 - a damaged file: said below as PIL's error
+                arr = None
+            if arr is not None:
+                return as_display_uint8(arr)
         raise FactVAEInputError(f"cannot be read as an image ({err}).", file=str(path),
                                 field="image", fix="give a PNG, JPEG or TIFF image file.") from None
     return as_display_uint8(arr)
