@@ -236,3 +236,30 @@ def test_ctrl_c_between_training_and_the_model_write_saves_the_model_first(
     assert model.exists() and not out.exists()
     assert f"the model is saved to {model}" in err and "Finish with: factvae train" in err
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+
+
+def test_a_full_disk_while_the_model_is_written_is_the_disk_full_line(tmp_path):
+    """A file-size limit makes the write fail as a full disk does (in a child process: the
+    limit is per process); the model write then fails with one line and leaves nothing."""
+    script = f"""
+import resource, signal, sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+import factvae
+from factvae.errors import FactVAEInputError
+from _tissue import prepared_tissue
+m = prepared_tissue()
+model = factvae.FactVAE(m, device="cpu", n_threads=1, n_latent=8, batch_size=64)
+model.train(1)
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails (EFBIG), the process lives
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
+try:
+    model.save({str(tmp_path / 'm.pt')!r})
+except FactVAEInputError as err:
+    print("REFUSED", err)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=300)
+    assert "REFUSED" in out.stdout, out.stderr
+    assert "cannot be written (File too large); nothing was left behind" in out.stdout
+    assert "m.pt" in out.stdout and "PytorchStreamWriter" not in out.stdout + out.stderr
+    assert list(tmp_path.iterdir()) == []

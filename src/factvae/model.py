@@ -18,6 +18,7 @@ Keys written (a stable contract):
 
 from __future__ import annotations
 
+import io
 import os
 import platform
 import time
@@ -345,7 +346,13 @@ class FactVAE:
                  "train_seconds": self.train_seconds, "versions": _versions()}
         from .io import write_atomically
 
-        return write_atomically(path, lambda tmp: torch.save(state, tmp), field="model file")
+        def write(tmp):  # torch writes through C++ and reports a full disk as its own error:
+            buffer = io.BytesIO()  # serialise in memory, write with Python (an OSError)
+            torch.save(state, buffer)
+            with open(tmp, "wb") as fh:
+                fh.write(buffer.getbuffer())
+
+        return write_atomically(path, write, field="model file")
 
     @classmethod
     def load(cls, path: str | os.PathLike, mdata, *, device: str = "auto",
