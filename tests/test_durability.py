@@ -263,3 +263,23 @@ except FactVAEInputError as err:
     assert "cannot be written (File too large); nothing was left behind" in out.stdout
     assert "m.pt" in out.stdout and "PytorchStreamWriter" not in out.stdout + out.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_results_write_names_what_this_run_wrote(tiny_h5mu, tmp_path, capsys,
+                                                                monkeypatch):
+    import factvae.cli as cli
+
+    out = tmp_path / "res.h5mu"
+    out.write_text("an earlier result")  # replaced in place with --overwrite
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_write_any", interrupted)
+    assert main(["train", "--mudata", str(tiny_h5mu), "--out", str(out), "--epochs", "1",
+                 "--overwrite", *FAST]) == 130
+    err = capsys.readouterr().err
+    assert "()" not in err and "writing the results failed (interrupted)" in err
+    written = err.split("Written: ")[1].split(". ")[0]
+    assert str(tmp_path / "res.model.pt") in written and str(out) not in written
+    assert f"{out} existed before" in err and "Finish with: factvae train" in err

@@ -699,6 +699,7 @@ def _train_command(args, *, picture: bool = False) -> int:
         raise TrainingInterrupted(
             f"interrupted after training; the model is saved to {model_file}, nothing else was "
             f"written. Finish with: {_resume_command(args, model_file, epochs=model.epochs_done)}")
+    before = {p: p.exists() for p in (out, out.with_suffix(".png"))}  # what this run did not make
     try:
         model.write_results()
         if picture:
@@ -712,10 +713,16 @@ def _train_command(args, *, picture: bool = False) -> int:
         TIMES["write"] = time.perf_counter() - t_write
         _say(_stage_line(t_start))
     except BaseException as err:
-        done = [str(p) for p in (model_file, out, out.with_suffix(".png")) if p.exists()]
+        done = [str(model_file)] + [str(p) for p, existed in before.items()
+                                    if p.exists() and not existed]
+        kept = [str(p) for p, existed in before.items() if existed and p.exists()]
         finish = _resume_command(args, model_file, epochs=model.epochs_done)
-        msg = (f"the model is saved, but writing the results failed ({err}). Written: "
+        why = "interrupted" if isinstance(err, KeyboardInterrupt) else str(err) or type(err).__name__
+        msg = (f"the model is saved, but writing the results failed ({why}). Written: "
                f"{', '.join(done)}.")
+        if kept:  # an output that existed before (a store written in place): not this run's
+            msg += (f" {', '.join(kept)} existed before and may hold the old results or part "
+                    "of the new ones.")
         if isinstance(err, KeyboardInterrupt):
             raise TrainingInterrupted(f"interrupted after training. {msg} Finish with: {finish}") from None
         raise FactVAEInputError(msg, field="results", fix=f"finish with: {finish}") from None
