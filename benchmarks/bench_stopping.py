@@ -6,7 +6,8 @@ held-out loss, every `--every` epochs the domain ARI of the joint code (Leiden a
 the true number of domains, as benchmarks 6). Training is deterministic for a seed and a
 preview never changes it (tests/test_stopping.py), so the run an early-stopping rule would have
 made is this run's prefix: `summary` applies the default rule (and others) to the curves and
-reads the ARI at the stop.
+reads the ARI at the stop, beside the paper-length run of the same seed (300 epochs, float32,
+every spot: benchmarks/results/science_*.csv from bench_science.py, benchmarks 6).
 
     python benchmarks/bench_stopping.py curves --datasets e13_coherent misar_e15 e13_mix \\
         snare_cellline sim10k --seeds 0 1 2 --epochs 300 --every 5 [--threads 2]
@@ -114,6 +115,23 @@ def stop_epoch(heldout: np.ndarray, patience: int, min_delta: float, min_epochs:
     return len(heldout)
 
 
+def reference_300(name: str, seed: int) -> dict:
+    """The paper-length run of the same seed: 300 epochs, float32, every spot (benchmarks 6,
+    `bench_science.py`; the training loop is the same code with early stopping off)."""
+    path = OUT / f"science_{name}.csv"
+    if not path.exists():
+        return {}
+    df = pd.read_csv(path)
+    cfg = "paper" if name == "snare_cellline" else "spatial_bilateral"
+    sel = df[(df["config"] == cfg) & (df["embedding"] == "joint") & (df["refine"] == 0)
+             & (df["seed"] == seed) & (df["epochs"] == 300)]
+    out = {f"ari_{m}_300": float(sel.loc[sel["method"] == m, "ARI"].iloc[0])
+           for m in ("leiden", "kmeans") if (sel["method"] == m).any()}
+    if len(sel) and "train_seconds" in sel:
+        out["seconds_300"] = float(sel["train_seconds"].iloc[0])
+    return out
+
+
 def cmd_summary(args) -> None:
     from factvae.config import MIN_DELTA, MIN_EPOCHS, PATIENCE
 
@@ -137,11 +155,13 @@ def cmd_summary(args) -> None:
                          "ari_leiden_full": last["ari_leiden"], "ari_kmeans_full": last["ari_kmeans"],
                          "full_epochs": int(last["epoch"]),
                          "seconds_stop": float(c.loc[c["epoch"] == e, "seconds"].iloc[0]),
-                         "seconds_full": float(c["seconds"].iloc[-1])})
+                         "seconds_full": float(c["seconds"].iloc[-1]),
+                         "stopped": bool(e < len(c)), **reference_300(name, seed)})
     df = pd.DataFrame(rows)
     df.to_csv(OUT / "stopping_summary.csv", index=False)
     pd.set_option("display.width", 200)
-    cols = ["stop_epoch", "ari_leiden_stop", "ari_leiden_full", "ari_kmeans_stop", "ari_kmeans_full"]
+    cols = ["stop_epoch", "ari_leiden_stop", "ari_leiden_300", "ari_kmeans_stop", "ari_kmeans_300"]
+    cols = [c for c in cols if c in df]
     print(df.groupby(["precision", "rule", "dataset"])[cols].agg(["mean", "std"]).round(3))
 
 

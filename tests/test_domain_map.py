@@ -42,13 +42,19 @@ def test_palette_is_colour_blind_safe_to_10_and_distinct_to_30():
 
     rgb = np.array([to_rgb(c) for c in _palette(30)])
     assert min_delta_e(rgb) > 12
-    # Machado et al. (2009) deuteranopia, on linear RGB
-    deut = np.array([[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
-                     [-0.011820, 0.042940, 0.968881]])
+    # Machado et al. (2009) simulations at severity 1, on linear RGB: the three kinds claimed
+    machado = {
+        "protanopia": [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                       [-0.003882, -0.048116, 1.051998]],
+        "deuteranopia": [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                         [-0.011820, 0.042940, 0.968881]],
+        "tritanopia": [[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602],
+                       [0.004733, 0.691367, 0.303900]]}
     lin = np.where(rgb[:10] <= 0.04045, rgb[:10] / 12.92, ((rgb[:10] + 0.055) / 1.055) ** 2.4)
-    sim = np.clip(lin @ deut.T, 0, 1)
-    sim = np.where(sim <= 0.0031308, sim * 12.92, 1.055 * sim ** (1 / 2.4) - 0.055)
-    assert min_delta_e(sim) > 10
+    for kind, matrix in machado.items():
+        sim = np.clip(lin @ np.array(matrix).T, 0, 1)
+        sim = np.where(sim <= 0.0031308, sim * 12.92, 1.055 * sim ** (1 / 2.4) - 0.055)
+        assert min_delta_e(sim) > 10, kind
 
 
 @pytest.mark.gui
@@ -87,7 +93,7 @@ def test_grid_without_image_fills_the_tissue(make_napari_viewer, qtbot, tmp_path
     shows = diff.min(1) <= 30
     coverage = shows[tissue].mean()
     assert tissue.sum() > 0.3 * h * w  # the view fits the tissue
-    assert coverage >= 0.6, coverage
+    assert coverage >= 0.99, coverage  # 99.6 % measured (docs/benchmarks.md 5)
     codes = grid.obs["factvae_domain"].cat.codes.to_numpy()
     right = (diff.argmin(1) == codes[nearest]) & shows
     assert right[tissue].mean() > 0.95  # each region in its own domain's colour

@@ -143,8 +143,17 @@ def test_domains_with_each_method(trained, method):
     dom = trained.obs["factvae_domain"]
     assert rec["reached"] == 4 and rec["method"] == method and dom.cat.categories.size == 4
     assert adjusted_rand_score(trained.obs["domain"], dom) > 0.4
+    before = trained.obs["factvae_domain"].cat.codes.to_numpy()
     refined = find_domains(trained, n_domains=4, method=method, refine=1)
     assert refined["refine"] == 1
+    after = trained.obs["factvae_domain"].cat.codes.to_numpy()
+    # the refinement changed labels, and exactly as one majority round of the spatial
+    # neighbours changes the unrefined ones (labels are renumbered by size: compare partitions)
+    from factvae.neighbors import spatial_neighbor_index
+
+    nbr = spatial_neighbor_index(np.asarray(trained.obsm["spatial"]), 6)
+    assert adjusted_rand_score(before, after) < 1.0
+    assert adjusted_rand_score(refine_labels(before, nbr, 1), after) == 1.0
 
 
 def test_suggested_number_of_domains_on_separated_groups():
