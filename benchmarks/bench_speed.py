@@ -15,7 +15,7 @@ peak allocated GPU memory on CUDA). The sparse loop is timed over whole epochs o
     python benchmarks/bench_speed.py --impl sparse baseline --baseline-src /tmp/before/src
     python benchmarks/bench_speed.py --device cuda         # on a GPU machine
 
-Results: benchmarks/results/speed.csv (appended) and one line per run on stdout.
+Results: benchmarks/results/speed.csv (a row added per run) and one line per run on stdout.
 """
 
 from __future__ import annotations
@@ -223,9 +223,30 @@ def main():
                 rec = json.loads(line[7:])
                 rec["impl"] = impl
             print(json.dumps(rec), flush=True)
-            import pandas as pd
+            append_row(results, rec)
 
-            pd.DataFrame([rec]).to_csv(results, mode="a", header=not results.exists(), index=False)
+
+def append_row(path: Path, rec: dict) -> None:
+    """Add one result to a CSV, rewriting it with the union of the columns (a new column in a
+    later run must not leave rows longer than the header)."""
+    import pandas as pd
+
+    old = read_rows(path) if path.exists() else pd.DataFrame()
+    pd.concat([old, pd.DataFrame([rec])], ignore_index=True).to_csv(path, index=False)
+
+
+def read_rows(path: Path):
+    """A results CSV, also one written before `append_row` (rows longer than its header)."""
+    import csv
+
+    import pandas as pd
+
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    header, body = rows[0], rows[1:]
+    width = max(len(r) for r in rows)
+    header = header + [f"extra_{i}" for i in range(len(header), width)]
+    return pd.DataFrame([r + [""] * (width - len(r)) for r in body], columns=header)
 
 
 if __name__ == "__main__":
