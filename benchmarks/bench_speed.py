@@ -77,7 +77,8 @@ def load(n, p):
     return rna, atac, f["gi"], f["pj"]
 
 
-def run_one(n, p, impl, device, max_steps, threads, epochs=1, spatial=None):
+def run_one(n, p, impl, device, max_steps, threads, epochs=1, spatial=None,
+            precision="float32"):
     """Train in this process; print a JSON line with timings and peak memory."""
     import torch
 
@@ -101,6 +102,8 @@ def run_one(n, p, impl, device, max_steps, threads, epochs=1, spatial=None):
         extra = {"spatial": spatial, "spatial_neighbors": 8}
         cfg = cfg.updated(spatial=True, spatial_design=spatial)
     module = FactVAEModule(N_INPUT, N_GENES, N_INPUT, p, dispersion=cfg.dispersion, **extra)
+    if precision == "bfloat16":  # the decoders' spots x features products (FactVAEConfig)
+        module.rna.decoder.matmul_dtype = module.atac.decoder.matmul_dtype = torch.bfloat16
     data = TrainingData(x_rna, x_atac, rna, atac, ls_rna, ls_atac, gi, pj)
     if spatial:
         from factvae.neighbors import spatial_neighbor_index
@@ -171,7 +174,7 @@ def run_one(n, p, impl, device, max_steps, threads, epochs=1, spatial=None):
            "extrapolated": not whole_epochs and steps < n_steps, "peak_rss_gb": peak_gb,
            "whole_epochs": whole_epochs, "torch": torch.__version__,
            "source": str(Path(factvae.__file__).parents[1]), "dispersion": cfg.dispersion,
-           "spatial": spatial or "off"}
+           "spatial": spatial or "off", "precision": precision}
     if dev.type == "cuda":
         out["peak_gpu_gb"] = torch.cuda.max_memory_allocated() / 1024 ** 3
         out["gpu"] = torch.cuda.get_device_name()
@@ -189,6 +192,8 @@ def main():
     p.add_argument("--spatial", choices=["attention", "aggregate", "smooth"],
                    help="time the spatial mode with this design (sparse only)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--precision", default="float32", choices=["float32", "bfloat16"],
+                   help="the decoders' spots x features products (sparse loop)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--max-steps", type=int, default=400, help="steps timed per run (sparse)")
     p.add_argument("--dense-max-steps", type=int, default=12, help="steps timed per dense run")
@@ -197,7 +202,7 @@ def main():
     if args.child:
         n, pk, impl, steps = args.child
         return run_one(int(n), int(pk), impl, args.device, int(steps), args.threads, args.epochs,
-                       args.spatial)
+                       args.spatial, args.precision)
     results = ROOT / "benchmarks" / "results" / "speed.csv"
     for size in args.sizes:
         n, pk = (int(v) for v in size.split("x"))
@@ -211,6 +216,7 @@ def main():
                 env["PYTHONPATH"] = os.pathsep.join([args.baseline_src, env.get("PYTHONPATH", "")])
             proc = subprocess.run([sys.executable, __file__, "--device", args.device, "--threads",
                                    str(args.threads), "--epochs", str(args.epochs),
+                                   "--precision", args.precision,
                                    *(["--spatial", args.spatial] if args.spatial else []), "--child",
                                    str(n), str(pk), "sparse" if impl == "baseline" else impl,
                                    str(steps)], capture_output=True, text=True, env=env)

@@ -137,8 +137,10 @@ def cmd_summary(args) -> None:
 
     curves = pd.concat([pd.read_csv(f) for f in sorted(OUT.glob("stopping_curves*.csv"))],
                        ignore_index=True)
-    rules = [(PATIENCE, MIN_DELTA, MIN_EPOCHS), (5, 1e-3, 20), (20, 1e-3, 20), (10, 1e-4, 20),
-             (10, 3e-3, 20)]
+    rules = [(PATIENCE, MIN_DELTA, MIN_EPOCHS)] + [
+        r for r in [(10, 1e-3, 20), (10, 3e-3, 20), (10, 5e-3, 20), (5, 5e-3, 20),
+                    (10, 1e-2, 20), (5, 1e-2, 20), (20, 5e-3, 20)]
+        if r != (PATIENCE, MIN_DELTA, MIN_EPOCHS)]
     rows = []
     for (name, seed, precision), c in curves.groupby(["dataset", "seed", "precision"]):
         c = c.sort_values("epoch")
