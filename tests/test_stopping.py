@@ -1,7 +1,6 @@
 """Training as long as the data need: the stopping rule, the held-out spots, resuming a stopped
 run, and domain previews that never change training."""
 
-import numpy as np
 import pytest
 import torch
 

@@ -653,7 +653,6 @@ def cmd_train(args, *, picture: bool = False) -> int:
 
 
 def _train_command(args, *, picture: bool = False) -> int:
-    from .io import write_h5mu
     from .plotting import plot_domains
 
     # an untrained model is not a result (with --resume, --epochs is the total: checked on load)

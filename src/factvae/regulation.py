@@ -18,7 +18,7 @@ from . import regulation_null as null
 from . import regulation_scores as rs
 from .errors import FactVAEInputError
 from .genome import peak_coordinates
-from .keys import DOMAIN_KEY, EMBEDDING_KEY, FEATURE_KEY, LSE_KEY, REGULATION_KEY
+from .keys import DOMAIN_KEY, EMBEDDING_KEY, FEATURE_KEY, REGULATION_KEY
 from .prior import PRIOR_PAIRS_KEY, gene_intervals
 from .regulation_null import bh_qvalues  # noqa: F401  (re-exported: older code imports it here)
 
@@ -202,7 +202,7 @@ def infer_regulation(mdata, genes=None, *, score: str = DEFAULT_SCORE, window: i
     if domain is not None:  # (no None in params: h5 files cannot hold it)
         params.update(domain=str(domain), groupby=groupby)
     ctx = _Context(mdata, gemb, pemb, modelled, peak_ok, spots, peaks, seed, n_background)
-    values, z, pval = _SCORERS[score](ctx, cand, gpos, ppos, trained, params)
+    values, z, pval = _SCORERS[score](ctx, cand, gpos, ppos, params)
     pval = np.where(trained, np.nan, pval)
     z = np.where(trained, np.nan, z)
     table = pd.DataFrame({
@@ -283,7 +283,7 @@ def _by_gene(gpos):
     return np.split(order, bounds)
 
 
-def _correlation_scores(ctx, cand, gpos, ppos, params, raw=False):
+def _correlation_scores(ctx, gpos, ppos, params, raw=False):
     """Correlation of each pair and of each pair's gene with the pair's matched peaks."""
     bg = ctx.matched(ppos, params) if len(ppos) else np.zeros((0, 2), np.int64)
     r = np.zeros(len(ppos))
@@ -317,7 +317,7 @@ def _metacell_correlation(ctx, params):
     return lambda g, peaks: P[:, peaks].T @ G[:, g]
 
 
-def _score_paper(ctx, cand, gpos, ppos, trained, params):
+def _score_paper(ctx, cand, gpos, ppos, params):
     s = rs.cosine(ctx.gemb, ctx.pemb, gpos, ppos) if len(ppos) else np.zeros(0)
     genes_m, peaks_m = np.flatnonzero(ctx.modelled), np.flatnonzero(ctx.peak_ok)
     prior = ctx.mdata.uns.get(PRIOR_PAIRS_KEY)
@@ -336,12 +336,12 @@ def _score_paper(ctx, cand, gpos, ppos, trained, params):
     return s, z, null.empirical_upper(s, bg)
 
 
-def _score_correlation(ctx, cand, gpos, ppos, trained, params):
-    return _correlation_scores(ctx, cand, gpos, ppos, params)
+def _score_correlation(ctx, cand, gpos, ppos, params):
+    return _correlation_scores(ctx, gpos, ppos, params)
 
 
-def _score_raw_correlation(ctx, cand, gpos, ppos, trained, params):
-    return _correlation_scores(ctx, cand, gpos, ppos, params, raw=True)
+def _score_raw_correlation(ctx, cand, gpos, ppos, params):
+    return _correlation_scores(ctx, gpos, ppos, params, raw=True)
 
 
 def _abc(ctx, cand, gpos, ppos, params):
@@ -355,21 +355,21 @@ def _abc(ctx, cand, gpos, ppos, params):
     return rs.share_of_gene(value, codes)
 
 
-def _score_abc(ctx, cand, gpos, ppos, trained, params):
+def _score_abc(ctx, cand, gpos, ppos, params):
     params["null"] = "none: ABC is a ranking score (Fulco et al. 2019 call links >= 0.02)"
     nan = np.full(len(ppos), np.nan)
     return _abc(ctx, cand, gpos, ppos, params), nan, nan
 
 
-def _score_contact_correlation(ctx, cand, gpos, ppos, trained, params):
-    r, z, p = _correlation_scores(ctx, cand, gpos, ppos, params)
+def _score_contact_correlation(ctx, cand, gpos, ppos, params):
+    r, z, p = _correlation_scores(ctx, gpos, ppos, params)
     params["null"] += " (of the correlation)"
     params.update(contact=f"power law, d >= {rs.ABC_MIN_DISTANCE} bp (ABC's)",
                   correlation_weight=rs.CORRELATION_WEIGHT)
     return rs.contact_correlation(cand["tss_distance"].to_numpy(), r), z, p
 
 
-def _score_distance(ctx, cand, gpos, ppos, trained, params):
+def _score_distance(ctx, cand, gpos, ppos, params):
     params.update(null="none: distance is the baseline ranking",
                   contact=f"power law, d >= {rs.ABC_MIN_DISTANCE} bp (ABC's)")
     nan = np.full(len(ppos), np.nan)
