@@ -118,6 +118,12 @@ def test_cli_says_when_it_stopped_and_previews(prepared, tmp_path, capsys):
                  "--preview-every", "2", "--out", str(out)]) == 0
     err = capsys.readouterr().err
     assert "stopped early" in err and "preview at epoch 2: 3 domains" in err
+    # what it will cost, said before most of the work; what each stage took, said last
+    assert err.index("s per epoch: at most") < err.index("preview at epoch 2")
+    assert "early stopping watches 23 held-out spots" in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("factvae: done in") and all(
+        f"{stage} " in last for stage in ("load", "preprocess", "train", "domains", "write"))
     assert main(["run", "--mudata", str(src), "--epochs", "3", "--no-early-stop", "--latent", "8",
                  "--threads", "1", "--n-domains", "3", "--out", str(tmp_path / "r2.h5mu")]) == 0
     assert "trained 3 epochs" in capsys.readouterr().err
