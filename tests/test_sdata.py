@@ -361,3 +361,14 @@ def test_rgb_images_have_named_channels(store, tmp_path):
     named = Image2DModel.parse(np.zeros((3, 8, 8), np.uint8), dims=("c", "y", "x"),
                                c_coords=["dapi", "cd3", "cd8"])
     assert list(_named_channels(named).coords["c"].values) == ["dapi", "cd3", "cd8"]
+
+
+def test_a_damaged_element_is_named(store, tmp_path):
+    _, path = store
+    copy = _copy(store, tmp_path, "broken.zarr")
+    meta = next(p for p in sorted((copy / "tables" / "rna").rglob("*"))
+                if p.name in ("zarr.json", ".zattrs"))
+    meta.write_text("{ not json")
+    with pytest.raises(FactVAEInputError, match="the element tables/rna is damaged") as err:
+        factvae.load_paired(sdata=copy)
+    assert "broken.zarr" in str(err.value) and "upgrade" not in str(err.value)

@@ -77,9 +77,39 @@ def open_store(path: str | Path, field: str = "sdata"):
             warnings.simplefilter("ignore")
             return sd.read_zarr(p)
     except Exception as err:  # noqa: BLE001 - zarr/ome-zarr raise many types
+        broken = damaged_element(p)
+        if broken is not None:
+            where, why = broken
+            raise FactVAEInputError(f"the element {where} is damaged ({why}); the rest of the "
+                                    "store may be fine.", file=str(p), field=where,
+                                    fix="restore that element from a backup or the original "
+                                        "data, or remove it (and its table) from the store.") from None
         raise FactVAEInputError(f"cannot be read as SpatialData ({type(err).__name__}: {err}).",
                                 file=str(p), field=field,
                                 fix="re-write it with spatialdata >= 0.4.") from None
+
+
+def damaged_element(store: Path) -> tuple[str, str] | None:
+    """The first element of a store whose zarr metadata is unreadable JSON: ('tables/rna',
+    why), or None. (Missing chunk files are not looked for: zarr leaves out chunks that hold
+    only the fill value, so a missing chunk is not damage by itself.)"""
+    import json
+
+    for kind in ("tables", "images", "labels", "shapes", "points"):
+        folder = store / kind
+        if not folder.is_dir():
+            continue
+        for element in sorted(folder.iterdir()):
+            if not element.is_dir():
+                continue
+            for meta in sorted(element.rglob("*")):
+                if meta.name not in ("zarr.json", ".zattrs", ".zgroup", ".zarray"):
+                    continue
+                try:
+                    json.loads(meta.read_text())
+                except (OSError, ValueError) as err:
+                    return f"{kind}/{element.name}", f"{meta.relative_to(store)}: {err}"
+    return None
 
 
 def _attrs(table, name, file):
