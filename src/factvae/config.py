@@ -24,7 +24,7 @@ def _option(default, help: str, *, flag: str, label: str | None = None, minimum=
 # the stopping rule (docs/benchmarks.md 4d): the held-out ELBO must fall by more than MIN_DELTA of
 # itself within PATIENCE epochs, and no run stops before MIN_EPOCHS
 PATIENCE = 10
-MIN_DELTA = 1e-3
+MIN_DELTA = 5e-3
 MIN_EPOCHS = 20
 MIN_VALIDATION_SPOTS = 20  # fewer held-out spots than this: no early stopping (too noisy)
 
@@ -225,7 +225,7 @@ class FactVAEConfig:
                 bad(name, v, "a whole number of at least 1", f"use e.g. {getattr(FactVAEConfig, name)}.")
         if not (isinstance(self.min_delta, (int, float)) and math.isfinite(self.min_delta)
                 and self.min_delta >= 0):
-            bad("min_delta", self.min_delta, "a finite number of at least 0", "use e.g. 0.001.")
+            bad("min_delta", self.min_delta, "a finite number of at least 0", "use e.g. 0.005.")
         if self.precision not in ("auto", "float32", "bfloat16"):
             bad("precision", self.precision, "'auto', 'float32' or 'bfloat16'", "use 'auto'.")
         if self.dispersion not in ("paper", "feature"):
