@@ -112,6 +112,7 @@ def run_one(n, p, impl, device, max_steps, threads, epochs=1, spatial=None,
         grid = np.stack(np.meshgrid(np.arange(side), np.arange(side)), -1).reshape(-1, 2)[:n]
         data.neighbors = spatial_neighbor_index(grid.astype(float), 8)
     trainer = Trainer(module, data, cfg, dev)
+    trainer.source  # the data on the device, as the first training step makes them
     n_steps = max(1, n // cfg.batch_size)
     steps = min(n_steps, max_steps)
     perm = np.random.default_rng(0).permutation(n)
