@@ -197,7 +197,10 @@ def test_model_options_are_generated_from_the_config():
         assert defaults[o.dest] == (o.default if o.run_level else None), o.flag
     args = parser.parse_args(["run", "--out", "x.h5mu", "--no-ssa", "--spatial", "off",
                               "--latent", "12", "--dispersion", "feature", "--lr-ssa", "0.001"])
+    # the run's own settings (seed, early stopping, patience, precision) always come along
     assert _given_model_params(args) == {"ssa": False, "spatial": False, "n_latent": 12,
-                                         "dispersion": "feature", "lr_ssa": 0.001, "seed": 0}
+                                         "dispersion": "feature", "lr_ssa": 0.001, "seed": 0,
+                                         "early_stopping": True, "patience": 10,
+                                         "precision": "auto"}
     config = FactVAEConfig().updated(**_given_model_params(args))
     assert (config.ssa, config.spatial, config.n_latent) == (False, False, 12)

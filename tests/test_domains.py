@@ -15,8 +15,9 @@ def test_target_number_of_domains_recovers_the_truth(trained):
     assert rec["reached"] == 4 and rec["exact"] and dom.cat.categories.size == 4
     assert len(trained.uns["factvae_domain_colors"]) == 4
     # 300 spots: most lie within a spot or two of a boundary, where the simulator mixes domains;
-    # measured 0.57 (random labels: ~0)
-    assert adjusted_rand_score(trained.obs["domain"], dom) > 0.45
+    # since 2026-12 its spot-level enhancer programs add expression that no domain explains:
+    # measured 0.42 (bfloat16) and 0.39 (float32) on this tissue (0.57 before; random labels ~0)
+    assert adjusted_rand_score(trained.obs["domain"], dom) > 0.35
     assert trained.uns["factvae_domain"]["params"]["resolution"] == rec["resolution"]
 
 

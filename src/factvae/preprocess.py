@@ -112,7 +112,9 @@ def log_normalize(X, target_sum: float = 1e4) -> sp.csr_matrix:
     import anndata as ad
     import scanpy as sc
 
-    norm = sc.pp.normalize_total(ad.AnnData(X), target_sum=target_sum, inplace=False)["X"]
+    with warnings.catch_warnings():  # a spot without counts stays all zeros: nothing to say
+        warnings.filterwarnings("ignore", message="Some cells have zero counts")
+        norm = sc.pp.normalize_total(ad.AnnData(X), target_sum=target_sum, inplace=False)["X"]
     norm = sp.csr_matrix(norm, dtype=np.float32)
     norm.data = np.log1p(norm.data)
     return norm
