@@ -220,6 +220,10 @@ class TrainWidget(Container):
         self.plot.redraw()
         word = "Cancelled; kept" if model.cancelled else "Trained"
         self.status.value = f"{word} {model.epochs_done} epochs ({model.train_seconds:.0f} s)."
+        if model.stopped_early and not model.cancelled:
+            self.progress.value = 1000  # done: the rule ended it before the last epoch asked
+            self.status.value += (f" Stopped early: the held-out ELBO has not improved since "
+                                  f"epoch {model.trainer.stopping.best_epoch}.")
         show_info(self.status.value)
 
     def _failed(self, error):
