@@ -117,7 +117,8 @@ class RegulationWidget(Container):
             return
         name = str(table["gene"].iloc[0])
         g = gene_intervals(self.mdata).loc[name]
-        peaks = peak_coordinates(self.mdata.mod["atac"].var).loc[table["peak"]]
+        # only the table's peaks: parsing every peak name would stall the GUI thread
+        peaks = peak_coordinates(self.mdata.mod["atac"].var.loc[table["peak"]])
         gene = {"name": name, "chrom": g["chrom"], "start": g["start"], "end": g["end"],
                 "strand": g["strand"], "tss": table["tss"].iloc[0]}
         self.locus.show_links(table, gene, peaks["start"].to_numpy(), peaks["end"].to_numpy(),

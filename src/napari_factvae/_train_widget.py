@@ -34,6 +34,11 @@ def train_job(mdata, params: dict, epochs: int, device: str, cancel: threading.E
     return mdata, model, results, (spot_layers(mdata) if mdata is not given else None)
 
 
+def _preview_record(preview: dict) -> dict:
+    """The domain parameters of a preview, marked as one (so a later preview may replace it)."""
+    return {**preview["record"], "preview_epoch": int(preview["epoch"])}
+
+
 def load_model_job(path, mdata, device: str):
     """Worker: read a model file and compute its results (stored on the main thread)."""
     from factvae.model import FactVAE
@@ -190,8 +195,7 @@ class TrainWidget(Container):
             # the preview's spots are the prepared MuData's: place them on the shown ones
             pos = pd.Index(self.model.mdata.obs_names).get_indexer(self.mdata.obs_names)
             labels = np.where(pos >= 0, np.asarray(preview["labels"])[np.maximum(pos, 0)], -1)
-            record = {**preview["record"], "preview_epoch": int(preview["epoch"])}
-            _dataset.dataset_of(self.mdata).store_domains(labels, record)
+            _dataset.dataset_of(self.mdata).store_domains(labels, _preview_record(preview))
             from . import _domain_map
 
             spots = _session.spots_layer(self.viewer, self.mdata)
@@ -206,9 +210,8 @@ class TrainWidget(Container):
         if mdata is not self.mdata:
             dataset.replace(mdata)
             if self.paint_previews and self.last_preview is not None:  # keep what was shown
-                record = {**self.last_preview["record"],
-                          "preview_epoch": int(self.last_preview["epoch"])}
-                dataset.store_domains(self.last_preview["labels"], record)
+                dataset.store_domains(self.last_preview["labels"],
+                                      _preview_record(self.last_preview))
         dataset.store_results(model, results)
         self.model = model
         if mdata is not self.mdata:  # preprocessing made a new (filtered) object: show it in
