@@ -53,7 +53,7 @@ def child(n: int, k: int, seed: int, out: str):
     import pandas as pd
     from sklearn.metrics import adjusted_rand_score
 
-    from factvae.domains import find_domains
+    from factvae.tl._domains import find_domains
 
     warnings.filterwarnings("ignore")
     X, y, xy = embedding(n, seed)

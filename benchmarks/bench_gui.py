@@ -260,8 +260,8 @@ def files_section(app, viewer, out):
     ops["save model (Train widget)"] = stall_until(app, w.save_model, lambda: w.save_button.enabled)
     ops["load model (Train widget)"] = stall_until(app, w.load_model, lambda: w.load_button.enabled)
     # the same work on the GUI thread, as the widgets did before 2026-11, for comparison
-    from factvae.io import write_h5mu
-    from factvae.model import FactVAE
+    from factvae.io._write import write_h5mu
+    from factvae.model._model import FactVAE
 
     ops["before: save .h5mu on the GUI thread"] = stall(
         app, lambda: write_h5mu(mdata, folder / "again.h5mu", overwrite=True))
@@ -293,7 +293,7 @@ def big_image_store(side: int = 30_000) -> Path:
     from spatialdata.models import Image2DModel
 
     import factvae
-    from factvae.sdata import to_spatialdata
+    from factvae.io._spatialdata_write import to_spatialdata
 
     m = factvae.simulate(n_spots=5000, n_genes=50, n_peaks=200, n_domains=6, image_size=200)
     xy = m.obsm["spatial"] - m.obsm["spatial"].min(axis=0)
@@ -323,7 +323,7 @@ def image_section(app, viewer, out):
     """3. a 30,000 x 30,000 RGB image: open (cold: pyramid built; warm: cached), pan."""
     import shutil
 
-    from factvae.images import cache_dir
+    from factvae.io._images import cache_dir
     t0 = time.perf_counter()
     path = big_image_store()
     res = {"store_made_s": round(time.perf_counter() - t0, 1)}

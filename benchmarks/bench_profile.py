@@ -46,8 +46,10 @@ def profile(n, p, threads, precision, steps=6):
     from torch.profiler import profile as torch_profile
 
     from factvae.config import FactVAEConfig
-    from factvae.module import FactVAEModule
-    from factvae.trainer import Trainer, TrainingData, tune_cpu_allocator
+    from factvae.model._module import FactVAEModule
+    from factvae.model._trainer import Trainer
+    from factvae.model._data import TrainingData
+    from factvae.model._device import tune_cpu_allocator
 
     torch.set_num_threads(threads)
     if not bs.data_path(n, p).exists():

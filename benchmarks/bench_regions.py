@@ -29,7 +29,7 @@ def main():
     parser.add_argument("--sizes", nargs="+", default=["1500x1000x8000", "10000x2000x100000"])
     args = parser.parse_args()
     import factvae
-    from factvae.regions import KINDS, region_markers
+    from factvae.tl._regions import KINDS, region_markers
     from shapely.geometry import MultiPoint
 
     out = {}

@@ -33,7 +33,7 @@ from scipy import stats
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 import factvae
-from factvae.regulation import SCORES
+from factvae.tl._regulation import SCORES
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("FACTVAE_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -187,7 +187,7 @@ def abc_reference(pairs) -> np.ndarray:
 
 
 def evaluate_k562(m, seed) -> list[dict]:
-    from factvae.genome import peak_coordinates
+    from factvae.pp._genome import peak_coordinates
 
     pairs = k562_pairs(m)
     peaks = peak_coordinates(m.mod["atac"].var)

@@ -195,7 +195,7 @@ def baselines(m):
 
     X_rna = sc.pp.pca(rna.layers[LOGNORM_KEY][:, rna.var["highly_variable"].to_numpy()],
                       n_comps=30, random_state=0)
-    from factvae.preprocess import tfidf
+    from factvae.pp._preprocess import tfidf
     from sklearn.utils.extmath import randomized_svd
 
     U, S, _ = randomized_svd(tfidf(m.mod["atac"].X), 31, random_state=0)
@@ -211,7 +211,7 @@ def scores(y, pred):
 
 
 def evaluate_embedding(X, y, k, coords, nbr, methods, refine_options):
-    from factvae.domains import cluster
+    from factvae.tl._cluster import cluster
 
     rows = []
     for method in methods:
@@ -229,7 +229,7 @@ def evaluate_embedding(X, y, k, coords, nbr, methods, refine_options):
 
 
 def cmd_evaluate(args) -> None:
-    from factvae.neighbors import bilateral_mean, spatial_neighbor_index
+    from factvae.tl._graph import bilateral_mean, spatial_neighbor_index
 
     warnings.filterwarnings("ignore")
     for d in args.datasets:

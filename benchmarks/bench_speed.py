@@ -84,9 +84,10 @@ def run_one(n, p, impl, device, max_steps, threads, epochs=1, spatial=None,
 
     import factvae
     from factvae.config import FactVAEConfig
-    from factvae.module import FactVAEModule, kl_normal
-    from factvae.trainer import Trainer, TrainingData
-    from factvae.zinb import zinb_log_prob
+    from factvae.model._module import FactVAEModule, kl_normal
+    from factvae.model._trainer import Trainer
+    from factvae.model._data import TrainingData
+    from factvae.model._zinb import zinb_log_prob
 
     torch.set_num_threads(threads)
     rna, atac, gi, pj = load(n, p)
@@ -106,7 +107,7 @@ def run_one(n, p, impl, device, max_steps, threads, epochs=1, spatial=None,
         module.rna.decoder.matmul_dtype = module.atac.decoder.matmul_dtype = torch.bfloat16
     data = TrainingData(x_rna, x_atac, rna, atac, ls_rna, ls_atac, gi, pj)
     if spatial:
-        from factvae.neighbors import spatial_neighbor_index
+        from factvae.tl._graph import spatial_neighbor_index
 
         side = int(np.ceil(np.sqrt(n)))
         grid = np.stack(np.meshgrid(np.arange(side), np.arange(side)), -1).reshape(-1, 2)[:n]

@@ -51,7 +51,7 @@ def dataset(name: str):
 def ari_of(model, m, k) -> dict:
     from sklearn.metrics import adjusted_rand_score
 
-    from factvae.domains import cluster
+    from factvae.tl._cluster import cluster
 
     coords = np.asarray(m.obsm["spatial"]) if "spatial" in m.obsm else None
     X = np.concatenate([model._codes("atac")[0], model._codes("rna")[0]], axis=1)
@@ -106,7 +106,7 @@ def cmd_curves(args) -> None:
 
 def stop_epoch(heldout: np.ndarray, patience: int, min_delta: float, min_epochs: int) -> int:
     """The epoch FactVAE's StoppingRule stops at on this curve (the last epoch if never)."""
-    from factvae.trainer import StoppingRule
+    from factvae.model._trainer import StoppingRule
 
     rule = StoppingRule(patience, min_delta, min_epochs)
     for epoch, loss in enumerate(heldout, start=1):

@@ -20,7 +20,7 @@ OUT = HERE / "images"
 def dbit_grid(path, n_domains=8, seed=0):
     """A 100 x 100 grid at a 20 um pitch cut to 9,215 spots, micrometre coordinates, no image,
     no spot diameter; Voronoi domains (`factvae.datasets.dbit_grid`, as the tests use)."""
-    from factvae.datasets import dbit_grid as grid
+    from factvae.datasets._simulate import dbit_grid as grid
 
     grid(n_domains, seed).write_h5ad(path)
 
@@ -28,7 +28,7 @@ def dbit_grid(path, n_domains=8, seed=0):
 def tissue_with_image(path):
     """The simulator at 2,187 spots, its image kept, spots half the pitch wide (as DBiT)."""
     import factvae
-    from factvae.datasets import PITCH_FULLRES
+    from factvae.datasets._simulate import PITCH_FULLRES
 
     m = factvae.simulate(n_spots=2187, n_domains=6, seed=3)
     lib = next(iter(m.uns["spatial"].values()))

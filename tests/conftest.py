@@ -24,7 +24,7 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def tiny_mdata():
     """A small simulated tissue, made once per session; tests must copy before changing it."""
-    from factvae.datasets import simulate
+    from factvae.datasets._simulate import simulate
 
     return simulate(n_spots=240, n_genes=150, n_peaks=900, n_domains=4, n_motifs=8,
                     image_size=300, seed=1)
@@ -44,7 +44,7 @@ def tiny_h5mu(tiny_mdata, tmp_path):
 
 @pytest.fixture
 def tiny_h5ad_pair(tiny_mdata, tmp_path):
-    from factvae.io import write_h5ad_pair
+    from factvae.io._write import write_h5ad_pair
 
     return write_h5ad_pair(tiny_mdata, tmp_path / "rna.h5ad", tmp_path / "atac.h5ad")
 

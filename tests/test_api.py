@@ -10,17 +10,42 @@ import factvae
 
 
 def test_namespaces_hold_the_engine_functions():
-    from factvae import domains, io, model, motifs
+    from factvae.io import _load
+    from factvae.model import _model
+    from factvae.pp import _preprocess
+    from factvae.tl import _domains, _motifs
 
-    pre = sys.modules["factvae.preprocess"]  # the attribute `factvae.preprocess` is the function
-    assert factvae.pp.preprocess is pre.preprocess is factvae.preprocess
-    assert factvae.pp.load_paired is io.load_paired is factvae.load_paired
-    assert factvae.tl.find_domains is domains.find_domains is factvae.find_domains
-    assert factvae.tl.train is model.train and factvae.tl.domain_motifs is motifs.domain_motifs
+    assert factvae.pp.preprocess is _preprocess.preprocess is factvae.preprocess
+    assert factvae.pp.load_paired is _load.load_paired is factvae.load_paired
+    assert factvae.io.load_paired is factvae.load_paired
+    assert factvae.tl.find_domains is _domains.find_domains is factvae.find_domains
+    assert factvae.tl.train is _model.train and factvae.tl.domain_motifs is _motifs.domain_motifs
+    assert factvae.get.spot_values is factvae.values.spot_values
     for name in factvae.tl.__all__:
         assert callable(getattr(factvae.tl, name)), name
     with pytest.raises(AttributeError):
         factvae.tl.nope
+
+
+@pytest.mark.parametrize("old, name, new", [
+    ("domains", "find_domains", "factvae.tl"), ("sdata", "read_sdata", "factvae.io"),
+    ("preprocess", "lsi", "factvae.pp"), ("trainer", "pick_device", "factvae.model"),
+    ("regulation_null", "bh_qvalues", "factvae.tl"), ("plotting", "plot_domains", "factvae.pl"),
+])
+def test_old_module_paths_still_import_with_a_warning_naming_the_new_home(old, name, new):
+    code = ("import warnings, importlib, factvae\n"
+            "with warnings.catch_warnings(record=True) as w:\n"
+            "    warnings.simplefilter('always')\n"
+            f"    m = importlib.import_module('factvae.{old}')\n"
+            f"    value = getattr(m, {name!r})\n"
+            "print(w[0].category.__name__, '|', w[0].message)\n"
+            f"print(value.__module__)\n"
+            "print(callable(factvae.preprocess))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("DeprecationWarning |") and f"import from {new}" in lines[0]
+    assert lines[1].startswith(new.rsplit(".", 1)[0] + ".")  # defined in the new package
+    assert lines[2] == "True"  # the function `factvae.preprocess` survives its old module path
 
 
 def test_tools_namespace_loads_torch_only_when_used():

@@ -26,7 +26,8 @@ print('imported', len({modules!r}))
 def engine_modules():
     names = ["factvae"]
     for info in pkgutil.walk_packages(factvae.__path__, "factvae."):
-        names.append(info.name)
+        if not info.name.endswith(".__main__"):  # `python -m factvae.cli` runs the command
+            names.append(info.name)
     return names
 
 

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from factvae.cli import EXIT_INPUT, main
+from factvae.cli import main
+from factvae.cli._messages import EXIT_INPUT
 
 from _pairs import make_pair, write_pair
 
@@ -186,7 +187,8 @@ def test_analysis_subcommands(trained_h5mu, tmp_path, capsys):
 
 def test_model_options_are_generated_from_the_config():
     """Every FactVAEConfig option with a flag is a CLI option, parsed to the config's values."""
-    from factvae.cli import _given_model_params, build_parser
+    from factvae.cli._checks import _given_model_params
+    from factvae.cli._parser import build_parser
     from factvae.config import FactVAEConfig
 
     parser = build_parser()

@@ -9,7 +9,7 @@ PITCH = 20.0  # micrometres, DBiT-like
 
 
 def dbit_grid(n_domains=8, seed=0):
-    from factvae.datasets import dbit_grid as grid
+    from factvae.datasets._simulate import dbit_grid as grid
 
     return grid(n_domains, seed, PITCH)
 
@@ -31,16 +31,16 @@ def test_palette_is_colour_blind_safe_to_10_and_distinct_to_30():
     from matplotlib.colors import to_rgb
     from skimage.color import deltaE_ciede2000, rgb2lab
 
-    from factvae.domains import _palette
+    from factvae.pl._palettes import palette
 
-    assert all(len(_palette(n)) == n for n in (1, 10, 30, 45))
+    assert all(len(palette(n)) == n for n in (1, 10, 30, 45))
 
     def min_delta_e(rgb):
         lab = rgb2lab(np.clip(rgb, 0, 1)[None])[0]
         d = deltaE_ciede2000(lab[:, None], lab[None, :])
         return d[~np.eye(len(rgb), dtype=bool)].min()
 
-    rgb = np.array([to_rgb(c) for c in _palette(30)])
+    rgb = np.array([to_rgb(c) for c in palette(30)])
     assert min_delta_e(rgb) > 12
     # Machado et al. (2009) simulations at severity 1, on linear RGB: the three kinds claimed
     machado = {
@@ -104,7 +104,7 @@ def test_grid_without_image_fills_the_tissue(make_napari_viewer, qtbot, tmp_path
 
 @pytest.fixture
 def domains_shown(make_napari_viewer, trained):
-    from factvae.domains import find_domains
+    from factvae.tl._domains import find_domains
     from napari_factvae._session import show_dataset
 
     find_domains(trained, n_domains=4)

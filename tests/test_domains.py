@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from factvae.domains import (domain_markers, expression_graph, find_domains, joint_graph,
-                             rename_domains)
+from factvae.tl._markers import domain_markers
+from factvae.tl._graph import expression_graph, joint_graph
+from factvae.tl._domains import find_domains, rename_domains
 from factvae.errors import FactVAEInputError
 
 
@@ -99,7 +100,7 @@ def test_umap_connectivities_equal_umap_and_handle_duplicated_spots():
     import scipy.sparse as sp
     from umap.umap_ import fuzzy_simplicial_set
 
-    from factvae.domains import knn, umap_connectivities
+    from factvae.tl._graph import knn, umap_connectivities
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 8)).astype(np.float32)
@@ -116,7 +117,7 @@ def test_umap_connectivities_equal_umap_and_handle_duplicated_spots():
 
 @pytest.mark.parametrize("flavor", ["igraph", "leidenalg"])
 def test_count_search_builds_the_graph_once_and_reaches_hard_counts(trained, flavor):
-    from factvae.domains import LeidenGraph, leiden_n
+    from factvae.tl._cluster import LeidenGraph, leiden_n
 
     graph = LeidenGraph(expression_graph(trained.obsm["X_factvae"]), flavor)
     for k in (2, 4, 9):

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from factvae.cli import EXIT_INPUT, main
+from factvae.cli import main
+from factvae.cli._messages import EXIT_INPUT
 
 FAST = ["--batch-size", "64", "--threads", "1", "--latent", "8"]
 
@@ -40,7 +41,7 @@ def test_read_only_folder_is_refused_before_training(tiny_h5mu, tmp_path, capsys
     """A folder the user may not write into: one line, before the data are read. Root may write
     anywhere (and CI runs as root), so the folder's permission is what os.access reports for an
     ordinary user; as an ordinary user the chmod alone makes it read-only."""
-    import factvae.cli as cli
+    import factvae.cli._commands as cli
 
     ro = tmp_path / "ro"
     ro.mkdir()
@@ -65,12 +66,12 @@ def test_read_only_folder_is_refused_before_training(tiny_h5mu, tmp_path, capsys
 
 def test_model_is_saved_first_and_a_failed_results_write_says_how_to_finish(
         tiny_h5mu, tmp_path, capsys, monkeypatch):
-    import factvae.io
+    import factvae.io._write
 
     def broken(*a, **k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(factvae.io, "write_h5mu", broken)
+    monkeypatch.setattr(factvae.io._write, "write_h5mu", broken)
     out = tmp_path / "res.h5mu"
     assert main(["train", "--mudata", str(tiny_h5mu), "--out", str(out), "--epochs", "2",
                  *FAST]) == EXIT_INPUT
@@ -90,7 +91,7 @@ def test_model_is_saved_first_and_a_failed_results_write_says_how_to_finish(
 
 def test_diverged_training_stops_with_one_clear_line_and_keeps_the_last_good_epoch(
         tiny_h5mu, tmp_path, capsys, monkeypatch):
-    from factvae.module import FactVAEModule
+    from factvae.model._module import FactVAEModule
 
     real = FactVAEModule.joint_loss
     calls = {"n": 0}
@@ -188,7 +189,8 @@ def test_results_write_with_pandas_future_string_dtype(tiny_h5mu, tmp_path):
 
 
 def test_resume_line_keeps_every_option_given():
-    from factvae.cli import _resume_command, build_parser
+    from factvae.cli._training import _resume_command
+    from factvae.cli._parser import build_parser
 
     argv = ["run", "--mudata", "in.h5mu", "--n-domains", "12", "--threads", "1", "--epochs", "300",
             "--out", "r.h5mu", "--resume", "old.pt"]
@@ -201,7 +203,7 @@ def test_resume_line_keeps_every_option_given():
 
 def test_a_second_run_writing_the_same_output_is_refused_up_front(tiny_h5mu, tmp_path, capsys,
                                                                    monkeypatch):
-    import factvae.cli as cli
+    import factvae.cli._commands as cli
 
     out = tmp_path / "res.h5mu"
 
@@ -267,7 +269,7 @@ except FactVAEInputError as err:
 
 def test_an_interrupted_results_write_names_what_this_run_wrote(tiny_h5mu, tmp_path, capsys,
                                                                 monkeypatch):
-    import factvae.cli as cli
+    import factvae.cli._commands as cli
 
     out = tmp_path / "res.h5mu"
     out.write_text("an earlier result")  # replaced in place with --overwrite
@@ -275,7 +277,7 @@ def test_an_interrupted_results_write_names_what_this_run_wrote(tiny_h5mu, tmp_p
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "_write_any", interrupted)
+    monkeypatch.setattr(cli, "write", interrupted)
     assert main(["train", "--mudata", str(tiny_h5mu), "--out", str(out), "--epochs", "1",
                  "--overwrite", *FAST]) == 130
     err = capsys.readouterr().err

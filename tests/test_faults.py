@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from factvae.cli import EXIT_INPUT, main
+from factvae.cli import main
+from factvae.cli._messages import EXIT_INPUT
 from factvae.errors import FactVAEDataWarning, FactVAEInputError
-from factvae.io import load_paired
+from factvae.io._load import load_paired
 
 from _pairs import make_pair, write_pair
 
@@ -43,7 +44,7 @@ def _refused(argv, capsys, *words, field=None):
 
 def _fake_result(tmp_path, coords=None, name="result.h5mu"):
     """A small file shaped like a trained result (an embedding in obsm), without training."""
-    from factvae.datasets import simulate
+    from factvae.datasets._simulate import simulate
 
     m = simulate(n_spots=80, n_genes=30, n_peaks=120, n_domains=3, n_motifs=4, image_size=100,
                  seed=3)
@@ -116,7 +117,7 @@ def test_domains_with_no_output_is_refused(tiny_h5mu, capsys):
 def test_failed_h5mu_write_leaves_no_partial_file(tiny, tmp_path, monkeypatch, exc):
     import mudata
 
-    from factvae.io import write_h5mu
+    from factvae.io._write import write_h5mu
 
     def half_written(self, filename, *a, **k):
         open(filename, "wb").write(b"half")
@@ -149,8 +150,8 @@ def test_disk_full_on_the_command_line_is_one_line(tmp_path, capsys, monkeypatch
 
 
 def test_failed_table_and_picture_writes_leave_nothing(tiny, tmp_path):
-    from factvae.io import write_atomically
-    from factvae.plotting import plot_domains
+    from factvae.io._write import write_atomically
+    from factvae.pl._plots import plot_domains
 
     def broken(tmp):
         open(tmp, "w").write("half")
@@ -241,8 +242,8 @@ def test_analysis_sizes_out_of_range(tiny_h5mu, tmp_path, capsys, command, opts,
 
 
 def test_library_refuses_the_same_sizes(trained):
-    from factvae.motifs import motif_deviations
-    from factvae.regulation import infer_regulation
+    from factvae.tl._motifs import motif_deviations
+    from factvae.tl._regulation import infer_regulation
 
     with pytest.raises(FactVAEInputError, match="at least 2"):
         motif_deviations(trained, n_backgrounds=1)
@@ -254,7 +255,7 @@ def test_library_refuses_the_same_sizes(trained):
 
 def test_augment_unknown_gene_or_peak_is_an_error_not_zeros(trained_h5mu, trained, tmp_path,
                                                               capsys):
-    from factvae.augment import gene_activity
+    from factvae.tl._augment import gene_activity
 
     table = tmp_path / "a.tsv"
     _refused(["augment", "--mudata", trained_h5mu, "--gene-activity", "NOPE", "--table", table],
@@ -374,7 +375,7 @@ def test_all_spots_at_one_position_with_spatial_options(tmp_path, capsys, flag):
 
 
 def test_peak_ending_before_its_start_is_refused(tmp_path, capsys):
-    from factvae.genome import peak_coordinates
+    from factvae.pp._genome import peak_coordinates
 
     rna, atac = make_pair()
     names = list(atac.var_names)
@@ -403,7 +404,7 @@ def test_16_bit_and_float_images_are_rescaled_not_white_or_black(tmp_path):
     import tifffile
     from PIL import Image
 
-    from factvae.spatial import read_image
+    from factvae.io._spatial import read_image
 
     ramp = np.arange(60 * 80).reshape(60, 80)
     images = {"grey16.png": lambda p: Image.fromarray((ramp % 4096).astype(np.uint16)).save(p),
@@ -467,7 +468,7 @@ def test_counts_layer_in_one_modality_says_which_lacks_it(tmp_path, capsys):
 
 
 def _cli_options(command):
-    from factvae.cli import build_parser
+    from factvae.cli._parser import build_parser
 
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     return {o for a in sub.choices[command]._actions for o in a.option_strings}
@@ -492,7 +493,7 @@ def test_check_rejects_what_run_rejects(tmp_path, capsys, case):
 
 
 def test_genome_index_is_not_written_beside_the_users_fasta(tmp_path, monkeypatch):
-    from factvae.motifs import peak_sequences
+    from factvae.tl._motifs import peak_sequences
 
     cache = tmp_path / "cache"
     monkeypatch.setenv("FACTVAE_CACHE", str(cache))
@@ -516,7 +517,7 @@ def test_genome_index_is_not_written_beside_the_users_fasta(tmp_path, monkeypatc
 
 
 def test_library_chatter_does_not_reach_the_user(tmp_path, capsys):
-    from factvae.cli import _one_line_warnings
+    from factvae.cli._messages import _one_line_warnings
 
     res = _fake_result(tmp_path)
     assert main(["domains", "--mudata", str(res), "--n-domains", "3", "--markers",
@@ -534,7 +535,7 @@ def test_library_chatter_does_not_reach_the_user(tmp_path, capsys):
 
 def test_squidpy_import_chatter_is_silenced():
     pytest.importorskip("squidpy")
-    script = ("from factvae.cli import _one_line_warnings; _one_line_warnings(); "
+    script = ("from factvae.cli._messages import _one_line_warnings; _one_line_warnings(); "
               "import squidpy")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=300)
@@ -557,7 +558,7 @@ def test_squidpy_import_chatter_is_silenced():
 def test_model_options_are_refused_before_loading_and_named_by_flag(tiny_h5mu, tmp_path, capsys,
                                                                       monkeypatch, opts, field,
                                                                       words):
-    import factvae.cli as cli
+    import factvae.cli._commands as cli
 
     def loaded(*a, **k):  # refused before any work: the data are never read
         raise AssertionError("the input was loaded before the options were checked")
@@ -633,8 +634,8 @@ def test_argument_checks(tiny_h5mu, tiny_h5ad_pair, tmp_path, capsys, argv, fiel
 
 
 def test_gene_without_linked_peaks_warns(trained):
-    from factvae.augment import gene_activity
-    from factvae.prior import PRIOR_PAIRS_KEY
+    from factvae.tl._augment import gene_activity
+    from factvae.pp._prior import PRIOR_PAIRS_KEY
 
     pairs = trained.uns[PRIOR_PAIRS_KEY]
     gene = pairs["gene"].iloc[0]

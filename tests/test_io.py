@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 from factvae.errors import FactVAEDataWarning, FactVAEInputError
-from factvae.io import load_paired
+from factvae.io._load import load_paired
 
 from _pairs import make_pair, write_pair
 
@@ -103,7 +103,7 @@ def test_empty_modality(tmp_path):
 
 
 def test_all_zero_after_filtering(tmp_path):
-    from factvae.preprocess import preprocess
+    from factvae.pp._preprocess import preprocess
 
     rna, atac = make_pair()
     atac.X = sp.csr_matrix(atac.shape, dtype=np.float32)
@@ -114,7 +114,7 @@ def test_all_zero_after_filtering(tmp_path):
 
 
 def test_unparseable_peak_names(tmp_path):
-    from factvae.prior import add_gene_peak_prior
+    from factvae.pp._prior import add_gene_peak_prior
 
     rna, atac = make_pair()
     atac.var_names = [f"peak{i}" for i in range(atac.n_vars)]
@@ -125,7 +125,7 @@ def test_unparseable_peak_names(tmp_path):
 
 
 def test_no_gene_coordinates_when_prior_requested(tmp_path):
-    from factvae.prior import add_gene_peak_prior
+    from factvae.pp._prior import add_gene_peak_prior
 
     rna, atac = make_pair()
     rna.var = pd.DataFrame(index=rna.var_names)
@@ -205,7 +205,7 @@ def test_non_spatial_data_loads_with_a_warning(tmp_path):
 
 
 def test_write_refuses_to_overwrite(tiny, tmp_path):
-    from factvae.io import write_h5mu
+    from factvae.io._write import write_h5mu
 
     path = tmp_path / "out.h5mu"
     path.write_text("precious")
@@ -231,7 +231,8 @@ def test_shared_e13_loads_with_image(shared_data):
 
 def test_a_result_saved_by_an_older_version_reopens_with_todays_keys(trained, tmp_path):
     """Files written before the `factvae_` prefixes: renamed on read, a user's own column kept."""
-    from factvae.io import load_paired, write_h5mu
+    from factvae.io._load import load_paired
+    from factvae.io._write import write_h5mu
 
     rna, atac = trained.mod["rna"], trained.mod["atac"]
     rna.layers["lognorm"] = rna.layers.pop("factvae_lognorm")
@@ -257,7 +258,8 @@ def test_a_result_saved_by_an_older_version_reopens_with_todays_keys(trained, tm
 def test_a_users_own_qc_columns_are_not_renamed_on_reading(tiny_mdata, tmp_path):
     """scanpy's QC writes obs['total_counts'] and obs['n_genes_by_counts']: an input file that
     FactVAE never preprocessed keeps them as they are."""
-    from factvae.io import load_paired, write_h5mu
+    from factvae.io._load import load_paired
+    from factvae.io._write import write_h5mu
 
     m = tiny_mdata.copy()
     m.mod["rna"].obs["total_counts"] = 1.0

@@ -6,8 +6,8 @@ import torch
 
 import factvae
 from factvae.errors import FactVAEInputError
-from factvae.model import FactVAE
-from factvae.module import cosine_matrix, regulatory_loss
+from factvae.model._model import FactVAE
+from factvae.model._module import cosine_matrix, regulatory_loss
 from _tissue import prepared_tissue
 
 FAST = dict(batch_size=64, device="cpu", n_threads=1)
@@ -179,7 +179,7 @@ def test_regulatory_loss_uses_only_known_pairs():
 
 
 def test_augmented_atac_on_demand(data):
-    from factvae.augment import augment_atac, iter_augmented_atac
+    from factvae.tl._augment import augment_atac, iter_augmented_atac
 
     model = factvae.train(data, epochs=2, **FAST)
     atac = data.mod["atac"]

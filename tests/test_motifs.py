@@ -6,8 +6,7 @@ import pytest
 import scipy.sparse as sp
 
 from factvae.errors import FactVAEInputError
-from factvae.motifs import (background_peaks, deviations, domain_motifs, motif_deviations,
-                            read_motif_matrix, scan_motifs)
+from factvae.tl._motifs import background_peaks, deviations, domain_motifs, motif_deviations, read_motif_matrix, scan_motifs
 
 
 def test_deviation_is_positive_where_motif_peaks_are_enriched():
@@ -54,7 +53,8 @@ def test_planted_domain_motifs_rank_on_top(trained):
 def test_a_motif_without_hits_goes_through_deviations_markers_and_domain_motifs(trained):
     """A motif that matches no peak has no deviation: every table names only the kept motifs
     (before, the markers paired the kept z-scores with the full name list and failed)."""
-    from factvae.domains import domain_markers, find_domains
+    from factvae.tl._markers import domain_markers
+    from factvae.tl._domains import find_domains
 
     atac = trained.mod["atac"]
     M = sp.lil_matrix(atac.varm["motif"])

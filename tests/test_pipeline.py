@@ -28,7 +28,7 @@ def test_a_missing_annotation_is_an_error_unless_the_prior_is_off(tiny):
 
 
 def test_default_threads_leave_a_core_to_a_viewer():
-    from factvae.trainer import available_cpus
+    from factvae.model._device import available_cpus
 
     assert default_threads() == available_cpus()
     assert default_threads(leave_one=True) == max(1, available_cpus() - 1)

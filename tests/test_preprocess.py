@@ -3,7 +3,7 @@
 import numpy as np
 import scipy.sparse as sp
 
-from factvae.preprocess import lsi, preprocess, tfidf
+from factvae.pp._preprocess import lsi, preprocess, tfidf
 
 
 def test_preprocess_outputs_and_record(tiny):

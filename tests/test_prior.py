@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from factvae.errors import FactVAEDataWarning, FactVAEInputError
-from factvae.genome import peak_coordinates, read_gene_annotation
-from factvae.prior import build_g2p
+from factvae.pp._genome import peak_coordinates, read_gene_annotation
+from factvae.pp._prior import build_g2p
 
 GENES = pd.DataFrame({"chrom": ["chr1", "chr1", "chr2"], "start": [10_000, 50_000, 1_000],
                       "end": [20_000, 60_000, 3_000], "strand": ["+", "-", "+"]},
@@ -103,7 +103,7 @@ def test_annotation_errors(tmp_path):
 
 
 def test_prior_stored_by_name_survives_reordering(tiny):
-    from factvae.prior import add_gene_peak_prior, g2p_matrix
+    from factvae.pp._prior import add_gene_peak_prior, g2p_matrix
 
     summary = add_gene_peak_prior(tiny)
     full = g2p_matrix(tiny)

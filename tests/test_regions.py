@@ -9,7 +9,7 @@ import pytest
 
 import factvae
 from factvae.errors import FactVAEInputError
-from factvae.regions import KINDS, region_mask, region_markers
+from factvae.tl._regions import KINDS, region_mask, region_markers
 
 
 def _inner_domain(m):
@@ -94,7 +94,7 @@ def test_second_region_and_bad_regions(with_motifs):
 
 def test_cli_markers_from_geojson(with_motifs, tmp_path, capsys):
     from factvae.cli import main
-    from factvae.io import write_h5mu
+    from factvae.io._write import write_h5mu
 
     m = with_motifs.copy()
     domain, hull = _inner_domain(m)

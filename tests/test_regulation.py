@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from factvae.errors import FactVAEInputError
-from factvae.regulation import (MODEL_SCORES, SCORES, bh_qvalues, candidate_pairs,
-                                infer_regulation, to_bedpe)
-from factvae.regulation_null import matched_background, peak_bins, random_pairs_outside
+from factvae.tl._regulation import MODEL_SCORES, SCORES, candidate_pairs, infer_regulation, to_bedpe
+from factvae.tl._regulation_null import bh_qvalues
+from factvae.tl._regulation_null import matched_background, peak_bins, random_pairs_outside
 
 
 def test_candidates_within_window_and_signed_distance():
@@ -71,7 +71,7 @@ def test_correlation_is_exact_from_moments(trained):
     """The moment formula equals the Pearson correlation of the explicit log denoised
     expression and log augmented accessibility over the spots."""
     from factvae.keys import EMBEDDING_KEY, FEATURE_KEY, LSE_KEY
-    from factvae.regulation_scores import denoised_moments
+    from factvae.tl._regulation_scores import denoised_moments
 
     rna, atac = trained.mod["rna"], trained.mod["atac"]
     G = np.asarray(rna.varm[FEATURE_KEY], float)
@@ -205,7 +205,7 @@ def test_regulation_errors(trained, tiny):
 
 
 def test_every_score_has_a_help_line_and_a_table(trained):
-    from factvae.regulation import SCORE_HELP, summarize
+    from factvae.tl._regulation import SCORE_HELP, summarize
 
     assert set(SCORE_HELP) == set(SCORES)
     gene = trained.mod["rna"].var_names[trained.mod["rna"].var["highly_variable"]][1]

@@ -10,7 +10,7 @@ def test_domain_overlay_is_drawn(make_napari_viewer, trained, qtbot, artifacts):
     from matplotlib.colors import to_rgb
     from PIL import Image
 
-    from factvae.domains import find_domains
+    from factvae.tl._domains import find_domains
     from napari_factvae._domains_widget import DomainsWidget
     from napari_factvae._session import show_dataset
 

@@ -9,7 +9,7 @@ import pytest
 
 import factvae
 from factvae.errors import FactVAEInputError
-from factvae.sdata import to_spatialdata, write_spatialdata
+from factvae.io._spatialdata_write import to_spatialdata, write_spatialdata
 
 
 def _write(sdata, path):
@@ -47,7 +47,7 @@ def test_read_gives_the_same_dataset(store):
     lib = got.uns["spatial"]["simulated_tissue"]
     assert lib["scalefactors"] == pytest.approx(
         m.uns["spatial"]["simulated_tissue"]["scalefactors"])
-    from factvae.images import tissue_levels
+    from factvae.io._images import tissue_levels
 
     levels = tissue_levels(got)  # the image stays in the store, read when shown
     np.testing.assert_array_equal(np.asarray(levels[0]),
@@ -184,7 +184,7 @@ def test_write_refuses_to_replace_without_overwrite(store, tmp_path):
 
 
 def test_writer_saves_renamed_domains(trained_mdata, tmp_path):
-    from factvae.domains import find_domains, rename_domains
+    from factvae.tl._domains import find_domains, rename_domains
     from napari_factvae._domain_map import MUDATA_KEY
     from napari_factvae._writer import write_domains
 
@@ -231,7 +231,7 @@ def big_store(tmp_path_factory):
 
 
 def test_large_image_pyramid_is_cached_and_registered(big_store):
-    from factvae.images import PyramidPending, cache_dir, store_levels
+    from factvae.io._images import PyramidPending, cache_dir, store_levels
 
     path, _ = big_store
     got = factvae.load_paired(sdata=path)
@@ -289,7 +289,7 @@ def test_open_store_in_viewer_and_save_from_load_widget(make_napari_viewer, stor
 def test_reader_builds_a_missing_pyramid_in_the_background(make_napari_viewer, big_store, qtbot):
     import shutil
 
-    from factvae.images import cache_dir
+    from factvae.io._images import cache_dir
 
     path, _ = big_store
     shutil.rmtree(cache_dir(path, "he"), ignore_errors=True)
@@ -305,7 +305,7 @@ def test_reader_builds_a_missing_pyramid_in_the_background(make_napari_viewer, b
 
 @pytest.mark.gui
 def test_napari_save_uses_the_writer(make_napari_viewer, trained_mdata, tmp_path):
-    from factvae.domains import find_domains, rename_domains
+    from factvae.tl._domains import find_domains, rename_domains
     from napari_factvae._session import show_dataset
 
     m = trained_mdata.copy()
@@ -323,7 +323,7 @@ def test_napari_save_uses_the_writer(make_napari_viewer, trained_mdata, tmp_path
 
 def test_result_whose_store_moved_opens_without_the_image(store, tmp_path):
     from factvae.errors import FactVAEDataWarning
-    from factvae.io import write_h5mu
+    from factvae.io._write import write_h5mu
     from napari_factvae._layers import spot_layers
 
     src = _copy(store, tmp_path, "moving.zarr")
@@ -336,7 +336,8 @@ def test_result_whose_store_moved_opens_without_the_image(store, tmp_path):
 
 
 def test_a_store_given_as_mudata_points_to_sdata(store, capsys):
-    from factvae.cli import EXIT_INPUT, main
+    from factvae.cli import main
+    from factvae.cli._messages import EXIT_INPUT
 
     _, path = store
     assert main(["check", "--mudata", str(path)]) == EXIT_INPUT
@@ -349,7 +350,7 @@ def test_rgb_images_have_named_channels(store, tmp_path):
     import spatialdata as sd
     from spatialdata.models import Image2DModel
 
-    from factvae.sdata import _named_channels
+    from factvae.io._spatialdata_write import _named_channels
 
     m, _ = store
     written = to_spatialdata(m)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from factvae.datasets import simulate
+from factvae.datasets._simulate import simulate
 
 
 def test_sizes_and_sparsity(tiny_mdata):
@@ -42,7 +42,7 @@ def test_domains_have_different_sizes_and_are_spatially_coherent(tiny_mdata):
 
 
 def test_image_is_registered_to_spots(tiny_mdata):
-    from factvae.spatial import tissue_view
+    from factvae.io._spatial import tissue_view
 
     view = tissue_view(tiny_mdata)
     h, w = view.image.shape[:2]

@@ -7,10 +7,11 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 import factvae
-from factvae.domains import cluster, find_domains, refine_labels, suggest_n_domains
+from factvae.tl._cluster import cluster, refine_labels, suggest_n_domains
+from factvae.tl._domains import find_domains
 from factvae.errors import FactVAEInputError
-from factvae.model import FactVAE
-from factvae.neighbors import spatial_neighbor_index
+from factvae.model._model import FactVAE
+from factvae.tl._graph import spatial_neighbor_index
 from _tissue import prepared_tissue
 
 FAST = dict(batch_size=64, device="cpu", n_threads=1, n_latent=8)
@@ -37,7 +38,7 @@ def test_spatial_mode_is_on_with_coordinates_and_off_without(prepared):
 
 
 def test_bilateral_trains_the_papers_network_and_averages_its_codes(prepared):
-    from factvae.neighbors import bilateral_mean
+    from factvae.tl._graph import bilateral_mean
 
     paper = factvae.train(prepared.copy(), epochs=2, spatial=False, **FAST)
     spatial = factvae.train(prepared.copy(), epochs=2, spatial_design="bilateral", **FAST)
@@ -105,7 +106,7 @@ def test_neighbour_index_and_refinement_at_20k_spots_stay_sparse():
     tracemalloc.start()
     nbr = spatial_neighbor_index(xy, 6)
     refined = refine_labels(labels, nbr)
-    from factvae.domains import spatial_graph
+    from factvae.tl._graph import spatial_graph
 
     A = spatial_graph(xy, 6)
     peak = tracemalloc.get_traced_memory()[1]
@@ -149,7 +150,7 @@ def test_domains_with_each_method(trained, method):
     after = trained.obs["factvae_domain"].cat.codes.to_numpy()
     # the refinement changed labels, and exactly as one majority round of the spatial
     # neighbours changes the unrefined ones (labels are renumbered by size: compare partitions)
-    from factvae.neighbors import spatial_neighbor_index
+    from factvae.tl._graph import spatial_neighbor_index
 
     nbr = spatial_neighbor_index(np.asarray(trained.obsm["spatial"]), 6)
     assert adjusted_rand_score(before, after) < 1.0
@@ -207,7 +208,7 @@ def test_cli_exposes_spatial_mode_and_domain_methods(trained_h5mu, tmp_path, cap
 def test_bilateral_leans_on_neighbours_that_look_alike_and_not_on_others():
     import torch
 
-    from factvae.module import BilateralEncoder
+    from factvae.model._module import BilateralEncoder
 
     torch.manual_seed(0)
     enc = BilateralEncoder(10, (16,), 4, 0.0).eval()

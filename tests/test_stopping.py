@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import factvae
-from factvae.trainer import StoppingRule
+from factvae.model._trainer import StoppingRule
 
 
 def test_rule_stops_on_a_plateau_and_not_before_the_minimum():

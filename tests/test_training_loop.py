@@ -9,10 +9,11 @@ import torch
 
 import factvae
 from factvae.config import FactVAEConfig
-from factvae.model import FactVAE, training_data
-from factvae.module import FactVAEModule, kl_normal, regulatory_loss
-from factvae.trainer import Trainer, tune_cpu_allocator
-from factvae.zinb import zinb_log_prob
+from factvae.model._model import FactVAE, training_data
+from factvae.model._module import FactVAEModule, kl_normal, regulatory_loss
+from factvae.model._trainer import Trainer
+from factvae.model._device import tune_cpu_allocator
+from factvae.model._zinb import zinb_log_prob
 from _tissue import prepared_tissue
 
 LEGACY = dict(spatial=False, ssa_sampled=False, encoder_init="torch")

@@ -210,8 +210,8 @@ def test_overlay_widget_motifs(shown, qtbot):
 def test_regulation_widget_table_and_click_through(shown, qtbot, tmp_path):
     from matplotlib.backend_bases import MouseEvent
 
-    from factvae.domains import find_domains
-    from factvae.regulation import DEFAULT_SCORE
+    from factvae.tl._domains import find_domains
+    from factvae.tl._regulation import DEFAULT_SCORE
     from napari_factvae._regulation_widget import RegulationWidget
 
     viewer, mdata = shown
@@ -254,7 +254,7 @@ def test_regulation_widget_table_and_click_through(shown, qtbot, tmp_path):
 
 
 def test_save_and_reopen_restores_layers(shown, qtbot, tmp_path):
-    from factvae.domains import find_domains
+    from factvae.tl._domains import find_domains
     from napari_factvae._load_widget import LoadWidget
 
     viewer, mdata = shown
@@ -318,8 +318,8 @@ def test_model_and_results_files_are_written_and_read_off_the_gui_thread(shown, 
     gives are stored on the main thread."""
     import threading
 
-    from factvae.model import FactVAE
-    import factvae.io
+    from factvae.model._model import FactVAE
+    import factvae.io._write
     from napari_factvae._load_widget import LoadWidget
     from napari_factvae._train_widget import TrainWidget
 
@@ -334,7 +334,7 @@ def test_model_and_results_files_are_written_and_read_off_the_gui_thread(shown, 
 
     monkeypatch.setattr(FactVAE, "save", record("save", FactVAE.save))
     monkeypatch.setattr(FactVAE, "load", classmethod(record("load", FactVAE.load.__func__)))
-    monkeypatch.setattr(factvae.io, "write_h5mu", record("write_h5mu", factvae.io.write_h5mu))
+    monkeypatch.setattr(factvae.io._write, "write_h5mu", record("write_h5mu", factvae.io._write.write_h5mu))
     applied = []
     original_apply = FactVAE.apply_results
 
@@ -484,7 +484,7 @@ def test_the_session_dataset_is_qt_free_and_announces_every_change(tiny):
     model = factvae.FactVAE(m, device="cpu", n_threads=1, batch_size=64, n_latent=8).train(1)
     ds.store_results(model, model.compute_results())
     assert "X_factvae" in m.obsm
-    labels, record = factvae.domains.compute_domains(m, n_domains=3)
+    labels, record = factvae.tl.compute_domains(m, n_domains=3)
     ds.store_domains(labels, record)
     assert m.obs["factvae_domain"].cat.categories.size == 3
     other = m.copy()

@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy import stats
 
-from factvae.zinb import zinb_log_prob, zinb_nll_sparse
+from factvae.model._zinb import zinb_log_prob, zinb_nll_sparse
 
 
 def test_matches_scipy_negative_binomial_without_inflation():

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from factvae.zinb import zinb_log_prob, zinb_nll_sparse
+from factvae.model._zinb import zinb_log_prob, zinb_nll_sparse
 
 
 @pytest.mark.parametrize("theta_shape", ["per_entry", "per_feature"])

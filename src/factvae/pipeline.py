@@ -29,8 +29,8 @@ def prepare(mdata, *, seed: int = 0, alpha: float = 1.0, genes=None, promoter: i
     (possibly new, filtered) MuData. `copy`: when anything is to be done, work on a copy, so
     the given MuData is never written to (a GUI prepares in a worker while the viewer shows
     the original)."""
-    from .preprocess import preprocess
-    from .prior import add_gene_peak_prior
+    from .pp._preprocess import preprocess
+    from .pp._prior import add_gene_peak_prior
 
     stage = on_stage or (lambda text: None)
     needs_prior = genes is not None or (alpha and PRIOR_PAIRS_KEY not in mdata.uns)
@@ -56,7 +56,7 @@ def prepare(mdata, *, seed: int = 0, alpha: float = 1.0, genes=None, promoter: i
 def default_threads(*, leave_one: bool = False) -> int:
     """CPU threads for training: the CPUs this process may use, one fewer in a GUI so that the
     viewer stays responsive."""
-    from .trainer import available_cpus
+    from .model._device import available_cpus
 
     n = available_cpus()
     return max(1, n - 1) if leave_one else n
@@ -68,7 +68,7 @@ def preview_domains(model, *, n_domains=None, method: str = "leiden", **domain_p
     drawn, the module back in training mode at the next step). Returns (labels, record, seconds)."""
     import numpy as np
 
-    from .domains import cluster
+    from .tl._cluster import cluster
 
     t0 = time.perf_counter()
     X = np.concatenate([model._codes("atac")[0], model._codes("rna")[0]], axis=1)
@@ -132,7 +132,7 @@ def train(mdata, params: dict | None = None, *, epochs: int | None = None, devic
     that many epochs (and at the last one), also ('preview', {'epoch', 'labels', 'record',
     'seconds'}) with domains of the current codes (`preview_domains` with `preview` as its
     domain parameters); the labels follow the prepared MuData's spots."""
-    from .model import FactVAE
+    from .model._model import FactVAE
 
     params = dict(params or {})
     if PREPROCESS_KEY not in mdata.uns:
@@ -184,8 +184,8 @@ def run(mdata=None, params: dict | None = None, *, rna=None, atac=None, epochs: 
     value)` gets every event of `train` ('stage', 'prepared', 'model', 'progress'), `cancel()`
     stops training after the mini-batch (the model keeps its last finished epoch and the job
     goes on with it). Returns (mdata, model, domain parameters record)."""
-    from .domains import find_domains
-    from .io import load_paired
+    from .tl._domains import find_domains
+    from .io._load import load_paired
 
     if mdata is None or isinstance(mdata, (str, bytes)) or hasattr(mdata, "__fspath__"):
         mdata = load_paired(mdata, rna=rna, atac=atac)

@@ -49,20 +49,20 @@ class Dataset:
         self._announce("results")
 
     def store_domains(self, labels, record: dict, key_added: str | None = None) -> None:
-        from factvae.domains import store_domains
+        from factvae.tl._domains import store_domains
         from factvae.keys import DOMAIN_KEY
 
         store_domains(self.mdata, labels, record, key_added=key_added or DOMAIN_KEY)
         self._announce("domains")
 
     def store_region_markers(self, table, params: dict) -> None:
-        from factvae.regions import REGION_MARKERS_KEY
+        from factvae.tl._regions import REGION_MARKERS_KEY
 
         self.mdata.uns[REGION_MARKERS_KEY] = {"params": params, "table": table}
         self._announce("markers")
 
     def store_motifs(self, result: dict) -> None:
-        from factvae.motifs import store_motif_deviations
+        from factvae.tl._motifs import store_motif_deviations
 
         store_motif_deviations(self.mdata, result)
         self._announce("motifs")

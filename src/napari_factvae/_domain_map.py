@@ -191,7 +191,7 @@ def set_opacity(viewer, mdata, value: float) -> None:
 def rename(viewer, mdata, mapping: dict) -> None:
     """Rename domains (one name for two merges them) through the engine, which keeps the
     colours in uns in step; hidden/highlighted follow their new names."""
-    from factvae.domains import rename_domains
+    from factvae.tl._domains import rename_domains
 
     key = domain_key(mdata)
     rename_domains(mdata, mapping, key=key)
@@ -245,8 +245,8 @@ def _warm_up() -> None:
     import sys
     import threading
 
-    if "factvae.domains" not in sys.modules:
-        threading.Thread(target=__import__, args=("factvae.domains",), daemon=True).start()
+    if "factvae.tl._domains" not in sys.modules:
+        threading.Thread(target=__import__, args=("factvae.tl._domains",), daemon=True).start()
 
 
 def _quietly(func) -> None:

@@ -20,7 +20,7 @@ KEY = DOMAIN_KEY
 def compute_domains(mdata, n_domains, resolution, spatial_weight, method="leiden", refine=0):
     """Worker body: (labels, record) from the engine; nothing is stored here (the widget stores
     them on the main thread). The seed is the training seed, as in `factvae run`."""
-    from factvae.domains import compute_domains as compute
+    from factvae.tl._domains import compute_domains as compute
 
     return compute(mdata, n_domains=n_domains, resolution=resolution, method=method,
                    refine=refine, spatial_weight=spatial_weight)
@@ -129,7 +129,7 @@ class DomainsWidget(Container):
             self.table.setItem(i, 1, QTableWidgetItem(str(c)))
 
     def apply_names(self):
-        from factvae.domains import rename_domains
+        from factvae.tl._domains import rename_domains
 
         if self.mdata is None or KEY not in self.mdata.obs:
             show_error("Find domains first.")

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 
 from factvae.errors import FactVAEDataWarning, FactVAEInputError
-from factvae.images import PyramidPending, tissue_levels
-from factvae.spatial import tissue_view
+from factvae.io._images import PyramidPending, tissue_levels
+from factvae.io._spatial import tissue_view
 
 from ._domain_map import DOMAIN_KEYS, MAP_KEY, MUDATA_KEY, domain_key, new_state
 

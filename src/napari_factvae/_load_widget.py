@@ -36,11 +36,9 @@ def load_dataset(mudata=None, rna=None, atac=None, image=None, image_scale=1.0, 
 def save_job(mdata, path, overwrite: bool):
     """Worker: write the dataset with its results (atomically: a failed write leaves no file),
     as .h5mu, or as a SpatialData .zarr (the elements of the store it came from kept)."""
-    from factvae import io, sdata
+    from factvae.io import write
 
-    if Path(path).suffix == ".zarr":
-        return sdata.write_spatialdata(mdata, path, overwrite=overwrite)
-    return io.write_h5mu(mdata, path, overwrite=overwrite)
+    return write(mdata, path, overwrite=overwrite)
 
 
 def summary(mdata) -> str:

@@ -9,7 +9,7 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatRangeSlider, LineEdit, PushButton
 from napari.utils.notifications import show_error
 
-from factvae.values import KINDS, feature_names, spot_values
+from factvae.get._values import KINDS, feature_names, spot_values
 
 from . import _dataset, _domain_map, _session, _workers
 
@@ -136,7 +136,7 @@ class OverlayWidget(Container):
             self.layer.face_contrast_limits = tuple(map(float, value))
 
     def compute_motifs(self):
-        from factvae.motifs import motif_deviations
+        from factvae.tl._motifs import motif_deviations
 
         _, mdata = _session.current(self.viewer)
         if mdata is None:

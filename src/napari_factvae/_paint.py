@@ -13,14 +13,14 @@ def category_colours(mdata, key: str) -> tuple[np.ndarray, np.ndarray, list[str]
     cats = [str(c) for c in cat.cat.categories]
     colours = [str(c) for c in mdata.uns.get(f"{key}_colors", [])]
     if len(colours) < len(cats):
-        from factvae.datasets import PALETTE
+        from factvae.pl._palettes import PALETTE
 
-        if len(cats) <= len(PALETTE):  # what _palette gives, without importing torch with it
+        if len(cats) <= len(PALETTE):  # what palette gives, without importing torch with it
             colours = PALETTE[:len(cats)]
         else:
-            from factvae.domains import _palette
+            from factvae.pl._palettes import palette
 
-            colours = _palette(len(cats))
+            colours = palette(len(cats))
     return cat.cat.codes.to_numpy(), to_rgba_array(colours[:len(cats)]), cats
 
 

@@ -36,7 +36,7 @@ def build_tissue_later(pending, name: str):
     viewer = napari.current_viewer()
     if viewer is None:
         return
-    from factvae.images import store_levels
+    from factvae.io._images import store_levels
 
     from . import _workers
     from ._session import suggest_async_rendering
@@ -70,7 +70,7 @@ def get_reader(path):
         path = path[0]
     p = Path(str(path).rstrip("/\\"))
     if p.is_dir():
-        from factvae.sdata import is_spatialdata_store
+        from factvae.io._spatialdata import is_spatialdata_store
 
         return read_spatial if is_spatialdata_store(p) else None
     if p.suffix.lower() not in SUFFIXES or not p.is_file():

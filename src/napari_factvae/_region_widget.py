@@ -9,7 +9,7 @@ import numpy as np
 from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton
 from napari.utils.notifications import show_error
 
-from factvae.regions import KINDS, compute_region_markers
+from factvae.tl._regions import KINDS, compute_region_markers
 
 from . import _dataset, _session, _workers
 from ._overlay_widget import add_value_layer
@@ -149,7 +149,7 @@ class RegionMarkersWidget(Container):
         fill(self.table, rows, COLUMNS)
 
     def paint_row(self, row: int, column: int = 0):
-        from factvae.values import spot_values
+        from factvae.get._values import spot_values
 
         spots, mdata = _session.current(self.viewer)
         if self.shown is None or mdata is None or row >= len(self.shown):

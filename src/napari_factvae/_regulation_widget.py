@@ -11,7 +11,7 @@ from magicgui.widgets import ComboBox, Container, FileEdit, Label, LineEdit, Pus
 from napari.utils.notifications import show_error, show_info
 
 from factvae.keys import DOMAIN_KEY, FEATURE_KEY
-from factvae.regulation import DEFAULT_SCORE, SCORE_HELP, SCORES, SPOT_SCORES
+from factvae.tl._regulation import DEFAULT_SCORE, SCORE_HELP, SCORES, SPOT_SCORES
 
 from . import _dataset, _session, _workers
 from ._locus_view import LocusView
@@ -77,7 +77,7 @@ class RegulationWidget(Container):
         self.domain.enabled = self.score.value in SPOT_SCORES
 
     def run(self):
-        from factvae.regulation import infer_regulation
+        from factvae.tl._regulation import infer_regulation
 
         _, mdata = _session.current(self.viewer)
         if mdata is None:
@@ -99,7 +99,7 @@ class RegulationWidget(Container):
         self.worker.start()
 
     def _done(self, table):
-        from factvae.regulation import summarize
+        from factvae.tl._regulation import summarize
 
         self.run_button.enabled = True
         self.result = table
@@ -109,8 +109,8 @@ class RegulationWidget(Container):
         self._draw_locus(table)
 
     def _draw_locus(self, table):
-        from factvae.genome import peak_coordinates
-        from factvae.prior import gene_intervals
+        from factvae.pp._genome import peak_coordinates
+        from factvae.pp._prior import gene_intervals
 
         if table is None or not len(table) or self.mdata is None:
             self.locus.clear()
@@ -134,7 +134,7 @@ class RegulationWidget(Container):
         return self.paint_row(row)
 
     def paint_row(self, row: int, column: int = 0):
-        from factvae.values import spot_values
+        from factvae.get._values import spot_values
 
         spots, mdata = _session.current(self.viewer)
         if self.result is None or mdata is None or row >= len(self.result):
@@ -150,8 +150,8 @@ class RegulationWidget(Container):
     def export(self):
         path = self.export_file.value
         if self.result is not None and path is not None and Path(path).suffix == ".bedpe":
-            from factvae.io import write_atomically
-            from factvae.regulation import to_bedpe
+            from factvae.io._write import write_atomically
+            from factvae.tl._regulation import to_bedpe
 
             try:
                 write_atomically(path, lambda tmp: to_bedpe(self.result, self.mdata, tmp))
@@ -160,7 +160,7 @@ class RegulationWidget(Container):
                 return
             show_info(f"Exported {len(self.result)} links to {path}")
             return
-        from factvae.regulation import with_provenance
+        from factvae.tl._regulation import with_provenance
 
         export_tsv(None if self.result is None else with_provenance(self.result), path,
                    "Rank peaks and choose a file first.")

@@ -7,7 +7,7 @@ from ._reader import watch_current_viewer
 
 
 def simulated_tissue():
-    from factvae.datasets import simulate
+    from factvae.datasets._simulate import simulate
 
     watch_current_viewer()
     return spot_layers(simulate(seed=0), name="simulated")

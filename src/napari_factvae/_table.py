@@ -28,7 +28,7 @@ def export_tsv(frame, path, missing: str) -> None:
     if frame is None or path is None or str(path) in ("", "."):
         show_error(missing)
         return
-    from factvae.io import write_atomically
+    from factvae.io._write import write_atomically
 
     write_atomically(path, lambda tmp: frame.to_csv(tmp, sep="\t", index=False))
     show_info(f"Exported {len(frame)} rows to {path}")

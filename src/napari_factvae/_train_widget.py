@@ -41,7 +41,7 @@ def _preview_record(preview: dict) -> dict:
 
 def load_model_job(path, mdata, device: str):
     """Worker: read a model file and compute its results (stored on the main thread)."""
-    from factvae.model import FactVAE
+    from factvae.model._model import FactVAE
 
     model = FactVAE.load(path, mdata, device=device)
     return model, model.compute_results()

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from factvae.io._suffix import RESULT_SUFFIXES, write
+
 from ._domain_map import MUDATA_KEY, domain_key
 
 
@@ -50,23 +52,18 @@ def write_domains(path: str, data, attributes: dict) -> list[str]:
         table.to_csv(p, index=False)
         return [str(p)]
     if suffix == ".csv":
-        from factvae.io import write_atomically
+        from factvae.io._write import write_atomically
 
         table = domain_table(mdata)
         write_atomically(p, lambda tmp: table.to_csv(tmp, index=False))
-    elif suffix == ".h5mu":  # napari's save dialog has asked before replacing a file
-        from factvae.io import write_h5mu
-
-        write_h5mu(mdata, p, overwrite=True)
-    elif suffix == ".zarr":
-        from factvae.sdata import write_spatialdata
-
-        if p.exists():  # a folder: the save dialog does not ask about those
+    elif suffix in RESULT_SUFFIXES:
+        if suffix == ".zarr" and p.exists():  # a folder: the save dialog does not ask about those
             raise FactVAEInputError("already exists; a store is never replaced from the save "
                                     "dialog.", file=str(p), field="path",
                                     fix="choose a new name (or use factvae run --sdata X --out X "
                                         "--overwrite to update a store's tables).")
-        write_spatialdata(mdata, p)
+        # .h5mu: napari's save dialog has asked before replacing a file
+        write(mdata, p, overwrite=suffix == ".h5mu")
     else:
         return []
     return [str(p)]

@@ -1,0 +1,7 @@
+"""`python -m factvae.cli`: the `factvae` command."""
+
+import sys
+
+from ._main import main
+
+sys.exit(main())

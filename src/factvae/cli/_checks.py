@@ -1,0 +1,125 @@
+"""Checks of the command line's arguments and data made before any work starts."""
+
+from __future__ import annotations
+
+from ..errors import FactVAEInputError
+
+
+def _at_least(flag: str, value, least, *, fix: str | None = None) -> None:
+    """A numeric option below its minimum (or NaN): one line naming the flag."""
+    if not value >= least:
+        raise FactVAEInputError(f"must be at least {least:g}, got {value:g}.", field=flag,
+                                fix=fix or f"use {flag} {least:g} or more.")
+
+
+# the preprocessing QC (min_spots_per_gene/peak): a feature must be seen in this many spots
+MIN_SPOTS = 3
+
+
+def _check_trainable(mdata, args) -> None:
+    """What preprocessing and training would refuse, said before any work and by `check` too,
+    with a fix the user can act on from the command line."""
+    import numpy as np
+
+    src = args.mudata or f"{args.rna} / {args.atac}"
+    if mdata.n_obs < MIN_SPOTS:
+        raise FactVAEInputError(
+            f"only {mdata.n_obs} spot(s) in both modalities; FactVAE needs at least {MIN_SPOTS} "
+            f"(a gene or peak is kept when seen in {MIN_SPOTS} spots).", file=src, field="spots",
+            fix="give the whole dataset (check that --rna and --atac, or the modalities of "
+                "--mudata, name the same spots).")
+    for name, kind in (("rna", "genes"), ("atac", "peaks")):
+        mod = mdata.mod[name]
+        if mod.n_vars < 2:
+            raise FactVAEInputError(f"has only {mod.n_vars} {kind[:-1]}; FactVAE needs at least 2 "
+                                    f"{kind}.", file=src, field=f"{name}.var_names",
+                                    fix=f"give the full {name} matrix (all {kind}).")
+        seen = np.asarray(mod.X.getnnz(axis=0)).ravel() >= MIN_SPOTS
+        if not seen.any():
+            empty = ("is all zeros" if mod.X.nnz == 0
+                     else f"has no {kind[:-1]} seen in {MIN_SPOTS} spots")
+            raise FactVAEInputError(
+                f"{empty}, so preprocessing would remove every {kind[:-1]}.", file=src,
+                field=f"{name}.X",
+                fix=f"check that {name} holds the raw counts of these spots (if they are in a "
+                    "layer, name it with --counts-layer LAYER).")
+
+
+def _given_model_params(args) -> dict:
+    """{config field: value} of the model options given on the command line (not epochs)."""
+    from ..config import FactVAEConfig
+
+    out = {}
+    for o in FactVAEConfig.options("cli"):
+        value = getattr(args, o.dest, None)
+        if o.name == "epochs" or value is None:
+            continue
+        out[o.name] = o.choices[value] if o.choices else value
+    return out
+
+
+def _flag_of_field(name: str) -> str:
+    from ..config import FactVAEConfig
+
+    return next((o.flag for o in FactVAEConfig.options("cli") if o.name == name), name)
+
+
+def _check_model_args(args) -> None:
+    """The model options, checked by FactVAEConfig before the data are loaded and preprocessed
+    (the model checks them again), and named by their flags."""
+    from ..config import FactVAEConfig
+
+    if args.threads is not None:
+        _at_least("--threads", args.threads, 1,
+                  fix="leave --threads out to use every available CPU.")
+    _at_least("--checkpoint-minutes", getattr(args, "checkpoint_minutes", 0), 0,
+              fix="use e.g. --checkpoint-minutes 5, or 0 to checkpoint only on Ctrl-C.")
+    # a negative promoter shrinks every gene's locus from its TSS end: the prior loses pairs
+    _at_least("--promoter", getattr(args, "promoter", 0), 0,
+              fix="use e.g. --promoter 2000 (bp upstream of the TSS), or 0 for gene bodies only.")
+    if args.resume:  # a resumed model keeps its own parameters; what differs is refused on load
+        return
+    try:
+        FactVAEConfig().updated(**_given_model_params(args), epochs=args.epochs).validate()
+    except FactVAEInputError as err:
+        raise FactVAEInputError(err.problem, field=_flag_of_field(err.field),
+                                fix=err.fix) from None
+
+
+def _check_domain_args(args) -> None:
+    """The domain options, checked before any work (the library checks some of them only after
+    the graph is built, or with the library's parameter names)."""
+    if args.n_domains is not None:
+        _at_least("--n-domains", args.n_domains, 1, fix="use e.g. --n-domains 5, or leave it out.")
+    if args.resolution is not None and not args.resolution > 0:
+        raise FactVAEInputError(f"must be positive, got {args.resolution:g}.", field="--resolution",
+                                fix="use e.g. --resolution 1.0 (larger: more domains).")
+    # the kNN graph counts the spot itself: one neighbour would leave every spot alone
+    _at_least("--neighbors", args.neighbors, 2, fix="use e.g. --neighbors 15 (the default).")
+    _at_least("--refine", args.refine, 0, fix="use --refine 0 (off) or 1.")
+    if not 0 <= args.spatial_weight <= 1:
+        raise FactVAEInputError(f"must be in [0, 1], got {args.spatial_weight:g}.",
+                                field="--spatial-weight", fix="use e.g. --spatial-weight 0.3, or 0 "
+                                "(off).")
+
+
+def _check_domain_data(mdata, args) -> None:
+    """Spatial options need spots at more than one place."""
+    import numpy as np
+
+    if not (args.spatial_weight > 0 or args.refine > 0):
+        return
+    flags = " and ".join(f for f, v in (("--spatial-weight", args.spatial_weight),
+                                       ("--refine", args.refine)) if v > 0)
+    if "spatial" not in mdata.obsm:  # said before training, not after it as a write failure
+        raise FactVAEInputError(f"the spots have no coordinates, so {flags} has no spatial "
+                                "neighbours to use.", file=args.mudata or args.rna or args.sdata,
+                                field="obsm['spatial']",
+                                fix="give coordinates (obsm['spatial']), or use --spatial-weight 0 "
+                                    "--refine 0.")
+    xy = np.asarray(mdata.obsm["spatial"], dtype=np.float64)
+    if len(xy) and np.isfinite(xy).all() and (np.ptp(xy[:, :2], axis=0) == 0).all():
+        raise FactVAEInputError(f"all {len(xy)} spots are at one position, so {flags} has no "
+                                "spatial neighbours to use.", file=args.mudata,
+                                field="obsm['spatial']",
+                                fix="check the coordinates, or use --spatial-weight 0 --refine 0.")

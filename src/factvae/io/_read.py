@@ -1,0 +1,171 @@
+"""Reading one modality's file (.h5ad or a modality inside .h5mu) and checking its counts
+and names: each refusal names the file, the field and the fix."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ..errors import FactVAEInputError
+
+MODALITIES = ("rna", "atac")
+
+
+def _read_h5(path: Path, role: str):
+    """Read .h5ad or .h5mu, turning every failure into a FactVAEInputError naming the file."""
+    if not path.exists():
+        raise FactVAEInputError("file not found.", file=str(path), field=role,
+                                fix="check the path.")
+    if path.is_dir():
+        from ._spatialdata import is_spatialdata_store
+
+        if is_spatialdata_store(path):  # the right input, given to the wrong option
+            raise FactVAEInputError("is a SpatialData store, not an .h5mu/.h5ad file.",
+                                    file=str(path), field=role,
+                                    fix=f"give it with --sdata {path} (Python: "
+                                        "load_paired(sdata=...)).")
+        raise FactVAEInputError("is a folder, not a file.", file=str(path), field=role,
+                                fix="give the .h5mu or .h5ad file inside it.")
+    try:
+        import h5py
+
+        if not h5py.is_hdf5(path):
+            raise FactVAEInputError(
+                "is not an HDF5 file, so not AnnData (.h5ad) or MuData (.h5mu).",
+                file=str(path), field=role,
+                fix="convert it with anndata/mudata (e.g. adata.write_h5ad) and try again.")
+        with h5py.File(path, "r") as f:
+            is_mudata = "mod" in f
+            is_anndata = "X" in f or "obs" in f
+        with warnings.catch_warnings():
+            # anndata/mudata warn about duplicated names, sometimes several times; the check
+            # right after loading says it once, with the field and the fix
+            for text in (r"Duplicated (obs|var)_names", r"(obs|var)_names are not unique",
+                         r"(Observation|Variable) names are not unique"):
+                warnings.filterwarnings("ignore", message=text)
+            if is_mudata:
+                import mudata
+
+                from ..keys import upgrade
+
+                with h5py.File(path, "r") as f:  # mudata fails on these with a numpy error
+                    _refuse_duplicated_names(f, path)
+
+                mdata = mudata.read_h5mu(path)
+                upgrade(mdata)  # a result saved by an older version: today's keys
+                return mdata
+            if is_anndata:
+                return ad.read_h5ad(path)
+    except FactVAEInputError:
+        raise
+    except Exception as err:  # anndata/h5py raise many types for corrupt files
+        raise FactVAEInputError(f"cannot be read as AnnData/MuData ({type(err).__name__}: {err}).",
+                                file=str(path), field=role,
+                                fix="re-export the file with anndata or mudata.") from None
+    raise FactVAEInputError("is an HDF5 file but holds neither AnnData nor MuData.",
+                            file=str(path), field=role,
+                            fix="give an .h5ad written by anndata or an .h5mu written by mudata.")
+
+
+# above this a "count" is not a count (a scaled value or a missing-value code): log sizes and
+# the decoders' sums would overflow float32 long before training could say why
+MAX_COUNT = 1e9
+
+
+def counts_matrix(adata: ad.AnnData, name: str, *, file: str | None = None,
+                  layer: str | None = None) -> sp.csr_matrix:
+    """The raw counts of one modality as CSR float32, checked: finite, non-negative, integer.
+    Taken from `layer`, else `layers['counts']` when present, else `X`."""
+    if layer is None:
+        layer = "counts" if "counts" in adata.layers else None
+    where = f"{name}.layers['{layer}']" if layer else f"{name}.X"
+    if layer is not None and layer not in adata.layers:
+        raise FactVAEInputError(f"no layer '{layer}'.", file=file, field=where,
+                                fix=f"use one of {list(adata.layers)} or X.")
+    X = adata.layers[layer] if layer else adata.X
+    if X is None:
+        raise FactVAEInputError("has no matrix.", file=file, field=where,
+                                fix="store raw counts in X or layers['counts'].")
+    X = sp.csr_matrix(X, dtype=np.float32) if not sp.issparse(X) or X.format != "csr" else X
+    data = X.data
+    if not np.isfinite(data).all():
+        raise FactVAEInputError(f"contains {int((~np.isfinite(data)).sum())} NaN or infinite values.",
+                                file=file, field=where,
+                                fix="give raw counts (integers >= 0); remove or zero the bad entries.")
+    if (data < 0).any():
+        raise FactVAEInputError(f"contains {int((data < 0).sum())} negative values; raw counts are "
+                                "required.", file=file, field=where,
+                                fix="give raw counts, not normalised or scaled data (keep them in "
+                                    "layers['counts'] if X holds something else).")
+    frac = data != np.round(data)
+    if frac.any():
+        raise FactVAEInputError(f"contains {int(frac.sum())} non-integer values (e.g. "
+                                f"{data[frac][0]:g}); raw counts are required.", file=file,
+                                field=where,
+                                fix="give raw counts, not log-normalised data (keep them in "
+                                    "layers['counts'] if X holds something else).")
+    if data.size and data.max() > MAX_COUNT:
+        k = int(np.argmax(data))
+        row = int(np.searchsorted(X.indptr, k, side="right") - 1)
+        spot, feature = adata.obs_names[row], adata.var_names[X.indices[k]]
+        raise FactVAEInputError(f"holds a count of {data[k]:.3g} (spot {spot!r}, feature "
+                                f"{feature!r}); no assay counts more than {MAX_COUNT:.0e} of one "
+                                "feature in one spot, and such a count overflows the model's "
+                                "sums.", file=file, field=where,
+                                fix="check that these are raw counts (not scaled values or a "
+                                    "missing-value code) and fix or remove that entry.")
+    if X.dtype != np.float32:
+        X = X.astype(np.float32)
+    X.sort_indices()
+    return X
+
+
+def _refuse_duplicated_names(f, path) -> None:
+    """Duplicated spot or feature names inside an .h5mu, said exactly as for an .h5ad (mudata
+    itself cannot read some such files)."""
+    mods = sorted(f["mod"], key=lambda m: (m not in MODALITIES, MODALITIES.index(m)
+                                           if m in MODALITIES else 0, m))
+    for mod in mods:
+        for axis, what in (("obs", "obs_names (spots)"), ("var", "var_names (features)")):
+            group = f["mod"][mod].get(axis)
+            key = group.attrs.get("_index") if group is not None else None
+            if key is None or key not in group:
+                continue
+            names = pd.Index([n.decode() if isinstance(n, bytes) else str(n)
+                              for n in group[key][:]])
+            dup = names[names.duplicated()]
+            if len(dup):
+                raise FactVAEInputError(
+                    f"{len(dup)} duplicated {what}, e.g. {list(dup[:3])}.", file=str(path),
+                    field=f"{mod}.{axis}_names", fix=_DUPLICATE_FIX)
+
+
+_DUPLICATE_FIX = ("make them unique (e.g. adata.obs_names_make_unique() / "
+                  "var_names_make_unique()) or remove the duplicates.")
+
+
+def _check_names(adata: ad.AnnData, name: str, file: str | None) -> None:
+    if adata.n_obs == 0 or adata.n_vars == 0:
+        raise FactVAEInputError(f"is empty ({adata.n_obs} spots x {adata.n_vars} features).",
+                                file=file, field=name, fix=f"give a non-empty {name} matrix.")
+    for axis, names in (("obs_names (spots)", adata.obs_names), ("var_names (features)",
+                                                                  adata.var_names)):
+        dup = names[names.duplicated()]
+        if len(dup):
+            raise FactVAEInputError(
+                f"{len(dup)} duplicated {axis}, e.g. {list(dup[:3])}.", file=file,
+                field=f"{name}.{axis.split()[0]}", fix=_DUPLICATE_FIX)
+
+
+def _clean_modality(adata: ad.AnnData, name: str, file: str | None, layer: str | None) -> ad.AnnData:
+    _check_names(adata, name, file)
+    X = counts_matrix(adata, name, file=file, layer=layer)
+    layers = {k: v for k, v in adata.layers.items() if k != "counts"}
+    out = ad.AnnData(X=X, obs=adata.obs.copy(), var=adata.var.copy(), layers=layers,
+                     obsm=dict(adata.obsm), varm=dict(adata.varm), uns=dict(adata.uns))
+    return out

@@ -1,0 +1,195 @@
+"""SpatialData out: the result tables annotating the spots, images with named channels, and
+writing a store without losing what the user had in it."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import FactVAEInputError
+from ._read import MODALITIES
+from ._spatialdata import INSTANCE_KEY, JOINT_KEY, REGION_KEY, SDATA_KEY, SPOTS, open_store
+
+
+def _portable_uns(d: dict) -> dict:
+    """uns entries zarr/anndata can store: arrays of images are left out (they are elements)."""
+    return {k: v for k, v in d.items() if k not in ("spatial", SDATA_KEY, "factvae_input")}
+
+
+def result_tables(mdata, *, region: str = SPOTS, region_key: str = REGION_KEY,
+                  instance_key: str = INSTANCE_KEY, rows=None, names=MODALITIES) -> dict:
+    """{table name: AnnData} for each modality: its counts and own results, plus the joint
+    results (obs, obsm, uns of the MuData) listed in uns['factvae_joint']. `rows`: each spot's
+    instance id in the spots element (default 0..n-1)."""
+    import anndata as ad
+    from spatialdata.models import TableModel
+
+    from ._write import portable_strings
+
+    rows = np.arange(mdata.n_obs) if rows is None else np.asarray(rows)
+    joint_obs = [c for c in mdata.obs.columns if ":" not in c]
+    joint_obsm = [k for k in mdata.obsm if k not in MODALITIES and k != "spatial"
+                  and not hasattr(mdata.obsm[k], "columns")]
+    joint_uns = list(_portable_uns(dict(mdata.uns)))
+    out = {}
+    for m, name in zip(MODALITIES, names):
+        mod = mdata.mod[m]
+        obs = mod.obs.drop(columns=[c for c in (region_key, instance_key) if c in mod.obs]).copy()
+        for col in joint_obs:
+            obs[col] = mdata.obs[col].values  # categories kept
+        obs[region_key] = pd.Categorical([region] * mod.n_obs)
+        obs[instance_key] = rows
+        obsm = {k: np.asarray(mdata.obsm[k]) for k in joint_obsm}
+        obsm.update((k, v) for k, v in mod.obsm.items() if k != "spatial")
+        if "spatial" in mdata.obsm:
+            obsm["spatial"] = np.asarray(mdata.obsm["spatial"])
+        table = ad.AnnData(X=mod.X, obs=obs, var=mod.var.copy(), layers=dict(mod.layers),
+                           varm=dict(mod.varm), obsm=obsm,
+                           uns={**_portable_uns(dict(mod.uns)), **_portable_uns(dict(mdata.uns))})
+        table.uns[JOINT_KEY] = {"obs": joint_obs, "obsm": joint_obsm, "uns": joint_uns}
+        portable_strings(table)
+        out[name] = TableModel.parse(table, region=region, region_key=region_key,
+                                     instance_key=instance_key)
+    return out
+
+
+def to_spatialdata(mdata, *, spots: str = SPOTS, coordinate_system: str = "global"):
+    """A SpatialData of a MuData: the spots as circles in obsm['spatial'] units, one table per
+    modality (`result_tables`), and the tissue image (a pyramid above 4,000 px) placed by its
+    scale factor."""
+    import geopandas as gpd
+    import spatialdata as sd
+    from spatialdata.models import Image2DModel, ShapesModel
+    from spatialdata.transformations import Identity, Scale
+
+    from ._spatial import default_spot_diameter, first_library
+
+    if "spatial" not in mdata.obsm:
+        raise FactVAEInputError("has no spot coordinates, so no SpatialData spots.",
+                                field="obsm['spatial']", fix="store spot centres (x, y) first.")
+    xy = np.asarray(mdata.obsm["spatial"], float)
+    lib = first_library(mdata.uns)
+    sf = lib[1].get("scalefactors", {}) if lib else {}
+    diameter = float(sf.get("spot_diameter_fullres") or default_spot_diameter(xy))
+    gdf = gpd.GeoDataFrame({"radius": np.full(len(xy), diameter / 2)},
+                           geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]),
+                           index=np.arange(len(xy)))
+    shapes = {spots: ShapesModel.parse(gdf, transformations={coordinate_system: Identity()})}
+    images = {}
+    if lib and lib[1].get("images"):
+        key = "hires" if "hires" in lib[1]["images"] else next(iter(lib[1]["images"]))
+        arr = np.asarray(lib[1]["images"][key])
+        s = float(sf.get(f"tissue_{key}_scalef", 1.0))
+        arr = arr[..., None] if arr.ndim == 2 else arr
+        from ._images import pyramid_factors
+
+        images[lib[0]] = Image2DModel.parse(
+            np.moveaxis(arr, -1, 0), dims=("c", "y", "x"), c_coords=channel_names(arr.shape[-1]),
+            scale_factors=pyramid_factors(arr.shape[:2]) or None,
+            transformations={coordinate_system: Scale([1 / s, 1 / s], axes=("x", "y"))})
+    tables = result_tables(mdata, region=spots)
+    return sd.SpatialData(images=images, shapes=shapes, tables=tables)
+
+
+def channel_names(n: int) -> list[str] | None:
+    """Channel names napari-spatialdata and spatialdata-plot read as colour: r, g, b (and a)."""
+    return {3: ["r", "g", "b"], 4: ["r", "g", "b", "a"]}.get(n)
+
+
+def _named_channels(image):
+    """An RGB(A) image whose channels are only numbered gets r, g, b (, a): viewers otherwise
+    show three grey channels. Multiscale images get it at every scale."""
+    import xarray as xr
+
+    def rename(arr):
+        names = channel_names(arr.sizes.get("c", 0)) if "c" in arr.dims else None
+        if names is None or [str(c) for c in arr.coords["c"].values] == names:
+            return arr
+        if not all(isinstance(c, (int, np.integer)) for c in arr.coords["c"].values):
+            return arr  # named by the user: kept
+        return arr.assign_coords(c=names)
+
+    if isinstance(image, xr.DataArray):
+        return rename(image)
+    try:  # a DataTree of scales
+        for node in image.subtree:
+            if node.ds is not None and "image" in node.ds:
+                node.ds = node.ds.assign(image=rename(node.ds["image"]))
+    except (AttributeError, TypeError, ValueError):  # another layout: left as it is
+        pass
+    return image
+
+
+def write_spatialdata(mdata, out: str | Path, *, overwrite: bool = False) -> Path:
+    """Write `mdata` with its results as a SpatialData store. When it was read from a store
+    (uns['factvae_sdata']), that store's elements are kept and its modality tables replaced by
+    the result tables (same names, same spots element); otherwise one is built
+    (`to_spatialdata`). Writing into the store read from needs `overwrite`: only its tables are
+    replaced. Elsewhere the store is written to `out.partial` and renamed."""
+    import shutil
+
+    import spatialdata as sd
+
+    out = Path(out)
+    record = dict(mdata.uns.get(SDATA_KEY, {}))
+    source = Path(record["store"]) if record.get("store") else None
+    if out.exists() and not overwrite:
+        raise FactVAEInputError("already exists.", file=str(out), field="output",
+                                fix="choose another path or pass --overwrite (a store read from "
+                                    "gets its tables replaced, nothing else).")
+    if source is not None and source.exists():
+        src = open_store(source)
+        rows = mdata.mod["rna"].obs[record["instance_key"]].to_numpy()
+        names = tuple(record["tables"])
+        if names[0] == names[1]:  # one table for both modalities: kept; results per modality
+            names = MODALITIES  # (the layout read first next time)
+        tables = result_tables(mdata, region=record["spots"], region_key=record["region_key"],
+                               instance_key=record["instance_key"], rows=rows, names=names)
+        if out.resolve() == source.resolve():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # zarr's notes on future defaults
+                for name, table in tables.items():
+                    src.tables[name] = table
+                    if name in _on_disk_tables(source):
+                        src.delete_element_from_disk(name)
+                    src.write_element(name)
+            return out
+        elements = {"images": {k: _named_channels(v) for k, v in src.images.items()},
+                    "labels": dict(src.labels),
+                    "shapes": dict(src.shapes), "points": dict(src.points),
+                    "tables": {**{k: v for k, v in src.tables.items() if k not in tables},
+                               **tables}}
+        new = sd.SpatialData(**elements)
+    else:
+        new = to_spatialdata(mdata)
+
+    tmp = out.with_name(out.name + ".partial")
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            new.write(tmp, overwrite=True)
+    except BaseException as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(err, OSError):
+            raise FactVAEInputError(f"cannot be written ({err.strerror or err}); nothing was "
+                                    "left behind.", file=str(out), field="output",
+                                    fix="free some disk space or choose another folder.") from None
+        raise
+    if out.exists():  # --overwrite: the old store goes only once the new one is complete
+        old = out.with_name(out.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+    else:
+        tmp.rename(out)
+    return out
+
+
+def _on_disk_tables(store: Path) -> list[str]:
+    tables = store / "tables"
+    return [p.name for p in tables.iterdir()] if tables.is_dir() else []

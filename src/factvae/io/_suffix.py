@@ -1,0 +1,29 @@
+"""Reading and writing a whole dataset by the path's suffix: the one place that knows which
+suffix means which format (the CLI, the Load widget and the napari writer all come here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+RESULT_SUFFIXES = (".h5mu", ".zarr")
+
+
+def write(mdata, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write `mdata` with its results: a SpatialData store for `.zarr` (the elements of the
+    store it came from kept), else `.h5mu`. Atomic either way. Returns the path written."""
+    from ._spatialdata_write import write_spatialdata
+    from ._write import write_h5mu
+
+    if Path(path).suffix == ".zarr":
+        return write_spatialdata(mdata, path, overwrite=overwrite)
+    return write_h5mu(mdata, path, overwrite=overwrite)
+
+
+def read(path: str | Path):
+    """Open a dataset or a result: a SpatialData `.zarr` store, else an `.h5mu`."""
+    from ._load import load_paired
+    from ._spatialdata import is_spatialdata_store
+
+    if is_spatialdata_store(path):
+        return load_paired(sdata=path)
+    return load_paired(path)

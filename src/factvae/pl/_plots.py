@@ -1,0 +1,162 @@
+"""Static pictures (matplotlib; the Agg backend unless one is chosen, so it works on a headless
+node): functions that draw into an Axes and return it (`factvae.pl`), and the CLI's picture file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..io._images import small_view
+from ..io._spatial import as_display_uint8
+from ..io._write import write_atomically
+
+
+def _colour_key(mdata) -> str | None:
+    for key in ("factvae_domain", "domain"):
+        if key in mdata.obs.columns:
+            return key
+    return None
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)  # headless unless a backend was chosen already
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _spots_axes(ax, fig_size=(7, 6)):
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=fig_size, dpi=110)
+    return ax
+
+
+def _marker_size(ax, view) -> float:
+    return max(2.0, (view.spot_diameter * 72 / ax.figure.dpi) ** 2 * 0.6)
+
+
+def _finish_tissue(ax, view):
+    if view.image is None:
+        ax.invert_yaxis()
+        ax.set_aspect("equal")
+    ax.set_axis_off()
+
+
+def domains(mdata, *, key: str | None = None, ax=None, title: str | None = None, legend: bool = True):
+    """Spots coloured by a categorical obs column (default: factvae_domain, else domain), drawn on
+    the tissue image when there is one; colours from `uns[f'{key}_colors']` when present.
+    Returns the matplotlib Axes (scanpy's `sc.pl.*(show=False)` habit)."""
+    plt = _pyplot()
+    import matplotlib
+    from matplotlib.lines import Line2D
+
+    key = key or _colour_key(mdata)
+    view = small_view(mdata)
+    ax = _spots_axes(ax)
+    if view is None:  # non-spatial: nothing to place spots on
+        ax.text(0.5, 0.5, "no spatial coordinates", ha="center", va="center")
+        ax.set_axis_off()
+    else:
+        if view.image is not None:  # a stored 16-bit or float image would show white or black
+            ax.imshow(as_display_uint8(view.image))
+        xy = view.spots_xy
+        size = _marker_size(ax, view)
+        if key is not None:
+            cat = mdata.obs[key].astype("category")
+            colours = list(mdata.uns.get(f"{key}_colors", []))
+            if len(colours) < len(cat.cat.categories):
+                cmap = plt.get_cmap("tab20")
+                colours = [matplotlib.colors.to_hex(cmap(i % 20)) for i in
+                           range(len(cat.cat.categories))]
+            codes = cat.cat.codes.to_numpy()
+            ax.scatter(xy[:, 0], xy[:, 1], c=np.asarray(colours)[codes], s=size, linewidths=0)
+            if legend:
+                handles = [Line2D([], [], marker="o", ls="", color=c, label=str(n))
+                           for n, c in zip(cat.cat.categories, colours)]
+                ax.legend(handles=handles, title=key, loc="center left", bbox_to_anchor=(1, 0.5),
+                          frameon=False)
+        else:
+            total = np.asarray(mdata.mod["rna"].X.sum(axis=1)).ravel()
+            sc = ax.scatter(xy[:, 0], xy[:, 1], c=np.log1p(total), s=size, cmap="viridis",
+                            linewidths=0)
+            ax.figure.colorbar(sc, ax=ax, label="log1p RNA counts")
+        _finish_tissue(ax, view)
+    ax.set_title(title or (f"{key} on the tissue" if key else "spots on the tissue"))
+    return ax
+
+
+def feature(mdata, kind: str, name: str, *, ax=None, cmap: str = "magma", title: str | None = None):
+    """One feature on the tissue, as the overlays show it: `kind` is one of
+    `factvae.values.KINDS` ("gene (normalised)", "peak (augmented)", "motif (augmented)", ...).
+    Returns the matplotlib Axes."""
+    from ..get._values import spot_values
+
+    values = spot_values(mdata, kind, name)
+    view = small_view(mdata)
+    ax = _spots_axes(ax)
+    if view is None:
+        ax.hist(values, bins=50)
+        ax.set_xlabel(f"{name}: {kind}")
+    else:
+        if view.image is not None:
+            ax.imshow(as_display_uint8(view.image))
+        xy = view.spots_xy
+        sc = ax.scatter(xy[:, 0], xy[:, 1], c=values, s=_marker_size(ax, view), cmap=cmap,
+                        linewidths=0)
+        ax.figure.colorbar(sc, ax=ax, label=kind)
+        _finish_tissue(ax, view)
+    ax.set_title(title or f"{name} ({kind})")
+    return ax
+
+
+def loss(mdata, *, ax=None, relative: bool = True):
+    """The per-epoch loss terms of the training recorded in `uns['factvae']['history']`
+    (every term the module returned), relative to the first epoch on a log scale by default.
+    Returns the matplotlib Axes."""
+    import pandas as pd
+
+    from ..keys import UNS_KEY
+
+    rec = mdata.uns.get(UNS_KEY, {}) if hasattr(mdata, "uns") else {}
+    hist = rec.get("history") if isinstance(rec, dict) else None
+    if hist is None:
+        from ..errors import FactVAEInputError
+
+        raise FactVAEInputError("no training history.", field=f"uns['{UNS_KEY}']['history']",
+                                fix="train FactVAE first (factvae.train / factvae run).")
+    hist = pd.DataFrame(hist)
+    ax = _spots_axes(ax, fig_size=(5, 3.2))
+    x = hist["epoch"] if "epoch" in hist else np.arange(1, len(hist) + 1)
+    for term in [c for c in hist.columns if c not in ("epoch", "seconds", "step")]:
+        y = hist[term].to_numpy(float)
+        finite = y[np.isfinite(y) & (y != 0)]
+        if relative and finite.size:
+            y = y / abs(finite[0])
+        ax.plot(x, y, label=term, lw=1)
+    if relative:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss / first epoch" if relative else "loss")
+    ax.legend(fontsize=7, ncol=2)
+    return ax
+
+
+def plot_domains(mdata, path: str | Path, *, key: str | None = None, title: str | None = None) -> Path:
+    """`domains` written to a picture file (the format from its suffix), atomically."""
+    import matplotlib
+
+    plt = _pyplot()
+    ax = domains(mdata, key=key, title=title)
+    fig = ax.figure
+    fig.tight_layout()
+    path = Path(path)
+    try:  # the format from the real name: the file is written as NAME.partial, then renamed
+        fmt = path.suffix[1:].lower() or matplotlib.rcParams["savefig.format"]
+        write_atomically(path, lambda tmp: fig.savefig(tmp, format=fmt), field="picture")
+    finally:
+        plt.close(fig)
+    return path

@@ -1,0 +1,28 @@
+"""Tools, scanpy-style: train the model, then the analyses that read its results.
+
+`factvae.tl.train`, `.FactVAE`, `.find_domains`, `.rename_domains`, `.domain_markers`,
+`.suggest_n_domains`, `.infer_regulation`, `.augment_atac`, `.iter_augmented_atac`,
+`.gene_activity`, `.motif_deviations`, `.domain_motifs`, `.scan_motifs`, `.region_markers`.
+Functions that add a result take `key_added` where a user may want two side by side (domains,
+markers, motifs).
+
+Private modules: `_graph` (the kNN, UMAP and spatial neighbour graphs), `_cluster` (Leiden,
+K-means, mixtures, the silhouette suggestion, refinement), `_domains`, `_markers`, `_augment`,
+`_motifs`, `_regions` (markers of a drawn region), `_regulation` with `_regulation_scores` and
+`_regulation_null` (the scores and their nulls)."""
+
+from .._lazy import lazy_names, table
+
+_WHERE = table(
+    _domains="find_domains rename_domains compute_domains store_domains",
+    _cluster="cluster suggest_n_domains",
+    _markers="domain_markers",
+    _regulation="infer_regulation to_bedpe",
+    _augment="augment_atac iter_augmented_atac gene_activity",
+    _motifs="motif_deviations domain_motifs scan_motifs read_motif_matrix",
+    _regions="region_markers",
+)
+_WHERE.update({"train": "..model._model", "FactVAE": "..model._model",
+               "FactVAEConfig": "..config"})
+__all__ = sorted(_WHERE)
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)

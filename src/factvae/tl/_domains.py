@@ -1,0 +1,94 @@
+"""Spatial domains: Leiden on a kNN graph of the joint FactVAE embedding, optionally joined with
+the spatial neighbour graph, by resolution or by a target number of domains; and domain markers.
+
+The kNN search uses scikit-learn's exact search (scanpy's `transformer='sklearn'`): scanpy's
+default (pynndescent 0.7 with scipy 1.17) crashes from 8,192 spots on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import FactVAEInputError
+from ..keys import DOMAIN_KEY, EMBEDDING_KEY, UNS_KEY, colors_key, params_of
+from ..pl._palettes import palette
+from ._cluster import cluster
+
+
+def compute_domains(mdata, *, n_domains: int | None = None, resolution: float | None = None,
+                    method: str = "leiden", refine: int = 0, spatial_weight: float = 0.0,
+                    n_neighbors: int = 15, n_spatial_neighbors: int = 6,
+                    use_rep: str = EMBEDDING_KEY, seed: int | None = None,
+                    flavor: str = "igraph") -> tuple[np.ndarray, dict]:
+    """The work of `find_domains` without storing anything: (labels, parameters record). A GUI
+    runs this in a worker and stores the result with `store_domains` on its main thread."""
+    if use_rep not in mdata.obsm:
+        raise FactVAEInputError("is missing: no embedding to cluster.", field=f"obsm['{use_rep}']",
+                                fix="train FactVAE first (factvae run / factvae.train).")
+    if n_domains not in (None, "auto") and resolution is not None:
+        raise FactVAEInputError("give either a number of domains or a resolution, not both.",
+                                field="n_domains / resolution", fix="drop one of the two.")
+    if seed is None:  # the training seed, so one seed reproduces the whole run (CLI and GUI)
+        seed = int(params_of(mdata.uns, UNS_KEY).get("seed", 0))
+    coords = np.asarray(mdata.obsm["spatial"]) if "spatial" in mdata.obsm else None
+    labels, record = cluster(np.asarray(mdata.obsm[use_rep]), method=method, n_domains=n_domains,
+                             resolution=resolution, coords=coords, spatial_weight=spatial_weight,
+                             n_neighbors=n_neighbors, n_spatial_neighbors=n_spatial_neighbors,
+                             refine=refine, seed=seed, flavor=flavor)
+    record["use_rep"] = use_rep
+    return labels, record
+
+
+def store_domains(mdata, labels: np.ndarray, record: dict, *, key_added: str = DOMAIN_KEY) -> None:
+    """Write domains as scanpy's `sc.tl.leiden` does: `obs[key_added]` (categorical),
+    `uns[f'{key_added}_colors']`, `uns[key_added]['params']`."""
+    k = int(record["reached"])
+    mdata.obs[key_added] = pd.Categorical.from_codes(labels, categories=[str(i) for i in range(k)])
+    mdata.uns[colors_key(key_added)] = palette(k)
+    mdata.uns[key_added] = {"params": record}
+
+
+def find_domains(mdata, *, n_domains: int | None = None, resolution: float | None = None,
+                 method: str = "leiden", refine: int = 0, spatial_weight: float = 0.0,
+                 n_neighbors: int = 15, n_spatial_neighbors: int = 6,
+                 use_rep: str = EMBEDDING_KEY, seed: int | None = None, key_added: str = DOMAIN_KEY,
+                 flavor: str = "igraph", key: str | None = None) -> dict:
+    """Spatial domains from `mdata.obsm[use_rep]` (default: the joint FactVAE embedding) with
+    `cluster` (Leiden, K-means or a Gaussian mixture; optional spatial refinement).
+
+    Give `n_domains` (Leiden searches the resolution) or, for Leiden, a `resolution` (default
+    1.0); with neither, K-means and the mixture suggest a number. `seed`: default the training
+    seed (`uns['factvae']['params']['seed']`), else 0. Writes, as scanpy's `sc.tl.leiden` does,
+    `mdata.obs[key_added]` (categorical), `mdata.uns[f'{key_added}_colors']` and
+    `mdata.uns[key_added]['params']`; other results are left alone (`key`: the old name of
+    `key_added`). Returns the parameters record (with `reached`: the number found, and
+    `exact`)."""
+    labels, record = compute_domains(mdata, n_domains=n_domains, resolution=resolution,
+                                     method=method, refine=refine, spatial_weight=spatial_weight,
+                                     n_neighbors=n_neighbors,
+                                     n_spatial_neighbors=n_spatial_neighbors, use_rep=use_rep,
+                                     seed=seed, flavor=flavor)
+    store_domains(mdata, labels, record, key_added=key_added if key is None else key)
+    return record
+
+
+def rename_domains(mdata, mapping: dict, *, key: str = DOMAIN_KEY) -> None:
+    """Rename domains by hand; giving two domains the same new name merges them. Colours follow
+    the first domain of each new name."""
+    cat = mdata.obs[key].astype("category")
+    old = list(cat.cat.categories)
+    colours = dict(zip(old, mdata.uns.get(f"{key}_colors", palette(len(old)))))
+    unknown = set(mapping) - set(old)
+    if unknown:
+        raise FactVAEInputError(f"unknown domain(s) {sorted(unknown)}.", field=key,
+                                fix=f"use one of {old}.")
+    new_cats = list(dict.fromkeys(str(mapping.get(c, c)) for c in old))
+    new_colours = {}
+    for c in old:
+        new_colours.setdefault(str(mapping.get(c, c)), colours[c])
+    # recode through the categories (vectorised: ~1 ms at 50k spots, not a Python map)
+    lut = np.array([new_cats.index(str(mapping.get(c, c))) for c in old] + [-1])
+    codes = lut[cat.cat.codes.to_numpy()]
+    mdata.obs[key] = pd.Categorical.from_codes(codes, categories=new_cats)
+    mdata.uns[f"{key}_colors"] = [new_colours[c] for c in new_cats]

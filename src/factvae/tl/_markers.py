@@ -1,0 +1,60 @@
+"""Marker genes and peaks of each domain."""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from ..errors import FactVAEInputError
+from ..keys import DOMAIN_KEY, LOGNORM_KEY, MOTIF_Z_KEY, MOTIF_Z_NAMES_KEY
+from ..keys import DOMAIN_MARKERS_KEY as MARKERS_KEY
+
+
+def domain_markers(mdata, *, groupby: str = DOMAIN_KEY, n_top: int = 20,
+                   key_added: str = MARKERS_KEY, key: str | None = None) -> pd.DataFrame:
+    """Per domain (`mdata.obs[groupby]`; `key`: its old name), the top genes (log-normalised
+    RNA), peaks (log-normalised ATAC) and motifs (augmented deviation z-scores, when computed)
+    by Wilcoxon test (scanpy's rank_genes_groups). Returns one long table (domain, kind, name,
+    score, logfoldchange, pval_adj, rank) and stores it in `mdata.uns[key_added]` as
+    {'params', 'table'}."""
+    key = groupby if key is None else key
+    import anndata as ad
+    import scanpy as sc
+
+    from ..pp._preprocess import log_normalize
+
+    if key not in mdata.obs:
+        raise FactVAEInputError("is missing: find domains first.", field=f"obs['{key}']",
+                                fix="run factvae.find_domains(mdata) / factvae domains.")
+    groups = mdata.obs[key].astype("category").to_numpy()
+    tables = []
+    rna, atac = mdata.mod["rna"], mdata.mod["atac"]
+    atac_norm = log_normalize(atac.X)
+    sources = [("gene", rna.layers.get(LOGNORM_KEY, rna.X), rna.var_names),
+               ("peak", atac_norm, atac.var_names)]
+    if MOTIF_Z_KEY in atac.obsm:
+        # the deviations' own names: motifs without a hit have no column
+        sources.append(("motif", np.asarray(atac.obsm[MOTIF_Z_KEY]), atac.uns[MOTIF_Z_NAMES_KEY]))
+    for kind, X, names in sources:
+        tmp = ad.AnnData(X=X, obs=pd.DataFrame({"g": pd.Categorical(groups)},
+                                               index=mdata.obs_names),
+                         var=pd.DataFrame(index=pd.Index(list(map(str, names)))))
+        with warnings.catch_warnings(), contextlib.ExitStack() as stack:
+            warnings.simplefilter("ignore")
+            # scanpy's own log lines ("... groups with fewer than ...") say nothing to our users
+            stack.enter_context(sc.settings.verbosity.override(0))
+            sc.tl.rank_genes_groups(tmp, "g", method="wilcoxon", n_genes=n_top, use_raw=False)
+        df = sc.get.rank_genes_groups_df(tmp, group=None)
+        df = df.rename(columns={"group": "domain", "names": "name", "scores": "score",
+                                "logfoldchanges": "logfoldchange", "pvals_adj": "pval_adj"})
+        df["kind"] = kind
+        df["rank"] = df.groupby("domain", observed=True).cumcount() + 1
+        tables.append(df[["domain", "kind", "name", "score", "logfoldchange", "pval_adj", "rank"]])
+    out = pd.concat(tables, ignore_index=True)
+    out["domain"] = out["domain"].astype(str)
+    mdata.uns[key_added] = {"params": {"groupby": key, "n_top": n_top, "method": "wilcoxon"},
+                            "table": out}
+    return out
