@@ -1,4 +1,5 @@
-"""Every key FactVAE reads or writes in a MuData, in one place (as squidpy's `Key`).
+"""Every key FactVAE reads or writes, the domain colours and the kinds of per-spot feature, in
+one place (as squidpy's `Key`): a test fails on a `factvae_...` key spelled anywhere else.
 
 Import the names from here; the modules that produce each result re-export theirs for old code.
 All keys we write carry the `factvae` prefix (`X_factvae` for embeddings, scanpy's convention
@@ -41,11 +42,96 @@ MOTIF_Z_KEY = "factvae_motif_z"         # atac obsm: deviations on augmented acc
 MOTIF_Z_RAW_KEY = "factvae_motif_z_raw"  # atac obsm: deviations on raw counts (key + '_raw')
 MOTIF_Z_NAMES_KEY = "factvae_motif_z_names"  # atac uns: the motifs of both (key + '_names')
 MOTIF_SCAN_KEY = "factvae_motif_scan"   # atac uns: parameters of a FASTA scan
+REGION_MARKERS_KEY = "factvae_region_markers"  # uns: {'params', 'table'} of a drawn region
+
+# inputs and SpatialData (io/)
+INPUT_KEY = "factvae_input"             # uns: the files a dataset was read from, its spot count
+SDATA_KEY = "factvae_sdata"             # uns: where the data came from (store, tables, elements)
+JOINT_KEY = "factvae_joint"             # table.uns: which obs/obsm/uns entries are the MuData's
+SPOTS = "spots"                         # the shapes element our tables annotate
+REGION_KEY = "region"                   # table.obs: the element a row annotates (scverse)
+INSTANCE_KEY = "spot_id"                # table.obs: the row's instance in that element
+DOMAIN_COLUMNS = (DOMAIN_KEY, "domain")  # obs columns drawn as domains, first found wins
+
+# annotations a user may bring (motifs/)
+MOTIF_KEY = "motif"                     # atac.varm: peaks x motifs, 0/1
+MOTIF_NAMES_KEY = "motif_names"         # atac.uns
+GC_KEY = "gc_content"                   # atac.var
+
+# napari layer metadata (the plugin)
+LAYER_MUDATA_KEY = "factvae_mudata"     # layer.metadata: the MuData a layer shows
+LAYER_MAP_KEY = "factvae_map"           # layer.metadata: the domain map of a spots layer
+LAYER_DOMAINS_OF_KEY = "factvae_domains_of"  # layer.metadata: the spots layer a raster belongs to
+LAYER_VALUES_OF_KEY = "factvae_values_of"    # layer.metadata: the layer an overlay paints
+LAYER_PENDING_IMAGE_KEY = "factvae_pending_image"  # layer.metadata: a pyramid still being built
+
+# the kinds of per-spot value an overlay, a region test or `factvae.get.spot_values` reads:
+# kind -> (what, which values)
+FEATURE_KINDS = {
+    "gene (raw)": ("rna", "raw"), "gene (normalised)": ("rna", "normalised"),
+    "peak (raw)": ("atac", "raw"), "peak (augmented)": ("atac", "augmented"),
+    "motif (raw)": ("motif", "raw"), "motif (augmented)": ("motif", "augmented"),
+    "gene activity (raw)": ("activity", "raw"),
+    "gene activity (augmented)": ("activity", "augmented"),
+}
+# region markers test every kind but raw gene counts (normalised expression is the one to rank)
+REGION_KINDS = tuple(k for k in FEATURE_KINDS if k != "gene (raw)")
+
+# Domain colours, in napari and in the static pictures alike. The first 10: Okabe-Ito (black left
+# out: it vanishes on a dark canvas) and three more picked to stay apart under simulated protan-,
+# deuter- and tritanopia (CIEDE2000 >= 10.9 between any two, as Okabe-Ito's own). The next 20:
+# picked greedily from glasbey and tab20 colours of mid lightness (seen on a black canvas and on
+# H&E), CIEDE2000 >= 14 for all 30.
+PALETTE = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
+           "#A13B72", "#BDE6BF", "#F7B6D2",
+           "#706B01", "#8C3BFF", "#FF1C44", "#00EB01", "#00D6D4", "#85A301", "#BCB6FF",
+           "#8C564B", "#FFA079", "#038287", "#018700", "#E452FF", "#876EB1", "#E1CD9C",
+           "#8E8C5E", "#0CE8A1", "#8287FF", "#8E6D49", "#D60000", "#C16E72"]
+
+
+def palette(n: int) -> list[str]:
+    """n hex colours: colour-blind-safe up to 10, distinguishable up to 30 (PALETTE);
+    beyond that the 30 and then evenly spaced colours of a long colormap.
+
+    The one palette for domains, in napari and in the static pictures alike.
+
+    Parameters
+    ----------
+    n : int
+        The number of colours.
+
+    Returns
+    -------
+    list of str
+        n colours as '#RRGGBB': the first n of `PALETTE`, then colours of matplotlib's
+        'gist_ncar' colormap.
+    """
+    if n <= len(PALETTE):
+        return PALETTE[:n]
+    import matplotlib
+
+    cmap = matplotlib.colormaps["gist_ncar"]
+    extra = n - len(PALETTE)
+    return PALETTE + [matplotlib.colors.to_hex(cmap(0.05 + 0.9 * i / extra)) for i in range(extra)]
+
+
+# Domain colours. The first 10: Okabe-Ito (black left out: it vanishes on a dark canvas) and
+# three more picked to stay apart under simulated protan-, deuter- and tritanopia (CIEDE2000
+# >= 10.9 between any two, as Okabe-Ito's own). The next 20: picked greedily from glasbey and
+# tab20 colours of mid lightness (seen on a black canvas and on H&E), CIEDE2000 >= 14 for all 30.
 
 
 def colors_key(key: str) -> str:
     """Where the colours of a categorical obs column live (scanpy's convention)."""
     return f"{key}_colors"
+
+
+def domain_colours(uns, key: str, n: int) -> list[str]:
+    """The colours of the n categories of obs column `key`: those stored in
+    `uns[colors_key(key)]` when there are enough of them, else `palette(n)`: the one fallback
+    for the static pictures, napari and the exported tables."""
+    stored = [str(c) for c in uns.get(colors_key(key), [])]
+    return stored[:n] if len(stored) >= n else palette(n)
 
 
 def params_of(uns, key: str) -> dict:

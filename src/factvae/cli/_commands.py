@@ -6,7 +6,8 @@ import time
 from pathlib import Path
 
 from ..errors import FactVAEInputError
-from ..keys import DOMAIN_KEY, PREPROCESS_KEY
+from ..io._suffix import write
+from ..keys import DOMAIN_KEY, PREPROCESS_KEY, REGION_MARKERS_KEY
 from ._checks import (
     _at_least,
     _check_domain_args,
@@ -14,7 +15,6 @@ from ._checks import (
     _check_model_args,
     _check_trainable,
 )
-from ..io._suffix import write
 from ._messages import _say, _summary
 from ._output import (
     PICTURE_SUFFIXES,
@@ -291,7 +291,7 @@ def cmd_markers(args) -> int:
     mdata = _load_result(args)
     table = region_markers(mdata, region, reference=reference, kinds=args.kinds,
                            n_top=args.n_top or None)
-    params = mdata.uns["factvae_region_markers"]["params"]
+    params = mdata.uns[REGION_MARKERS_KEY]["params"]
     _say(f"factvae: {params['n_region']} spots in the region against {params['n_reference']} "
          f"({'the second region' if reference is not None else 'the rest'})"
          + (f"; skipped {', '.join(params['skipped'])}" if params["skipped"] else ""))

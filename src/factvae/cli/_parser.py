@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..keys import REGION_KINDS
 from ._commands import (
     DEMO_EPOCHS,
     cmd_augment,
@@ -151,9 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", metavar="POLYGON.geojson",
                    help="a second region to compare with (default: the rest of the tissue)")
     p.add_argument("--kinds", nargs="+", metavar="KIND",
-                   help="what to test (default: all the data has): 'gene (normalised)', "
-                        "'peak (raw)', 'peak (augmented)', 'motif (raw)', 'motif (augmented)', "
-                        "'gene activity (raw)', 'gene activity (augmented)'")
+                   help="what to test (default: all the data has): "
+                        + ", ".join(f"'{k}'" for k in REGION_KINDS))
     p.add_argument("--n-top", type=int, default=50, help="rows per kind (0: all; default 50)")
     p.add_argument("--tsv", required=True, metavar="MARKERS.tsv")
     p.add_argument("--overwrite", action="store_true")

@@ -23,7 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import FactVAEInputError
-from ..pl._palettes import PALETTE
+from ..keys import PALETTE
 
 PITCH_FULLRES = 100.0       # spot centre-to-centre distance in full-resolution pixels (Visium-like)
 
@@ -256,27 +256,56 @@ def simulate(n_spots: int = 1500, n_genes: int = 1000, n_peaks: int = 8000, *, n
              library_id: str = "simulated_tissue"):
     """A paired spatial ATAC + RNA MuData with known domains, links and motifs (see module doc).
 
+    Spots lie on a hexagonal grid inside an irregular tissue outline, split into spatial
+    domains (an outer rim band plus anisotropic, weighted Voronoi regions inside); genes and
+    peaks lie on made-up chromosomes; planted motifs drive peak accessibility by domain and
+    cis-regulatory links let peaks drive nearby genes; counts are zero-inflated negative
+    binomial (ATAC far sparser than RNA); an H&E-like image is registered to the spots in the
+    scanpy convention.
+
     Parameters
     ----------
-    n_spots, n_genes, n_peaks
+    n_spots, n_genes, n_peaks : int, default 1500, 1000, 8000
         Matrix sizes (spots x genes for 'rna', spots x peaks for 'atac').
-    n_domains
+    n_domains : int, default 5
         Spatial domains (>= 2): an outer rim band and n_domains - 1 inner regions.
-    n_motifs
+    n_motifs : int, default 20
         Planted TF motifs; each domain gets its own strongly active motifs.
-    rna_depth, atac_depth
+    rna_depth, atac_depth : float, optional
         Median counts per spot; by default 1.2 per gene and 0.075 per peak, which keeps the
         density of spatial ATAC-RNA-seq (RNA ~40 %, ATAC ~5 % non-zero) at any size.
-    domain_effect
+    domain_effect : float, default 1.0
         Scales every domain effect on expression and accessibility (1.0: RNA alone separates the
         domains well, ATAC alone less so, as in real data; larger is easier).
-    enhancer_activity
+    enhancer_activity : float, default 1.0
         Scales the spot-to-spot variation of enhancer activity that reaches the linked genes
         (12 activity programs; 0 switches it off: links then act through domains only).
-    image_size
+    image_size : int, default 800
         Longest side of the rendered H&E-like image in pixels.
-    seed
+    seed : int, default 0
         Everything is deterministic for a seed.
+    library_id : str, default 'simulated_tissue'
+        The library of the image in `mdata.uns['spatial']`.
+
+    Returns
+    -------
+    MuData
+        Modalities 'rna' (gene coordinates in `var`: chrom, chromStart, chromEnd, strand) and
+        'atac' (peaks), raw counts in `X`; spot centres in full-resolution pixels in
+        `mdata.obsm['spatial']` (100 px apart) and the image in `mdata.uns['spatial']`. The
+        truth: `mdata.obs['domain']` (categorical, 'D1'..; colours in
+        `uns['domain_colors']`); `mdata.uns['simulation']` with 'params', 'links' (gene, peak,
+        TSS distance, kind, whether in the G2P prior, effect size and activity program),
+        'peak_program' (each peak's spot-level activity program and loading),
+        'motif_activity' (domains x motifs), 'gene_effect' (each domain's planted effect on
+        log expression) and 'domain_motifs'; `atac.varm['motif']` (peaks x motifs, sparse 0/1)
+        with names in `atac.uns['motif_names']`.
+
+    Raises
+    ------
+    FactVAEInputError
+        If `n_domains` is below 2, a size is below 1, or the spots are too few for
+        `n_domains` domains of at least max(3, 3 % of the spots) spots each.
     """
     import anndata as ad
 
@@ -426,11 +455,27 @@ def dbit_grid(n_domains: int = 8, seed: int = 0, pitch: float = 20.0):
     """A 9,215-spot DBiT-like result to look at and test drawing with: a 100 x 100 grid at a
     `pitch` um pitch cut to an irregular outline, coordinates in micrometres, no image and no
     spot diameter, Voronoi domains in `obs['factvae_domain']` with colours (an AnnData, 4 empty
-    genes: no counts to model)."""
+    genes: no counts to model).
+
+    Parameters
+    ----------
+    n_domains : int, default 8
+        Voronoi domains, named 'D1'...
+    seed : int, default 0
+        Seed of the domains' centres.
+    pitch : float, default 20.0
+        Spot centre-to-centre distance in micrometres.
+
+    Returns
+    -------
+    AnnData
+        9,215 spots x 4 genes (all zero); spot centres in `obsm['spatial']`, the domains in
+        `obs['factvae_domain']` (categorical) and their colours in
+        `uns['factvae_domain_colors']` (`palette(n_domains)`).
+    """
     import anndata as ad
 
-    from ..keys import DOMAIN_KEY, colors_key
-    from ..pl._palettes import palette
+    from ..keys import DOMAIN_KEY, colors_key, palette
 
     yy, xx = np.mgrid[0:100, 0:100]
     xy = np.c_[xx.ravel(), yy.ravel()] * float(pitch)

@@ -7,18 +7,34 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import FactVAEInputError
-from ..keys import LOGNORM_KEY, MOTIF_Z_KEY, MOTIF_Z_NAMES_KEY, MOTIF_Z_RAW_KEY
+from ..keys import FEATURE_KINDS, LOGNORM_KEY, MOTIF_Z_KEY, MOTIF_Z_NAMES_KEY, MOTIF_Z_RAW_KEY
 
-KINDS = {
-    "gene (raw)": ("rna", "raw"), "gene (normalised)": ("rna", "normalised"),
-    "peak (raw)": ("atac", "raw"), "peak (augmented)": ("atac", "augmented"),
-    "motif (raw)": ("motif", "raw"), "motif (augmented)": ("motif", "augmented"),
-    "gene activity (raw)": ("activity", "raw"), "gene activity (augmented)": ("activity", "augmented"),
-}
+KINDS = FEATURE_KINDS  # the name of 0.1
 
 
 def feature_names(mdata, kind: str) -> list[str]:
-    """The names a user can pick for a kind of overlay."""
+    """The names a user can pick for a kind of overlay.
+
+    Parameters
+    ----------
+    mdata : MuData
+        The data.
+    kind : str
+        One of `KINDS` (e.g. 'gene (normalised)', 'peak (augmented)', 'motif (raw)').
+
+    Returns
+    -------
+    list of str
+        Gene names (`rna.var_names`) for the gene and gene activity kinds, peak names
+        (`atac.var_names`) for the peak kinds, and for the motif kinds the motifs of the
+        computed deviations (`atac.uns['factvae_motif_z_names']`; empty before
+        `motif_deviations`).
+
+    Raises
+    ------
+    KeyError
+        If `kind` is not one of `KINDS`.
+    """
     what = KINDS[kind][0]
     if what in ("rna", "activity"):
         return list(map(str, mdata.mod["rna"].var_names))
@@ -33,7 +49,33 @@ def _column(X, j) -> np.ndarray:
 
 
 def spot_values(mdata, kind: str, name: str) -> np.ndarray:
-    """Values of feature `name` for every spot, for an overlay of the given kind (see KINDS)."""
+    """Values of feature `name` for every spot, for an overlay of the given kind (see KINDS).
+
+    'gene (raw)' / 'peak (raw)': the counts; 'gene (normalised)':
+    `rna.layers['factvae_lognorm']` when present, else log1p(1e4 x counts / total);
+    'peak (augmented)': `augment_atac`; 'motif (raw)' / 'motif (augmented)': the deviation
+    z-scores of `motif_deviations`; 'gene activity (raw)' / '(augmented)': `gene_activity`.
+
+    Parameters
+    ----------
+    mdata : MuData
+        The data (a trained result for the augmented kinds).
+    kind : str
+        One of `KINDS`.
+    name : str
+        A gene, peak or motif name (see `feature_names`).
+
+    Returns
+    -------
+    numpy.ndarray
+        One float32 value per spot.
+
+    Raises
+    ------
+    FactVAEInputError
+        If `kind` is unknown, `name` is not in the data, the motif deviations are not
+        computed, or what an augmented kind or gene activity needs is missing.
+    """
     if kind not in KINDS:
         raise FactVAEInputError(f"unknown overlay kind {kind!r}.", field="kind",
                                 fix=f"use one of {list(KINDS)}.")

@@ -14,8 +14,33 @@ from ._spatial import first_library
 
 def pair_spots(rna: ad.AnnData, atac: ad.AnnData, *, files: tuple[str | None, str | None] = (None, None)
                ) -> tuple[ad.AnnData, ad.AnnData]:
-    """Keep the spots profiled in both modalities, in RNA's order. No shared spot is an error;
-    a partial overlap is intersected with a warning that says how many were dropped."""
+    """Keep the spots profiled in both modalities, in RNA's order.
+
+    No shared spot is an error; a partial overlap is intersected with a warning that says how
+    many were dropped.
+
+    Parameters
+    ----------
+    rna, atac : AnnData
+        The two modalities; spots are matched by `obs_names`.
+    files : tuple of (str or None), default (None, None)
+        The files they came from, named in the error.
+
+    Returns
+    -------
+    tuple of AnnData
+        (rna, atac): copies holding the shared spots only, in the same (RNA's) order.
+
+    Raises
+    ------
+    FactVAEInputError
+        If the modalities share no spot name.
+
+    Warns
+    -----
+    FactVAEDataWarning
+        When some spots are in one modality only (they are dropped).
+    """
     shared = rna.obs_names.intersection(atac.obs_names, sort=False)
     if len(shared) == 0:
         raise FactVAEInputError(
@@ -59,8 +84,29 @@ def _not_numbers(values, n: int = 2) -> list:
 
 
 def spot_coordinates(coords, spots) -> np.ndarray:
-    """obsm['spatial'] as an N x 2 float array, checked: numbers, and finite for every spot (a NaN
-    would otherwise surface later as a spot 'outside the image' or a library error)."""
+    """obsm['spatial'] as an N x 2 float array, checked: numbers, and finite for every spot.
+
+    A NaN would otherwise surface later as a spot 'outside the image' or a library error.
+    Columns beyond the first two are dropped.
+
+    Parameters
+    ----------
+    coords : array_like
+        Spot centres, N x 2 or more (x, y first).
+    spots : sequence of str
+        The spot names, to name the first spot without coordinates.
+
+    Returns
+    -------
+    numpy.ndarray
+        N x 2, float64.
+
+    Raises
+    ------
+    FactVAEInputError
+        If a value is not a number, the array is not N x 2 (or wider), or a spot has a NaN or
+        infinite coordinate.
+    """
     try:
         xy = np.asarray(coords, dtype=np.float64)
     except (TypeError, ValueError):
@@ -83,7 +129,32 @@ def spot_coordinates(coords, spots) -> np.ndarray:
 
 
 def assemble(rna: ad.AnnData, atac: ad.AnnData, *, coords=None, library=None, uns=None):
-    """One MuData from two aligned modalities; spatial data stored once, at the top level."""
+    """One MuData from two aligned modalities; spatial data stored once, at the top level.
+
+    Any `uns['spatial']` of the modalities is removed (in place).
+
+    Parameters
+    ----------
+    rna, atac : AnnData
+        The two modalities, with the same spots in the same order.
+    coords : array_like, optional
+        Spot centres, checked by `spot_coordinates`.
+    library : tuple of (str, dict), optional
+        (library_id, entry) of `uns['spatial']`: the image and its scale factors.
+    uns : dict, optional
+        Entries copied into the MuData's `uns` (except 'spatial').
+
+    Returns
+    -------
+    MuData
+        Modalities 'rna' and 'atac'; `mdata.obsm['spatial']` from `coords` and
+        `mdata.uns['spatial'] = {library_id: entry}` from `library` when given.
+
+    Raises
+    ------
+    FactVAEInputError
+        If `coords` are unusable (see `spot_coordinates`).
+    """
     import mudata
 
     for m in (rna, atac):

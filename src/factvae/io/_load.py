@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FactVAEDataWarning, FactVAEInputError
+from ..keys import INPUT_KEY
 from ._assemble import _spatial_from, assemble, pair_spots
 from ._read import MODALITIES, _clean_modality, _read_h5
 from ._spatial import attach_image, check_spots_on_image, tissue_view
@@ -22,10 +23,65 @@ def load_paired(mudata: str | Path | None = None, *, rna: str | Path | None = No
 
     Give either `mudata` (an .h5mu with modalities 'rna' and 'atac'), both `rna` and `atac`
     (.h5ad files), or `sdata` (a SpatialData object or .zarr store; `tables`, `image_element`
-    and `coordinate_system` choose among several: see `factvae.sdata`). `image`
+    and `coordinate_system` choose among several: see `factvae.io.read_sdata`). `image`
     (PNG/JPEG/TIFF) with `image_scale` (image pixels per unit of
     obsm['spatial']) replaces any image stored in the files. Raises FactVAEInputError with the
     file, the field and the fix for anything unusable.
+
+    Each modality's raw counts are checked (finite, non-negative, integer, no count above
+    `factvae.io.MAX_COUNT`; unique, non-empty spot and feature names) and only the spots
+    profiled in both modalities are kept, in RNA's order (`pair_spots`). From an .h5mu, the
+    keys older versions wrote are renamed to today's (`factvae.keys.upgrade`) and the results of
+    an earlier run (spot-level obs columns, obsm embeddings) are kept.
+
+    Parameters
+    ----------
+    mudata : str or Path, optional
+        An .h5mu file holding modalities 'rna' and 'atac'.
+    rna, atac : str or Path, optional
+        Single-modality .h5ad files, given together.
+    image : str or Path, optional
+        A tissue image (PNG, JPEG or TIFF) to store with `attach_image`, replacing any image
+        stored in the files; the spots must have coordinates.
+    image_scale : float, default 1.0
+        Image pixels per unit of obsm['spatial'].
+    library_id : str, optional
+        The library id the image is stored under in `uns['spatial']`; default: the image
+        file's stem.
+    counts_layer : str, optional
+        The layer holding the raw counts, read from both modalities; default: each modality's
+        `layers['counts']` if present, else `X`.
+    sdata : SpatialData or str or Path, optional
+        A SpatialData object or the path of its .zarr store.
+    tables : tuple of str, optional
+        With `sdata`: the names of the (rna, atac) tables.
+    image_element : str, optional
+        With `sdata`: the image element to show under the spots.
+    coordinate_system : str, optional
+        With `sdata`: the coordinate system in which spots and image meet.
+
+    Returns
+    -------
+    MuData
+        Modalities 'rna' and 'atac' with the checked raw counts (CSR float32) in `X`; spot
+        centres in `mdata.obsm['spatial']` and the image in `mdata.uns['spatial']` (scanpy's
+        convention) when there are any; `mdata.uns['factvae_input']`: the files read
+        ('files') and the number of spots ('n_spots'); from `sdata`, also
+        `mdata.uns['factvae_sdata']`: the store, tables and elements it came from.
+
+    Raises
+    ------
+    FactVAEInputError
+        If not exactly one input is given, or for anything unusable in it (a missing or
+        unreadable file, a missing modality, counts that are not raw counts, duplicated
+        names, no shared spot, bad coordinates, spots outside the image): the message names
+        the file, the field and the fix.
+
+    Warns
+    -----
+    FactVAEDataWarning
+        When only some spots are in both modalities (the others are dropped), when RNA has
+        more features than ATAC (swapped modalities?), and when there are no spot coordinates.
     """
     two_files = rna is not None and atac is not None
     given = sum(x is not None for x in (mudata, sdata)) + two_files
@@ -105,11 +161,12 @@ def load_paired(mudata: str | Path | None = None, *, rna: str | Path | None = No
             if key != "spatial" and not hasattr(value, "columns") and key not in MODALITIES:
                 mdata.obsm[key] = np.asarray(value)[rows]
     if record is not None:
-        from ._spatialdata import SDATA_KEY, restore_joint
+        from ..keys import SDATA_KEY
+        from ._spatialdata import restore_joint
 
         mdata.uns[SDATA_KEY] = record
         restore_joint(mdata, rna_t)
-    mdata.uns["factvae_input"] = {"files": [f for f in dict.fromkeys(files) if f],
+    mdata.uns[INPUT_KEY] = {"files": [f for f in dict.fromkeys(files) if f],
                                   "n_spots": int(mdata.n_obs)}
     if image is not None:
         if coords is None:

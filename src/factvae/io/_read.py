@@ -80,7 +80,33 @@ MAX_COUNT = 1e9
 def counts_matrix(adata: ad.AnnData, name: str, *, file: str | None = None,
                   layer: str | None = None) -> sp.csr_matrix:
     """The raw counts of one modality as CSR float32, checked: finite, non-negative, integer.
-    Taken from `layer`, else `layers['counts']` when present, else `X`."""
+
+    Taken from `layer`, else `layers['counts']` when present, else `X`. A count above
+    `MAX_COUNT` is refused too (not a count: a scaled value or a missing-value code). The
+    matrix comes back with sorted indices.
+
+    Parameters
+    ----------
+    adata : AnnData
+        One modality.
+    name : str
+        The modality's name ('rna' or 'atac'), used in error messages.
+    file : str, optional
+        The file it was read from, used in error messages.
+    layer : str, optional
+        The layer holding the counts; default: `layers['counts']` when present, else `X`.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        The counts, spots x features, float32.
+
+    Raises
+    ------
+    FactVAEInputError
+        If the layer is missing, there is no matrix, or a value is NaN, infinite, negative,
+        not an integer or above `MAX_COUNT`.
+    """
     if layer is None:
         layer = "counts" if "counts" in adata.layers else None
     where = f"{name}.layers['{layer}']" if layer else f"{name}.X"

@@ -24,7 +24,28 @@ SCALE_KEYS = {"hires": "tissue_hires_scalef", "lowres": "tissue_lowres_scalef"}
 
 @dataclass
 class TissueView:
-    """What a viewer needs to draw spots on the tissue: everything in image pixels (x, y)."""
+    """What a viewer needs to draw spots on the tissue: everything in image pixels (x, y).
+
+    Made by `tissue_view`.
+
+    Attributes
+    ----------
+    library_id : str
+        The library of `uns['spatial']` ('' when there is none).
+    image : numpy.ndarray or None
+        H x W (x 3|4), or None when there is no image.
+    image_key : str or None
+        The key of the image in the library's 'images' ('hires', 'lowres'), or None.
+    scale : float
+        Image pixels per full-resolution pixel (per unit of obsm['spatial']).
+    spots_xy : numpy.ndarray
+        N x 2 spot centres, in image pixels.
+    spot_diameter : float
+        In image pixels.
+    diameter_from_data : bool
+        True when no `spot_diameter_fullres` was given: the diameter is half the spot pitch,
+        a guess.
+    """
 
     library_id: str
     image: np.ndarray | None       # H x W (x 3|4), or None when there is no image
@@ -81,7 +102,26 @@ def as_display_uint8(arr: np.ndarray) -> np.ndarray:
 
 def read_image(path: str | Path) -> np.ndarray:
     """An image file as a uint8 array (H x W or H x W x 3|4), with a clear error if it is not one.
-    16-bit and float images are rescaled to 0..255 (see `as_display_uint8`)."""
+
+    16-bit and float images are rescaled to 0..255 (see `as_display_uint8`). Read with PIL
+    (no limit on the pixel count: whole-slide images are large by nature); TIFFs PIL cannot
+    read in full (16-bit colour, float colour) are read with tifffile.
+
+    Parameters
+    ----------
+    path : str or Path
+        A PNG, JPEG or TIFF file.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8, H x W or H x W x 3|4.
+
+    Raises
+    ------
+    FactVAEInputError
+        If the file is missing, is a folder, or cannot be read as an image.
+    """
     path = Path(path)
     if not path.exists():
         raise FactVAEInputError("image file not found.", file=str(path), field="image",
@@ -138,8 +178,40 @@ def _read_tiff(path: Path) -> np.ndarray | None:
 
 def attach_image(mdata, path: str | Path, scale: float = 1.0, *, library_id: str | None = None,
                  spot_diameter_fullres: float | None = None) -> str:
-    """Store an image file under `uns['spatial'][library_id]` with `tissue_hires_scalef = scale`
-    (image pixels per unit of obsm['spatial']). Returns the library id."""
+    """Store an image file under `uns['spatial'][library_id]` with `tissue_hires_scalef = scale`.
+
+    `scale` is image pixels per unit of obsm['spatial']. Returns the library id. The image is
+    read with `read_image`; it replaces whatever `mdata.uns['spatial']` held.
+
+    Parameters
+    ----------
+    mdata : MuData
+        Changed in place.
+    path : str or Path
+        The image file (PNG, JPEG or TIFF).
+    scale : float, default 1.0
+        Image pixels per unit of obsm['spatial'] (`tissue_hires_scalef`).
+    library_id : str, optional
+        Default: the image file's stem.
+    spot_diameter_fullres : float, optional
+        Spot diameter in obsm['spatial'] units; default: `default_spot_diameter` of the
+        coordinates.
+
+    Returns
+    -------
+    str
+        The library id.
+
+    Raises
+    ------
+    FactVAEInputError
+        If `scale` is not a positive finite number, or the image cannot be read.
+
+    Notes
+    -----
+    Sets `mdata.uns['spatial'] = {library_id: {'images': {'hires': image}, 'scalefactors':
+    {'tissue_hires_scalef', 'spot_diameter_fullres'}, 'metadata': {'source_image_path'}}}`.
+    """
     if not np.isfinite(scale) or scale <= 0:
         raise FactVAEInputError(f"image scale must be a positive number, got {scale}.",
                                 file=str(path), field="image scale",
@@ -157,7 +229,20 @@ def attach_image(mdata, path: str | Path, scale: float = 1.0, *, library_id: str
 
 
 def spot_pitch(coords: np.ndarray | None) -> float:
-    """Median nearest-neighbour distance between spot centres (0.0 when undefined)."""
+    """Median nearest-neighbour distance between spot centres (0.0 when undefined).
+
+    Above 5,000 spots the median is taken over an even sample of them.
+
+    Parameters
+    ----------
+    coords : numpy.ndarray or None
+        N x 2 (or wider) spot centres.
+
+    Returns
+    -------
+    float
+        The pitch, in the units of `coords`; 0.0 for None or fewer than 2 spots.
+    """
     if coords is None or len(coords) < 2:
         return 0.0
     from scipy.spatial import cKDTree
@@ -169,13 +254,44 @@ def spot_pitch(coords: np.ndarray | None) -> float:
 
 
 def default_spot_diameter(coords: np.ndarray | None) -> float:
-    """Half the median nearest-neighbour distance: the diameter/pitch ratio of Visium and DBiT."""
+    """Half the median nearest-neighbour distance: the diameter/pitch ratio of Visium and DBiT.
+
+    Parameters
+    ----------
+    coords : numpy.ndarray or None
+        N x 2 (or wider) spot centres.
+
+    Returns
+    -------
+    float
+        Half of `spot_pitch(coords)`, or 1.0 when the pitch is undefined.
+    """
     nn = spot_pitch(coords)
     return nn / 2 if nn > 0 else 1.0
 
 
 def tissue_view(mdata, *, image_key: str | None = None) -> TissueView | None:
-    """Spots (and image, if any) in image-pixel coordinates; None for non-spatial data."""
+    """Spots (and image, if any) in image-pixel coordinates; None for non-spatial data.
+
+    The image is that of the first library in `mdata.uns['spatial']` ('hires', else
+    'lowres'), scaled by its scale factor; without a library the spots stay in obsm['spatial']
+    units (scale 1). An image that stays in its SpatialData store is not loaded (`image` None),
+    but the spots are placed in its pixels (`tissue_hires_scalef`). Without
+    `spot_diameter_fullres` the diameter is `default_spot_diameter` (and `diameter_from_data`
+    is True).
+
+    Parameters
+    ----------
+    mdata : MuData
+        With spot centres in `obsm['spatial']`.
+    image_key : str, optional
+        The image to take ('hires', 'lowres'); default: 'hires' if present, else 'lowres'.
+
+    Returns
+    -------
+    TissueView or None
+        None when `mdata.obsm` has no 'spatial'.
+    """
     coords = mdata.obsm.get("spatial") if hasattr(mdata.obsm, "get") else None
     if coords is None:
         return None

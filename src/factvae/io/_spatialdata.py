@@ -27,21 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import FactVAEInputError
-
-SPOTS = "spots"
-
-
-REGION_KEY = "region"
-
-
-INSTANCE_KEY = "spot_id"
-
-
-SDATA_KEY = "factvae_sdata"   # mdata.uns: where the data came from (store, tables, elements)
-
-
-JOINT_KEY = "factvae_joint"   # table.uns: which obs/obsm/uns entries belong to the MuData
-
+from ..keys import JOINT_KEY
 
 MODALITIES = ("rna", "atac")
 
@@ -52,7 +38,20 @@ _FEATURE_TYPES = {"gene expression": "rna", "rna": "rna", "gex": "rna", "peaks":
 
 def is_spatialdata_store(path: str | Path) -> bool:
     """Cheap check (no import of spatialdata): a zarr group whose attributes carry
-    'spatialdata_attrs'."""
+    'spatialdata_attrs'.
+
+    Reads the group's `zarr.json` (zarr v3) or `.zattrs` (zarr v2).
+
+    Parameters
+    ----------
+    path : str or Path
+        A folder (or anything else: then False).
+
+    Returns
+    -------
+    bool
+        True for a SpatialData store; False otherwise, or when its metadata is unreadable.
+    """
     import json
 
     p = Path(path)
@@ -69,7 +68,28 @@ def is_spatialdata_store(path: str | Path) -> bool:
 
 
 def open_store(path: str | Path, field: str = "sdata"):
-    """A SpatialData read lazily from `path`, or one clear error."""
+    """A SpatialData read lazily from `path`, or one clear error.
+
+    When spatialdata cannot read the store, the error names the first damaged element
+    (`damaged_element`) if there is one.
+
+    Parameters
+    ----------
+    path : str or Path
+        A SpatialData .zarr folder.
+    field : str, default 'sdata'
+        The field named in errors.
+
+    Returns
+    -------
+    SpatialData
+        Read with `spatialdata.read_zarr`.
+
+    Raises
+    ------
+    FactVAEInputError
+        If `path` is missing, is a file, is not a SpatialData store, or cannot be read.
+    """
     p = Path(path)
     if not p.exists():
         raise FactVAEInputError("not found.", file=str(p), field=field,
@@ -103,8 +123,23 @@ def open_store(path: str | Path, field: str = "sdata"):
 
 def damaged_element(store: Path) -> tuple[str, str] | None:
     """The first element of a store whose zarr metadata is unreadable JSON: ('tables/rna',
-    why), or None. (Missing chunk files are not looked for: zarr leaves out chunks that hold
-    only the fill value, so a missing chunk is not damage by itself.)"""
+    why), or None.
+
+    (Missing chunk files are not looked for: zarr leaves out chunks that hold only the fill
+    value, so a missing chunk is not damage by itself.) Elements are searched among tables,
+    images, labels, shapes and points, in that order.
+
+    Parameters
+    ----------
+    store : Path
+        The .zarr folder.
+
+    Returns
+    -------
+    tuple of str, or None
+        (element, why): e.g. ('tables/rna', the metadata file and the JSON error); None when
+        every element's metadata reads.
+    """
     import json
 
     for kind in ("tables", "images", "labels", "shapes", "points"):
@@ -234,7 +269,45 @@ def read_sdata(sdata, *, tables=None, image: str | None = None,
                coordinate_system: str | None = None):
     """(rna, atac, uns['spatial'] library or None, source record) from a SpatialData object or
     `.zarr` path; each AnnData holds its table's rows with the spot centres in obsm['spatial']
-    and obs_names the spot names. Raises one FactVAEInputError for each unusable layout."""
+    and obs_names the spot names. Raises one FactVAEInputError for each unusable layout.
+
+    The accepted layouts are those of the module: two tables named 'rna' and 'atac' (or
+    `tables`) annotating one spots element, or one table split by a `var` column 'modality' or
+    'feature_types'. The spots are a shapes (circles or polygons) or points element; the
+    modalities are paired by instance id and named as in the RNA table. Spot centres are
+    placed in the chosen image's level-0 pixels; the image itself stays on disk (a display
+    copy is taken only of a SpatialData object held in memory).
+
+    Parameters
+    ----------
+    sdata : SpatialData or str or Path
+        The object, or the path of its .zarr store (opened with `open_store`).
+    tables : tuple of str, optional
+        The names of the (rna, atac) tables; default: tables 'rna' and 'atac', else the first
+        table that splits by modality.
+    image : str, optional
+        The image element; default: the first image with a transformation to a coordinate
+        system of the spots (None when the store has no image).
+    coordinate_system : str, optional
+        Where spots and image meet; default: the first of the spots' systems an image shares,
+        without an image 'global' (when the spots have it) or the spots' first.
+
+    Returns
+    -------
+    tuple
+        (rna, atac, library, record): the two AnnData; `library` = (library id, entry) for
+        `uns['spatial']` (scale factors and the store's image in 'metadata'), or None when
+        there is neither an image nor a spot diameter; `record`: 'store', 'spots', 'tables',
+        'image', 'coordinate_system', 'region_key' and 'instance_key' (what `load_paired`
+        stores in `uns['factvae_sdata']`).
+
+    Raises
+    ------
+    FactVAEInputError
+        For each unusable layout: missing tables, a table annotating no or several elements,
+        the modalities annotating different elements, rows naming spots that are absent,
+        no transformation linking image and spots, most spots outside the image.
+    """
     path = None
     if isinstance(sdata, (str, Path)):
         path = Path(sdata)
@@ -342,7 +415,24 @@ def read_sdata(sdata, *, tables=None, image: str | None = None,
 
 
 def restore_joint(mdata, rna_table) -> None:
-    """Move the joint results a `write_spatialdata` stored in each table back to the MuData."""
+    """Move the joint results a `write_spatialdata` stored in each table back to the MuData.
+
+    The entries listed in the table's `uns['factvae_joint']` (obs columns, with their
+    categories; obsm arrays; uns entries) are copied from the RNA table to the MuData and
+    removed from both modalities, as is `uns['factvae_joint']` itself. Nothing happens when
+    the table lists none.
+
+    Parameters
+    ----------
+    mdata : MuData
+        Changed in place.
+    rna_table : AnnData
+        The RNA table the MuData was read from.
+
+    Returns
+    -------
+    None
+    """
     joint = rna_table.uns.get(JOINT_KEY)
     if not joint:
         return

@@ -10,20 +10,48 @@ import numpy as np
 import pandas as pd
 
 from ..errors import FactVAEInputError
+from ..keys import INPUT_KEY, INSTANCE_KEY, JOINT_KEY, REGION_KEY, SDATA_KEY, SPOTS
 from ._read import MODALITIES
-from ._spatialdata import INSTANCE_KEY, JOINT_KEY, REGION_KEY, SDATA_KEY, SPOTS, open_store
+from ._spatialdata import open_store
 
 
 def _portable_uns(d: dict) -> dict:
     """uns entries zarr/anndata can store: arrays of images are left out (they are elements)."""
-    return {k: v for k, v in d.items() if k not in ("spatial", SDATA_KEY, "factvae_input")}
+    return {k: v for k, v in d.items() if k not in ("spatial", SDATA_KEY, INPUT_KEY)}
 
 
 def result_tables(mdata, *, region: str = SPOTS, region_key: str = REGION_KEY,
                   instance_key: str = INSTANCE_KEY, rows=None, names=MODALITIES) -> dict:
     """{table name: AnnData} for each modality: its counts and own results, plus the joint
     results (obs, obsm, uns of the MuData) listed in uns['factvae_joint']. `rows`: each spot's
-    instance id in the spots element (default 0..n-1)."""
+    instance id in the spots element (default 0..n-1).
+
+    The joint results are the MuData's obs columns (without ':'), its obsm arrays (not the
+    modalities' nor 'spatial') and its uns entries (not 'spatial', 'factvae_sdata' nor
+    'factvae_input'); `obsm['spatial']` is copied into each table. Strings are made portable
+    (`portable_strings`) and each table is parsed as a SpatialData `TableModel`.
+
+    Parameters
+    ----------
+    mdata : MuData
+        The data and its results.
+    region : str, default 'spots'
+        The spots element the tables annotate.
+    region_key : str, default 'region'
+        The obs column naming that element.
+    instance_key : str, default 'spot_id'
+        The obs column holding each row's instance id.
+    rows : array_like, optional
+        Each spot's instance id in the spots element; default 0..n-1.
+    names : tuple of str, default ('rna', 'atac')
+        The table names of the (rna, atac) modalities.
+
+    Returns
+    -------
+    dict
+        {table name: AnnData}, one per modality; each table's `uns['factvae_joint']` lists the
+        joint 'obs', 'obsm' and 'uns' entries.
+    """
     import anndata as ad
     from spatialdata.models import TableModel
 
@@ -59,7 +87,32 @@ def result_tables(mdata, *, region: str = SPOTS, region_key: str = REGION_KEY,
 def to_spatialdata(mdata, *, spots: str = SPOTS, coordinate_system: str = "global"):
     """A SpatialData of a MuData: the spots as circles in obsm['spatial'] units, one table per
     modality (`result_tables`), and the tissue image (a pyramid above 4,000 px) placed by its
-    scale factor."""
+    scale factor.
+
+    The circles' diameter is the library's `spot_diameter_fullres`, else
+    `default_spot_diameter`. The image ('hires' if present, else the first stored) of the
+    first library in `uns['spatial']` becomes an image element named after the library, its
+    channels named r, g, b (, a) for colour images.
+
+    Parameters
+    ----------
+    mdata : MuData
+        With spot centres in `obsm['spatial']`.
+    spots : str, default 'spots'
+        The name of the shapes element.
+    coordinate_system : str, default 'global'
+        The coordinate system of spots and image.
+
+    Returns
+    -------
+    SpatialData
+        In memory; write it with `write_spatialdata` (or its own `write`).
+
+    Raises
+    ------
+    FactVAEInputError
+        If the spots have no coordinates.
+    """
     import geopandas as gpd
     import spatialdata as sd
     from spatialdata.models import Image2DModel, ShapesModel
@@ -95,7 +148,18 @@ def to_spatialdata(mdata, *, spots: str = SPOTS, coordinate_system: str = "globa
 
 
 def channel_names(n: int) -> list[str] | None:
-    """Channel names napari-spatialdata and spatialdata-plot read as colour: r, g, b (and a)."""
+    """Channel names napari-spatialdata and spatialdata-plot read as colour: r, g, b (and a).
+
+    Parameters
+    ----------
+    n : int
+        The number of channels.
+
+    Returns
+    -------
+    list of str or None
+        ['r', 'g', 'b'] for 3, ['r', 'g', 'b', 'a'] for 4, None for any other number.
+    """
     return {3: ["r", "g", "b"], 4: ["r", "g", "b", "a"]}.get(n)
 
 
@@ -124,11 +188,36 @@ def _named_channels(image):
 
 
 def write_spatialdata(mdata, out: str | Path, *, overwrite: bool = False) -> Path:
-    """Write `mdata` with its results as a SpatialData store. When it was read from a store
-    (uns['factvae_sdata']), that store's elements are kept and its modality tables replaced by
-    the result tables (same names, same spots element); otherwise one is built
-    (`to_spatialdata`). Writing into the store read from needs `overwrite`: only its tables are
-    replaced. Elsewhere the store is written to `out.partial` and renamed."""
+    """Write `mdata` with its results as a SpatialData store.
+
+    When it was read from a store (uns['factvae_sdata']), that store's elements are kept and
+    its modality tables replaced by the result tables (same names, same spots element);
+    otherwise one is built (`to_spatialdata`). Writing into the store read from needs
+    `overwrite`: only its tables are replaced. Elsewhere the store is written to `out.partial`
+    and renamed. A source store with one table for both modalities gets one result table per
+    modality, named 'rna' and 'atac'. With `overwrite`, an existing store at `out` is removed
+    only once the new one is complete.
+
+    Parameters
+    ----------
+    mdata : MuData
+        The data and its results.
+    out : str or Path
+        The .zarr store to write.
+    overwrite : bool, default False
+        Replace an existing store (the store read from: its tables only).
+
+    Returns
+    -------
+    Path
+        `out`.
+
+    Raises
+    ------
+    FactVAEInputError
+        If `out` exists and `overwrite` is False, the source store or the spots are unusable,
+        or writing fails with an OSError (nothing is left behind).
+    """
     import shutil
 
     import spatialdata as sd

@@ -13,9 +13,31 @@ from ._read import MODALITIES
 
 
 def write_atomically(path: str | Path, write, *, field: str = "output") -> Path:
-    """Call `write(tmp)` on `path.partial`, then rename it to `path`: a crash never leaves a
-    half-written file under the real name, and a failure (disk full, Ctrl-C) removes the partial
-    file. An OSError becomes one FactVAEInputError naming the file."""
+    """Call `write(tmp)` on `path.partial`, then rename it to `path`.
+
+    A crash never leaves a half-written file under the real name, and a failure (disk full,
+    Ctrl-C) removes the partial file. An OSError becomes one FactVAEInputError naming the file;
+    any other exception is raised again as it is. Missing parent folders are created.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to write.
+    write : callable
+        `write(tmp)` writes the whole file to the path `tmp` it is given.
+    field : str, default 'output'
+        The field named in the error.
+
+    Returns
+    -------
+    Path
+        `path`.
+
+    Raises
+    ------
+    FactVAEInputError
+        If writing fails with an OSError (nothing is left behind).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
@@ -56,7 +78,21 @@ def _plain_strings(df):
 
 
 def portable_strings(obj) -> None:
-    """In place: every obs/var table and uns DataFrame of a MuData/AnnData with plain strings."""
+    """In place: every obs/var table and uns DataFrame of a MuData/AnnData with plain strings.
+
+    pandas' string dtypes (the default once `future.infer_string` is on) become object columns
+    (categories too), which anndata writes and every reader opens. The MuData's modalities are
+    converted as well, and DataFrames in nested `uns` dicts.
+
+    Parameters
+    ----------
+    obj : MuData or AnnData
+        Changed in place.
+
+    Returns
+    -------
+    None
+    """
     import pandas as pd
 
     def walk_uns(d):
@@ -75,8 +111,30 @@ def portable_strings(obj) -> None:
 
 
 def write_h5mu(mdata, path: str | Path, *, overwrite: bool = False) -> Path:
-    """Write a MuData, refusing to replace an existing file unless `overwrite`. String columns
-    are stored as plain strings, whatever pandas' string-dtype setting."""
+    """Write a MuData, refusing to replace an existing file unless `overwrite`.
+
+    String columns are stored as plain strings, whatever pandas' string-dtype setting
+    (`portable_strings`, in place). The file is written atomically (`write_atomically`).
+
+    Parameters
+    ----------
+    mdata : MuData
+        The data and its results.
+    path : str or Path
+        The .h5mu file to write.
+    overwrite : bool, default False
+        Replace an existing file.
+
+    Returns
+    -------
+    Path
+        The path written.
+
+    Raises
+    ------
+    FactVAEInputError
+        If `path` exists and `overwrite` is False, or the file cannot be written.
+    """
     path = Path(path)
     if path.exists() and not overwrite:
         raise FactVAEInputError("already exists.", file=str(path), field="output",
@@ -87,7 +145,31 @@ def write_h5mu(mdata, path: str | Path, *, overwrite: bool = False) -> Path:
 
 def write_h5ad_pair(mdata, rna_path: str | Path, atac_path: str | Path, *,
                     overwrite: bool = False) -> tuple[Path, Path]:
-    """Write the two modalities as .h5ad files; coordinates go into both, the image into RNA."""
+    """Write the two modalities as .h5ad files; coordinates go into both, the image into RNA.
+
+    The MuData's spot-level obs columns are copied into each file (where the modality lacks
+    them). Each file is written atomically (`write_atomically`).
+
+    Parameters
+    ----------
+    mdata : MuData
+        The data, with modalities 'rna' and 'atac'.
+    rna_path, atac_path : str or Path
+        The two .h5ad files to write.
+    overwrite : bool, default False
+        Replace existing files.
+
+    Returns
+    -------
+    tuple of Path
+        (rna_path, atac_path) as written.
+
+    Raises
+    ------
+    FactVAEInputError
+        If either file exists and `overwrite` is False (nothing is written then), or a file
+        cannot be written.
+    """
     out = []
     for p in (rna_path, atac_path):
         if Path(p).exists() and not overwrite:

@@ -32,7 +32,15 @@ import torch
 
 from ..config import FactVAEConfig
 from ..errors import FactVAEDataWarning, FactVAEInputError
-from ..keys import EMBEDDING_KEY, FEATURE_KEY, LSE_KEY, OWN_EMBEDDING_KEY, SELF_WEIGHT_KEY, UNS_KEY  # noqa: F401
+from ..keys import (  # noqa: F401
+    EMBEDDING_KEY,
+    FEATURE_KEY,
+    LSE_KEY,
+    OWN_EMBEDDING_KEY,
+    PREPROCESS_KEY,
+    SELF_WEIGHT_KEY,
+    UNS_KEY,
+)
 from ..pp._preprocess import LOG_SIZE_KEY
 from ..pp._prior import g2p_matrix
 from ..tl._graph import spatial_neighbor_index
@@ -121,6 +129,70 @@ class FactVAE:
     or as `config`; `device` is 'auto' (CUDA, then MPS, then CPU), 'cpu', 'cuda' or 'mps';
     `n_threads` sets torch's CPU threads. The RNA decoder models the highly variable genes, the
     ATAC decoder every peak.
+
+    Typical use, after `factvae.preprocess` and the prior (`factvae.add_gene_peak_prior`)::
+
+        model = FactVAE(mdata, epochs=300)
+        model.train()                  # or: for p in model.train_iter(): ...
+        model.write_results()          # embeddings and feature embeddings into mdata
+        model.save("model.pt"); FactVAE.load("model.pt", mdata)
+
+    Parameters
+    ----------
+    mdata : MuData
+        Preprocessed: `rna.obsm['X_pca']`, `atac.obsm['X_lsi']` and `obs['factvae_log_size']`
+        in both modalities; the gene-peak prior in `uns['factvae_g2p']` (without it the
+        regulatory loss is off, with a warning).
+    config : FactVAEConfig, optional
+        Default: `FactVAEConfig()`, updated with `params`.
+    device : str, default 'auto'
+        'auto' (CUDA, then MPS, then CPU), 'cpu', 'cuda', 'cuda:N' or 'mps'.
+    n_threads : int, optional
+        torch's CPU threads (at least 1); default: torch's own, but no more than the CPUs this
+        process may use.
+    **params
+        Fields of `FactVAEConfig` to change (e.g. `epochs`, `n_latent`, `spatial`).
+
+    Attributes
+    ----------
+    mdata : MuData
+        The data the model trains on.
+    config : FactVAEConfig
+        The parameters, validated; `spatial` and `precision` resolved ('auto' decided).
+    genes, peaks : pandas.Index
+        The features modelled: the highly variable genes (every gene when `rna.var` has no
+        'highly_variable'), every peak.
+    device : torch.device
+        Where the model trains.
+    n_threads : int
+        torch's CPU threads.
+
+    Raises
+    ------
+    FactVAEInputError
+        If a parameter is out of range, `n_threads` is below 1, the device is unknown or
+        unavailable, the spatial mode is asked for without spot coordinates, or the data is
+        not preprocessed.
+    TypeError
+        For a keyword that is not a field of `FactVAEConfig`.
+
+    Warns
+    -----
+    FactVAEDataWarning
+        When there is no gene-peak prior (the regulatory loss is off).
+
+    Notes
+    -----
+    `write_results` sets (a stable contract): `mod['rna'].obsm['X_factvae']` = z_r and
+    `mod['atac'].obsm['X_factvae']` = z_a (means; in the spatial mode with each spot's spatial
+    context), `mdata.obsm['X_factvae']` = concat(z_a, z_r); in the spatial mode
+    `mod[*].obsm['X_factvae_own']` (each spot's code alone, the paper's) and
+    `mod[*].obs['factvae_self_weight']` (the share of its code each spot keeps for itself, for
+    the designs that have one); `mod['rna'].varm['factvae_feature']` and
+    `mod['atac'].varm['factvae_feature']` (gene and peak embeddings; NaN rows for features not
+    modelled); `mod['atac'].obs['factvae_lse']` (log-sum-exp of z_a W_peak^T per spot, for
+    augmentation); `mdata.uns['factvae']` (parameters, per-epoch loss history, timings,
+    device, versions).
     """
 
     def __init__(self, mdata, config: FactVAEConfig | None = None, *, device: str = "auto",
@@ -186,7 +258,32 @@ class FactVAE:
         """Train to `epochs` in total (default: config.epochs), yielding a Progress at most every
         `progress_interval` seconds within an epoch (0: after every mini-batch) and after every
         epoch. `cancel()` is checked before each mini-batch; when it returns True the model goes
-        back to its last finished epoch and the generator ends."""
+        back to its last finished epoch and the generator ends.
+
+        Training resumes from the epochs already done and stops early when the stopping rule
+        says so (`FactVAEConfig.early_stopping`).
+
+        Parameters
+        ----------
+        epochs : int, optional
+            The total number of epochs to reach; default: `config.epochs`.
+        cancel : callable, optional
+            `cancel() -> bool`, checked before each mini-batch.
+        progress_interval : float, default 0.25
+            Seconds between events within an epoch (0: after every mini-batch).
+
+        Yields
+        ------
+        Progress
+            epoch, n_epochs, step, n_steps, losses (the mean of each loss term since the last
+            event, or over the epoch when `epoch_done`), elapsed, epoch_done, stopped_early.
+
+        Raises
+        ------
+        TrainingDiverged
+            A FactVAEInputError: a loss became NaN or infinite (with `cancel` given, the model
+            is first set back to its last finished epoch).
+        """
         epochs = self.config.epochs if epochs is None else int(epochs)
         t0 = time.perf_counter()
         try:
@@ -198,7 +295,31 @@ class FactVAE:
     def train(self, epochs: int | None = None, *, callback: Callable[[Progress], None] | None = None,
               cancel: Callable[[], bool] | None = None, progress_bar: bool = False,
               progress_interval: float = PROGRESS_INTERVAL) -> "FactVAE":
-        """Train (see train_iter); `callback(progress)` gets every event; returns self."""
+        """Train (see train_iter); `callback(progress)` gets every event; returns self.
+
+        Parameters
+        ----------
+        epochs : int, optional
+            The total number of epochs to reach; default: `config.epochs`.
+        callback : callable, optional
+            `callback(progress)` for every Progress event.
+        cancel : callable, optional
+            `cancel() -> bool`, checked before each mini-batch (see `train_iter`).
+        progress_bar : bool, default False
+            Show a terminal progress bar over the epochs.
+        progress_interval : float, default 0.25
+            Seconds between events within an epoch (0: after every mini-batch).
+
+        Returns
+        -------
+        FactVAE
+            self. The results are not stored: call `write_results`.
+
+        Raises
+        ------
+        TrainingDiverged
+            A FactVAEInputError: a loss became NaN or infinite.
+        """
         bar = self.progress_bar(epochs) if progress_bar else None
         try:
             for p in self.train_iter(epochs, cancel=cancel, progress_interval=progress_interval):
@@ -212,7 +333,18 @@ class FactVAE:
         return self
 
     def progress_bar(self, epochs: int | None = None) -> "EpochBar":
-        """A terminal progress bar over the epochs still to train (`bar.show(progress)`)."""
+        """A terminal progress bar over the epochs still to train (`bar.show(progress)`).
+
+        Parameters
+        ----------
+        epochs : int, optional
+            The total to reach; default: `config.epochs`.
+
+        Returns
+        -------
+        EpochBar
+            tqdm over the epochs left; `show(progress)` after each event, `close()` at the end.
+        """
         total = (self.config.epochs if epochs is None else epochs) - self.epochs_done
         return EpochBar(total)
 
@@ -223,7 +355,26 @@ class FactVAE:
         """Posterior means (spots x d) of one modality's encoder; in the spatial mode, with the
         spatial context (`spatial=False`: each spot's own code, as the paper's model gives).
         `self_weight`: instead, the share of its code each spot keeps for itself ('bilateral'
-        and 'attention' designs; 1 = it ignores its neighbours)."""
+        and 'attention' designs; 1 = it ignores its neighbours).
+
+        Parameters
+        ----------
+        modality : str
+            'rna' or 'atac'.
+        batch_size : int, default 4096
+            Spots per encoder pass.
+        self_weight : bool, default False
+            Return each spot's self weight instead of the codes (all 1 for designs without
+            one).
+        spatial : bool, optional
+            Use the spatial context; default: when the model is in the spatial mode (it never
+            is without it).
+
+        Returns
+        -------
+        numpy.ndarray
+            spots x d posterior means, or (`self_weight`) one weight per spot.
+        """
         vae = getattr(self.module, modality)
         source = self.trainer.inputs
         spatial = self.config.spatial if spatial is None else (spatial and self.config.spatial)
@@ -342,7 +493,7 @@ class FactVAE:
                  "peaks": list(map(str, self.peaks)),
                  "input_dims": [int(self.trainer.data.x_rna.shape[1]),
                                 int(self.trainer.data.x_atac.shape[1])],
-                 "preprocess": dict(self.mdata.uns.get("factvae_preprocess", {})),
+                 "preprocess": dict(self.mdata.uns.get(PREPROCESS_KEY, {})),
                  "train_seconds": self.train_seconds, "versions": _versions()}
         from ..io._write import write_atomically
 

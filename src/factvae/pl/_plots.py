@@ -10,10 +10,11 @@ import numpy as np
 from ..io._images import small_view
 from ..io._spatial import as_display_uint8
 from ..io._write import write_atomically
+from ..keys import DOMAIN_COLUMNS, domain_colours
 
 
 def _colour_key(mdata) -> str | None:
-    for key in ("factvae_domain", "domain"):
+    for key in DOMAIN_COLUMNS:
         if key in mdata.obs.columns:
             return key
     return None
@@ -48,10 +49,32 @@ def _finish_tissue(ax, view):
 
 def domains(mdata, *, key: str | None = None, ax=None, title: str | None = None, legend: bool = True):
     """Spots coloured by a categorical obs column (default: factvae_domain, else domain), drawn on
-    the tissue image when there is one; colours from `uns[f'{key}_colors']` when present.
-    Returns the matplotlib Axes (scanpy's `sc.pl.*(show=False)` habit)."""
-    plt = _pyplot()
-    import matplotlib
+    the tissue image when there is one; colours from `uns[f'{key}_colors']` when present, else
+    `factvae.keys.palette` (as napari draws them). Returns the matplotlib Axes (scanpy's
+    `sc.pl.*(show=False)` habit).
+
+    The image is shown at most 2,000 px on a side. Without such a column the spots are
+    coloured by log1p of their RNA counts; without spot coordinates the Axes says so.
+
+    Parameters
+    ----------
+    mdata : MuData
+        The data.
+    key : str, optional
+        The obs column; default: 'factvae_domain', else 'domain', when present.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; default: a new figure.
+    title : str, optional
+        Default: '<key> on the tissue'.
+    legend : bool, default True
+        Draw a legend of the categories.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn into.
+    """
+    _pyplot()  # a backend that needs no display, before the first figure
     from matplotlib.lines import Line2D
 
     key = key or _colour_key(mdata)
@@ -67,11 +90,7 @@ def domains(mdata, *, key: str | None = None, ax=None, title: str | None = None,
         size = _marker_size(ax, view)
         if key is not None:
             cat = mdata.obs[key].astype("category")
-            colours = list(mdata.uns.get(f"{key}_colors", []))
-            if len(colours) < len(cat.cat.categories):
-                cmap = plt.get_cmap("tab20")
-                colours = [matplotlib.colors.to_hex(cmap(i % 20)) for i in
-                           range(len(cat.cat.categories))]
+            colours = domain_colours(mdata.uns, key, len(cat.cat.categories))
             codes = cat.cat.codes.to_numpy()
             ax.scatter(xy[:, 0], xy[:, 1], c=np.asarray(colours)[codes], s=size, linewidths=0)
             if legend:
@@ -92,7 +111,36 @@ def domains(mdata, *, key: str | None = None, ax=None, title: str | None = None,
 def feature(mdata, kind: str, name: str, *, ax=None, cmap: str = "magma", title: str | None = None):
     """One feature on the tissue, as the overlays show it: `kind` is one of
     `factvae.values.KINDS` ("gene (normalised)", "peak (augmented)", "motif (augmented)", ...).
-    Returns the matplotlib Axes."""
+    Returns the matplotlib Axes.
+
+    The values are those of `factvae.get.spot_values`; without spot coordinates their
+    histogram is drawn instead.
+
+    Parameters
+    ----------
+    mdata : MuData
+        The data.
+    kind : str
+        One of `factvae.get.KINDS`.
+    name : str
+        The gene, peak or motif.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; default: a new figure.
+    cmap : str, default 'magma'
+        The colormap.
+    title : str, optional
+        Default: '<name> (<kind>)'.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn into.
+
+    Raises
+    ------
+    FactVAEInputError
+        If `spot_values` cannot give the values (unknown kind or name, results missing).
+    """
     from ..get._values import spot_values
 
     values = spot_values(mdata, kind, name)
@@ -116,7 +164,28 @@ def feature(mdata, kind: str, name: str, *, ax=None, cmap: str = "magma", title:
 def loss(mdata, *, ax=None, relative: bool = True):
     """The per-epoch loss terms of the training recorded in `uns['factvae']['history']`
     (every term the module returned), relative to the first epoch on a log scale by default.
-    Returns the matplotlib Axes."""
+    Returns the matplotlib Axes.
+
+    Parameters
+    ----------
+    mdata : MuData
+        A trained result.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; default: a new figure.
+    relative : bool, default True
+        Divide each term by the magnitude of its first finite non-zero value and use a log
+        scale; False: the values as recorded.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn into.
+
+    Raises
+    ------
+    FactVAEInputError
+        If there is no training history.
+    """
     import pandas as pd
 
     from ..keys import UNS_KEY

@@ -21,17 +21,49 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import FactVAEInputError
-from ..keys import LOGNORM_KEY, N_GENES_KEY, N_PEAKS_KEY, PREPROCESS_KEY, TOTAL_COUNTS_KEY
+from ..keys import (
+    LOG_SIZE_KEY,
+    LOGNORM_KEY,
+    N_GENES_KEY,
+    N_PEAKS_KEY,
+    PREPROCESS_KEY,
+    TOTAL_COUNTS_KEY,
+)
 
 if TYPE_CHECKING:
     import anndata as ad
 
 
-LOG_SIZE_KEY = "factvae_log_size"
 
 
 @dataclass
 class PreprocessParams:
+    """The parameters of `preprocess`, with the FactVAE authors' defaults.
+
+    All of them are recorded in `mdata.uns['factvae_preprocess']`.
+
+    Parameters
+    ----------
+    min_spots_per_gene : int, default 3
+        Genes detected (non-zero) in fewer spots are removed.
+    min_spots_per_peak : int, default 3
+        Peaks detected in fewer spots are removed.
+    n_top_genes : int, default 2000
+        Highly variable genes to select (all genes when there are not more).
+    hvg_flavor : str, default 'seurat_v3'
+        scanpy's `highly_variable_genes` flavor, on raw counts.
+    target_sum : float, default 1e4
+        Counts per spot before log1p in the log-normalised expression.
+    n_pcs : int, default 100
+        PCA components of the highly variable genes (at most spots - 1 and genes - 1).
+    n_lsi : int, default 100
+        LSI components of the peaks (at most min(spots, peaks) - 1).
+    lsi_recipe : str, default 'scglue'
+        'scglue' or 'signac' (see `lsi`).
+    seed : int, default 0
+        Random state of the PCA and the LSI's SVD.
+    """
+
     min_spots_per_gene: int = 3
     min_spots_per_peak: int = 3
     n_top_genes: int = 2000
@@ -135,7 +167,29 @@ def lsi(X: sp.spmatrix, n_components: int = 100, seed: int = 0, recipe: str = "s
     TF-IDF, each spot L1-normalised, log1p(x * 1e4), randomized SVD with 15 power iterations,
     the left singular vectors U only. 'signac': log TF-IDF, truncated SVD, U * S (this
     package before 2026-11; its first component carries ~45 % of each spot's input and tracks
-    sequencing depth)."""
+    sequencing depth).
+
+    Parameters
+    ----------
+    X : scipy.sparse matrix
+        Peak counts, spots x peaks.
+    n_components : int, default 100
+        Components to keep (at most min(spots, peaks) - 1, at least 1).
+    seed : int, default 0
+        Random state of the SVD.
+    recipe : str, default 'scglue'
+        'scglue' or 'signac'.
+
+    Returns
+    -------
+    numpy.ndarray
+        spots x components, float32, each row standardised (mean 0, standard deviation 1).
+
+    Raises
+    ------
+    FactVAEInputError
+        If `recipe` is unknown.
+    """
     from sklearn.utils.extmath import randomized_svd
 
     if recipe not in LSI_RECIPES:
@@ -172,7 +226,50 @@ def select_hvg(rna: ad.AnnData, params: PreprocessParams) -> None:
 
 
 def preprocess(mdata, params: PreprocessParams | None = None, **overrides):
-    """Run QC, HVG, PCA, LSI and size factors; returns the (possibly new, filtered) MuData."""
+    """Run QC, HVG, PCA, LSI and size factors; returns the (possibly new, filtered) MuData.
+
+    QC drops features seen in fewer than `min_spots_per_gene` / `min_spots_per_peak` spots,
+    then spots with no counts left in either modality; when anything is removed the result is
+    a new MuData (global obs, obsm and uns kept), otherwise `mdata` itself, changed in place.
+    Raw counts stay in `X`. The steps are those of the module (see docs/method.md).
+
+    Parameters
+    ----------
+    mdata : MuData
+        Modalities 'rna' and 'atac' with raw counts in `X` (as `load_paired` gives).
+    params : PreprocessParams, optional
+        Default: `PreprocessParams()`, the authors' defaults.
+    **overrides
+        Fields of `PreprocessParams` to change (set on `params` itself, when given).
+
+    Returns
+    -------
+    MuData
+        The preprocessed data (a new object when QC removed spots or features).
+
+    Raises
+    ------
+    FactVAEInputError
+        If no gene or no peak is detected in enough spots, every spot is left without counts,
+        or the LSI recipe is unknown.
+    TypeError
+        For an override that is not a field of `PreprocessParams`.
+
+    Warns
+    -----
+    UserWarning
+        When spots are removed for having no RNA or no ATAC counts.
+
+    Notes
+    -----
+    Sets `rna.var['highly_variable']`, `rna.layers['factvae_lognorm']` (log1p of counts
+    scaled to `target_sum`), `rna.obsm['X_pca']`, `atac.obsm['X_lsi']`, in both modalities
+    `obs['factvae_log_size']` (ln of total counts) and `obs['factvae_total_counts']`, and
+    `rna.obs['factvae_n_genes']` / `atac.obs['factvae_n_peaks']` (features detected); and
+    `mdata.uns['factvae_preprocess']`: every parameter, plus 'n_pcs_used', 'n_lsi_used',
+    'n_hvg', 'removed_spots', 'removed_genes', 'removed_peaks', 'rna_density' and
+    'atac_density'.
+    """
     import scanpy as sc
 
     params = params or PreprocessParams()

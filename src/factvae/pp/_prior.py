@@ -11,6 +11,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import FactVAEDataWarning
+from ..keys import PRIOR_INFO_KEY, PRIOR_PAIRS_KEY
 
 # Below these the regulatory loss pulls on too few features to shape the embeddings.
 MIN_LINKED_PAIRS = 20
@@ -103,10 +104,8 @@ def build_g2p(genes: pd.DataFrame, peaks: pd.DataFrame, gene_names, *, promoter:
     return g2p, summary
 
 
-PRIOR_PAIRS_KEY = "factvae_g2p"
 
 
-PRIOR_INFO_KEY = "factvae_prior"
 
 
 def gene_intervals(mdata, annotation=None, *, file: str | None = None) -> pd.DataFrame:
@@ -130,7 +129,48 @@ def add_gene_peak_prior(mdata, annotation=None, *, promoter: int = 2000,
                         file: str | None = None) -> PriorSummary:
     """Build G2P for the genes and peaks of `mdata` and store it as a table of linked names in
     `mdata.uns['factvae_g2p']` (columns gene, peak) with a summary in `uns['factvae_prior']`.
-    Names, not positions, so the prior survives subsetting and reordering."""
+    Names, not positions, so the prior survives subsetting and reordering.
+
+    Gene i is linked to peak j when peak j overlaps gene i's body plus a strand-aware
+    promoter (`promoter` bases upstream of the TSS). Peak intervals come from `atac.var`
+    columns or the peak names (`chr1:100-200`, `chr1-100-200`, `chr1_100_200`).
+
+    Parameters
+    ----------
+    mdata : MuData
+        Modalities 'rna' and 'atac'; changed in place.
+    annotation : str or Path, optional
+        A GTF, GFF3 or BED file of gene coordinates (optionally gzipped); default: the
+        coordinate and strand columns of `rna.var`.
+    promoter : int, default 2000
+        Bases upstream of the TSS added to each gene body.
+    file : str, optional
+        The data file, named in errors.
+
+    Returns
+    -------
+    PriorSummary
+        n_pairs, n_genes_linked, n_peaks_linked, n_genes, n_peaks and
+        n_genes_without_coordinates (`as_dict()` for a dict; `str()` for one line).
+
+    Raises
+    ------
+    FactVAEInputError
+        If there are no gene coordinates (no annotation and no coordinate columns in
+        `rna.var`), the annotation file is unusable, or the peak coordinates are.
+
+    Warns
+    -----
+    FactVAEDataWarning
+        When the prior is weak (fewer than 20 pairs, or fewer than 5 % of the genes linked),
+        and when `rna.var` has coordinates but no strand (every gene is then read as '+').
+
+    Notes
+    -----
+    Sets `mdata.uns['factvae_g2p']` (a DataFrame of linked names, columns 'gene' and 'peak')
+    and `mdata.uns['factvae_prior']` (the summary's fields plus 'promoter' and 'annotation':
+    the file, or 'rna.var').
+    """
     from ._genome import peak_coordinates
 
     genes = gene_intervals(mdata, annotation, file=file)
@@ -147,7 +187,26 @@ def add_gene_peak_prior(mdata, annotation=None, *, promoter: int = 2000,
 
 
 def g2p_matrix(mdata, genes=None, peaks=None) -> sp.csr_matrix:
-    """The stored prior as a CSR matrix over `genes` x `peaks` (default: all of each modality)."""
+    """The stored prior as a CSR matrix over `genes` x `peaks` (default: all of each modality).
+
+    Read from `mdata.uns['factvae_g2p']`; pairs naming a gene or peak not in `genes` /
+    `peaks` are left out.
+
+    Parameters
+    ----------
+    mdata : MuData
+        With the prior of `add_gene_peak_prior`.
+    genes : sequence of str, optional
+        The rows; default: `rna.var_names`.
+    peaks : sequence of str, optional
+        The columns; default: `atac.var_names`.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        len(genes) x len(peaks), float32, 1 for a linked pair; all zeros when no prior is
+        stored.
+    """
     genes = pd.Index(mdata.mod["rna"].var_names if genes is None else genes)
     peaks = pd.Index(mdata.mod["atac"].var_names if peaks is None else peaks)
     pairs = mdata.uns.get(PRIOR_PAIRS_KEY)

@@ -64,7 +64,32 @@ def _peak_positions(mdata, peaks) -> np.ndarray:
 def augment_atac(mdata, peaks: Sequence[str] | Sequence[int] | str | None = None,
                  *, dtype=np.float32) -> np.ndarray:
     """Augmented accessibility (spots x len(peaks)) for the requested peaks (names or
-    positions). For many peaks, prefer `iter_augmented_atac`, which never holds them all."""
+    positions). For many peaks, prefer `iter_augmented_atac`, which never holds them all.
+
+    x_hat = exp(sf) * softmax(z_a W_peak^T), computed from the trained results the module
+    names (`atac.obsm['X_factvae']`, `atac.varm['factvae_feature']`, `atac.obs['factvae_lse']`,
+    `atac.obs['factvae_log_size']`).
+
+    Parameters
+    ----------
+    mdata : MuData
+        A trained result.
+    peaks : str or int or sequence of str or int, optional
+        Peak names (from `atac.var_names`) or positions; default: every peak.
+    dtype : numpy dtype, default numpy.float32
+        The dtype of the result.
+
+    Returns
+    -------
+    numpy.ndarray
+        spots x len(peaks).
+
+    Raises
+    ------
+    FactVAEInputError
+        If there are no trained results, a spot's embedding is NaN or infinite, a peak is
+        unknown or out of range, or a requested peak was not modelled (NaN embedding).
+    """
     z, W, lse, log_size = _parts(mdata)
     pos = _peak_positions(mdata, peaks)
     emb = W[pos]
@@ -76,7 +101,35 @@ def augment_atac(mdata, peaks: Sequence[str] | Sequence[int] | str | None = None
 
 def iter_augmented_atac(mdata, peaks=None, *, chunk_size: int = 4096, dtype=np.float32
                         ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(peak positions, spots x chunk block) for all (or the given) peaks, chunk by chunk."""
+    """(peak positions, spots x chunk block) for all (or the given) peaks, chunk by chunk.
+
+    Only one block is held at a time. Peaks that were not modelled (NaN embeddings) give NaN
+    columns here, not an error.
+
+    Parameters
+    ----------
+    mdata : MuData
+        A trained result.
+    peaks : str or int or sequence of str or int, optional
+        Peak names or positions; default: every peak.
+    chunk_size : int, default 4096
+        Peaks per block.
+    dtype : numpy dtype, default numpy.float32
+        The dtype of each block.
+
+    Yields
+    ------
+    positions : numpy.ndarray
+        The positions (in `atac.var_names`) of the block's peaks.
+    block : numpy.ndarray
+        Their augmented accessibility, spots x len(positions).
+
+    Raises
+    ------
+    FactVAEInputError
+        If there are no trained results, a spot's embedding is NaN or infinite, or a peak is
+        unknown or out of range.
+    """
     z, W, lse, log_size = _parts(mdata)
     pos = _peak_positions(mdata, peaks)
     offset = (log_size - lse)[:, None]
@@ -87,7 +140,35 @@ def iter_augmented_atac(mdata, peaks=None, *, chunk_size: int = 4096, dtype=np.f
 
 def gene_activity(mdata, genes: Sequence[str] | str, *, augmented: bool = True) -> pd.DataFrame:
     """Per spot, the summed accessibility of each gene's linked peaks (gene body + promoter, the
-    G2P prior): augmented (default) or raw counts. Returns a spots x genes DataFrame."""
+    G2P prior): augmented (default) or raw counts. Returns a spots x genes DataFrame.
+
+    The links are those of `mdata.uns['factvae_g2p']` (`add_gene_peak_prior`).
+
+    Parameters
+    ----------
+    mdata : MuData
+        With the gene-peak prior; a trained result for `augmented`.
+    genes : str or sequence of str
+        Gene names from `rna.var_names`.
+    augmented : bool, default True
+        Sum augmented accessibility (`augment_atac`); False: raw ATAC counts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        spots x genes (index: the spot names), float32.
+
+    Raises
+    ------
+    FactVAEInputError
+        If there is no gene-peak prior, a gene is not in the data, or (augmented) the
+        trained results are missing.
+
+    Warns
+    -----
+    FactVAEDataWarning
+        For a gene without a linked peak (its activity is 0).
+    """
     from ..pp._prior import PRIOR_PAIRS_KEY
 
     genes = [genes] if isinstance(genes, str) else list(genes)

@@ -127,7 +127,28 @@ def _by_size(labels: np.ndarray) -> np.ndarray:
 def suggest_n_domains(X: np.ndarray, k_range=range(2, 16), seed: int = 0,
                       max_spots: int = 4000) -> tuple[int, dict]:
     """The number of domains with the highest mean silhouette of K-means on X (on at most
-    `max_spots` spots drawn at random), and the silhouette of each k tried."""
+    `max_spots` spots drawn at random), and the silhouette of each k tried.
+
+    Values of k that are not below the number of spots used are not tried.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        spots x dimensions, e.g. an embedding.
+    k_range : iterable of int, default range(2, 16)
+        The numbers of domains to try, in increasing order.
+    seed : int, default 0
+        Seed of the spot sample and of K-means.
+    max_spots : int, default 4000
+        At most this many spots, drawn at random, are clustered.
+
+    Returns
+    -------
+    k : int
+        The number with the highest silhouette; 1 when no k could be tried.
+    scores : dict
+        {k: mean silhouette} for each k tried.
+    """
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
 
@@ -176,7 +197,60 @@ def cluster(X: np.ndarray, *, method: str = "leiden", n_domains: int | None = No
     K-means or a Gaussian mixture (diagonal covariances; the role mclust plays in R pipelines),
     then `refine` rounds of spatial majority refinement. `n_domains='auto'` (and, for K-means
     and the mixture, None) takes the number from `suggest_n_domains` (silhouette); Leiden without
-    a number uses `resolution` (default 1.0). Returns labels numbered by size and a record."""
+    a number uses `resolution` (default 1.0). Returns labels numbered by size and a record.
+
+    Leiden with `n_domains` searches the resolution: bracketed from 1.0 by doubling or
+    halving, then bisected in log space (at most 30 partitions), keeping the closest count.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        spots x dimensions (e.g. an embedding); must be finite.
+    method : str, default 'leiden'
+        'leiden', 'kmeans' or 'gmm'.
+    n_domains : int or 'auto', optional
+        The number of domains, between 1 and spots - 1.
+    resolution : float, optional
+        Leiden only, positive: larger gives more domains.
+    coords : numpy.ndarray, optional
+        Spot coordinates, needed by `spatial_weight` and `refine`.
+    spatial_weight : float, default 0.0
+        Leiden: weight w in [0, 1] of the spatial graph in (1 - w) kNN graph + w spatial graph.
+    n_neighbors : int, default 15
+        Neighbours of the kNN graph of X (at least 2).
+    n_spatial_neighbors : int, default 6
+        Spatial neighbours per spot: the nearest ones in the spatial graph; in the refinement,
+        those within 1.5 x the median nearest-spot distance.
+    refine : int, default 0
+        Rounds of spatial majority refinement (0: off; SpaGCN's refinement).
+    seed : int, default 0
+        Seed of every random step.
+    flavor : str, default 'igraph'
+        Leiden's implementation: 'igraph' or 'leidenalg'.
+
+    Returns
+    -------
+    labels : numpy.ndarray
+        One domain per row, 0..k-1 by size, largest first.
+    record : dict
+        'method', 'n_neighbors', 'spatial_weight', 'n_spatial_neighbors', 'refine', 'seed',
+        'n_domains_requested' (-1 when none or suggested), 'resolution' (NaN unless Leiden),
+        'suggested_by' ('' unless suggested; then also 'silhouette'), 'flavor' (Leiden),
+        'reached' (k) and 'exact' (True when no number was asked for or k is it).
+
+    Raises
+    ------
+    FactVAEInputError
+        For an unknown method or flavor, a non-finite or empty X, a resolution with K-means or
+        the mixture (or with a suggested number), a number of domains, neighbours, resolution,
+        spatial weight or refinement out of range, or `refine` / `spatial_weight` without
+        `coords`.
+
+    Warns
+    -----
+    UserWarning
+        When Leiden cannot reach `n_domains`.
+    """
     X = np.asarray(X, np.float32)
     if method not in DOMAIN_METHODS:
         raise FactVAEInputError(f"unknown domain method {method!r}.", field="method",

@@ -11,8 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import FactVAEInputError
-from ..keys import DOMAIN_KEY, EMBEDDING_KEY, UNS_KEY, colors_key, params_of
-from ..pl._palettes import palette
+from ..keys import DOMAIN_KEY, EMBEDDING_KEY, UNS_KEY, colors_key, palette, params_of
 from ._cluster import cluster
 
 
@@ -22,7 +21,35 @@ def compute_domains(mdata, *, n_domains: int | None = None, resolution: float | 
                     use_rep: str = EMBEDDING_KEY, seed: int | None = None,
                     flavor: str = "igraph") -> tuple[np.ndarray, dict]:
     """The work of `find_domains` without storing anything: (labels, parameters record). A GUI
-    runs this in a worker and stores the result with `store_domains` on its main thread."""
+    runs this in a worker and stores the result with `store_domains` on its main thread.
+
+    Parameters
+    ----------
+    mdata : MuData
+        With the embedding in `mdata.obsm[use_rep]`; spot coordinates from
+        `mdata.obsm['spatial']` when present.
+    n_domains, resolution, method, refine, spatial_weight, n_neighbors, n_spatial_neighbors
+        As for `find_domains` (passed to `cluster`).
+    use_rep : str, default 'X_factvae'
+        The obsm key of the embedding to cluster.
+    seed : int, optional
+        Default: the training seed (`uns['factvae']['params']['seed']`), else 0.
+    flavor : str, default 'igraph'
+        Leiden's implementation: 'igraph' or 'leidenalg'.
+
+    Returns
+    -------
+    labels : numpy.ndarray
+        One domain per spot, numbered 0..k-1 by size, largest first.
+    record : dict
+        The parameters record of `cluster`, with 'use_rep'.
+
+    Raises
+    ------
+    FactVAEInputError
+        If `mdata.obsm[use_rep]` is missing, both a number of domains and a resolution are
+        given, or `cluster` refuses its arguments.
+    """
     if use_rep not in mdata.obsm:
         raise FactVAEInputError("is missing: no embedding to cluster.", field=f"obsm['{use_rep}']",
                                 fix="train FactVAE first (factvae run / factvae.train).")
@@ -42,7 +69,29 @@ def compute_domains(mdata, *, n_domains: int | None = None, resolution: float | 
 
 def store_domains(mdata, labels: np.ndarray, record: dict, *, key_added: str = DOMAIN_KEY) -> None:
     """Write domains as scanpy's `sc.tl.leiden` does: `obs[key_added]` (categorical),
-    `uns[f'{key_added}_colors']`, `uns[key_added]['params']`."""
+    `uns[f'{key_added}_colors']`, `uns[key_added]['params']`.
+
+    Parameters
+    ----------
+    mdata : MuData
+        Changed in place.
+    labels : numpy.ndarray
+        One domain code (0..k-1) per spot, as `compute_domains` returns them.
+    record : dict
+        The parameters record of `compute_domains`; its 'reached' is the number of domains k.
+    key_added : str, default 'factvae_domain'
+        Where to store the domains.
+
+    Returns
+    -------
+    None
+
+    Notes
+    -----
+    Sets `mdata.obs[key_added]` (categorical, categories '0'..'k-1'),
+    `mdata.uns[f'{key_added}_colors']` (`palette(k)`) and `mdata.uns[key_added] =
+    {'params': record}`.
+    """
     k = int(record["reached"])
     mdata.obs[key_added] = pd.Categorical.from_codes(labels, categories=[str(i) for i in range(k)])
     mdata.uns[colors_key(key_added)] = palette(k)
@@ -63,7 +112,69 @@ def find_domains(mdata, *, n_domains: int | None = None, resolution: float | Non
     `mdata.obs[key_added]` (categorical), `mdata.uns[f'{key_added}_colors']` and
     `mdata.uns[key_added]['params']`; other results are left alone (`key`: the old name of
     `key_added`). Returns the parameters record (with `reached`: the number found, and
-    `exact`)."""
+    `exact`).
+
+    Parameters
+    ----------
+    mdata : MuData
+        A trained result (the embedding in `mdata.obsm[use_rep]`); spot coordinates from
+        `mdata.obsm['spatial']` when present. Changed in place.
+    n_domains : int or 'auto', optional
+        The number of domains; 'auto' takes the number with the best silhouette of K-means
+        (`suggest_n_domains`, k = 2..15).
+    resolution : float, optional
+        Leiden only, instead of `n_domains`: larger gives more domains (default 1.0).
+    method : str, default 'leiden'
+        'leiden', 'kmeans' or 'gmm' (a Gaussian mixture with diagonal covariances).
+    refine : int, default 0
+        Rounds of spatial majority refinement (0: off): a spot takes the label held by more
+        than half of its spatial neighbours. Needs spot coordinates.
+    spatial_weight : float, default 0.0
+        Leiden: the weight w in [0, 1] of the spatial neighbour graph joined with the kNN
+        graph of the embedding ((1 - w) kNN + w spatial). Needs spot coordinates.
+    n_neighbors : int, default 15
+        Neighbours of the kNN graph of the embedding (at least 2).
+    n_spatial_neighbors : int, default 6
+        Spatial neighbours per spot, for the spatial graph and the refinement.
+    use_rep : str, default 'X_factvae'
+        The obsm key of the embedding (the joint FactVAE embedding).
+    seed : int, optional
+        Default: the training seed (`uns['factvae']['params']['seed']`), else 0.
+    key_added : str, default 'factvae_domain'
+        Where to store the domains.
+    flavor : str, default 'igraph'
+        Leiden's implementation: 'igraph' (igraph's C Leiden on the modularity, as scanpy's
+        `flavor='igraph'`) or 'leidenalg'.
+    key : str, optional
+        The old name of `key_added`; when given, it wins.
+
+    Returns
+    -------
+    dict
+        The parameters record: 'method', 'n_neighbors', 'spatial_weight',
+        'n_spatial_neighbors', 'refine', 'seed', 'n_domains_requested' (-1 when none or
+        suggested), 'resolution' (NaN unless Leiden), 'suggested_by' (with 'silhouette' when
+        suggested), 'flavor' (Leiden), 'use_rep', 'reached' (the number of domains found) and
+        'exact' (whether it is the number asked for).
+
+    Raises
+    ------
+    FactVAEInputError
+        If the embedding is missing or holds NaN, both `n_domains` and `resolution` are given
+        (or a resolution for K-means or the mixture), a value is out of range, the method or
+        flavor is unknown, or `refine` /
+        `spatial_weight` are asked for without spot coordinates.
+
+    Warns
+    -----
+    UserWarning
+        When Leiden cannot reach `n_domains` (the closest number found is kept).
+
+    Notes
+    -----
+    Sets `mdata.obs[key_added]` (categorical; default `mdata.obs['factvae_domain']`),
+    `mdata.uns[f'{key_added}_colors']` and `mdata.uns[key_added]['params']` (the record).
+    """
     labels, record = compute_domains(mdata, n_domains=n_domains, resolution=resolution,
                                      method=method, refine=refine, spatial_weight=spatial_weight,
                                      n_neighbors=n_neighbors,
@@ -75,7 +186,32 @@ def find_domains(mdata, *, n_domains: int | None = None, resolution: float | Non
 
 def rename_domains(mdata, mapping: dict, *, key: str = DOMAIN_KEY) -> None:
     """Rename domains by hand; giving two domains the same new name merges them. Colours follow
-    the first domain of each new name."""
+    the first domain of each new name.
+
+    Parameters
+    ----------
+    mdata : MuData
+        Changed in place.
+    mapping : dict
+        {old name: new name}; domains not in it keep their name. New names are stored as
+        strings.
+    key : str, default 'factvae_domain'
+        The obs column of the domains.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    FactVAEInputError
+        If `mapping` names a domain that does not exist.
+
+    Notes
+    -----
+    Sets `mdata.obs[key]` (categorical, the new names in the order of the old domains) and
+    `mdata.uns[f'{key}_colors']`.
+    """
     cat = mdata.obs[key].astype("category")
     old = list(cat.cat.categories)
     colours = dict(zip(old, mdata.uns.get(f"{key}_colors", palette(len(old)))))

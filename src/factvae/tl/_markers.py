@@ -19,7 +19,41 @@ def domain_markers(mdata, *, groupby: str = DOMAIN_KEY, n_top: int = 20,
     RNA), peaks (log-normalised ATAC) and motifs (augmented deviation z-scores, when computed)
     by Wilcoxon test (scanpy's rank_genes_groups). Returns one long table (domain, kind, name,
     score, logfoldchange, pval_adj, rank) and stores it in `mdata.uns[key_added]` as
-    {'params', 'table'}."""
+    {'params', 'table'}.
+
+    Genes are tested on `rna.layers['factvae_lognorm']` (else `rna.X`), peaks on the
+    log-normalised ATAC counts, motifs on `atac.obsm['factvae_motif_z']` (named by
+    `atac.uns['factvae_motif_z_names']`) when `motif_deviations` has run.
+
+    Parameters
+    ----------
+    mdata : MuData
+        With domains in `mdata.obs[groupby]`; changed in place.
+    groupby : str, default 'factvae_domain'
+        The obs column of the groups.
+    n_top : int, default 20
+        Features kept per domain and kind.
+    key_added : str, default 'factvae_domain_markers'
+        Where to store the result in `mdata.uns`.
+    key : str, optional
+        The old name of `groupby`; when given, it wins.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns domain, kind ('gene', 'peak' or 'motif'), name, score, logfoldchange,
+        pval_adj and rank (1 = best within its domain and kind).
+
+    Raises
+    ------
+    FactVAEInputError
+        If `mdata.obs` has no column `groupby` (find domains first).
+
+    Notes
+    -----
+    Sets `mdata.uns[key_added]` (default `mdata.uns['factvae_domain_markers']`) =
+    {'params': {'groupby', 'n_top', 'method': 'wilcoxon'}, 'table': the table}.
+    """
     key = groupby if key is None else key
     import anndata as ad
     import scanpy as sc

@@ -25,15 +25,16 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import FactVAEInputError
-from ..keys import DOMAIN_KEY, DOMAIN_MOTIFS_KEY, MOTIF_SCAN_KEY, MOTIF_Z_KEY, MOTIF_Z_RAW_KEY
-
-MOTIF_KEY = "motif"                 # atac.varm: peaks x motifs, 0/1 (an input a user may bring)
-
-
-MOTIF_NAMES_KEY = "motif_names"     # atac.uns
-
-
-GC_KEY = "gc_content"               # atac.var
+from ..keys import (
+    DOMAIN_KEY,
+    DOMAIN_MOTIFS_KEY,
+    GC_KEY,
+    MOTIF_KEY,
+    MOTIF_NAMES_KEY,
+    MOTIF_SCAN_KEY,
+    MOTIF_Z_KEY,
+    MOTIF_Z_RAW_KEY,
+)
 
 
 # --- the annotation ------------------------------------------------------------------------
@@ -51,7 +52,32 @@ def set_motif_matrix(mdata, matrix, names) -> None:
 
 def read_motif_matrix(mdata, path) -> None:
     """Read a peaks x motifs matrix (.h5ad with peaks as obs, or .csv/.tsv[.gz] with peak names
-    in the first column) and align it to the data's peaks (absent peaks get no motif)."""
+    in the first column) and align it to the data's peaks (absent peaks get no motif).
+
+    Any value above 0 is a match. Files exported by Signac, ArchR or chromVAR have this form.
+
+    Parameters
+    ----------
+    mdata : MuData
+        Changed in place.
+    path : str or Path
+        A .h5ad, .csv, .tsv or .txt file (optionally gzipped); peak names as in
+        `atac.var_names`.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    FactVAEInputError
+        If the file is missing, a folder, of an unknown format or unreadable, or none of its
+        peak names match the data's.
+
+    Notes
+    -----
+    Sets `atac.varm['motif']` (peaks x motifs, sparse 0/1) and `atac.uns['motif_names']`.
+    """
     path = Path(path)
     if not path.exists():
         raise FactVAEInputError("file not found.", file=str(path), field="motif matrix",
@@ -177,7 +203,42 @@ def jaspar_motifs(collection: str = "CORE", tax_group: str = "vertebrates", rele
 def scan_motifs(mdata, fasta, motifs=None, *, pvalue: float = 5e-5, pseudocount: float = 0.8) -> None:
     """Annotate peaks with motif matches: Biopython log-odds PSSMs (background: the peaks' base
     composition), a score threshold per motif at the given false-positive rate, both strands.
-    All peaks are scanned as one N-separated sequence per motif (Biopython's C scorer)."""
+    All peaks are scanned as one N-separated sequence per motif (Biopython's C scorer).
+
+    Peak sequences are read with pyfaidx (its index: the user's `.fai` beside the FASTA when
+    present, else one in factvae's cache folder, so nothing is written beside the genome).
+
+    Parameters
+    ----------
+    mdata : MuData
+        Changed in place; peak coordinates from `atac.var` or the peak names.
+    fasta : str or Path
+        The genome FASTA of the peaks' build (plain or bgzipped), with the same chromosome
+        names.
+    motifs : iterable of Bio.motifs.Motif, optional
+        Default: JASPAR CORE vertebrates, as shipped with pyjaspar.
+    pvalue : float, default 5e-5
+        The false-positive rate of each motif's score threshold.
+    pseudocount : float, default 0.8
+        Added to the counts of each motif before the PSSM is made.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    FactVAEInputError
+        If the FASTA is missing, a folder or unreadable, or has no sequence for a peak's
+        chromosome.
+
+    Notes
+    -----
+    Sets `atac.varm['motif']` (peaks x motifs, sparse 0/1), `atac.uns['motif_names']`
+    ('MATRIXID_NAME'), `atac.var['gc_content']` (each peak's GC content) and
+    `atac.uns['factvae_motif_scan']` ('pvalue', 'pseudocount', 'n_motifs', 'fasta',
+    'background').
+    """
     from Bio.Seq import Seq
 
     seqs = peak_sequences(mdata, fasta)
@@ -284,14 +345,64 @@ def deviations(blocks, n_spots: int, M: sp.csr_matrix, bg: np.ndarray, peak_shar
 def motif_deviations(mdata, *, n_backgrounds: int = 50, block: int = 512, seed: int = 0,
                      augmented: bool = True, raw: bool = True, store: bool = True,
                      key_added: str = MOTIF_Z_KEY) -> dict:
-    """chromVAR-style deviation z-scores per spot and motif, on raw counts (`atac.obsm
-    ['factvae_motif_z_raw']`) and on augmented accessibility (`atac.obsm['factvae_motif_z']`);
+    """chromVAR-style deviation z-scores per spot and motif, on raw counts and on augmented
+    accessibility.
+
+    Raw: `atac.obsm['factvae_motif_z_raw']`; augmented: `atac.obsm['factvae_motif_z']`;
     the motifs (columns) in `atac.uns['factvae_motif_z_names']`: those that match at least one
     peak (a motif with no hit has no deviation and is left out, with a warning). Returns
     {'raw': z, 'augmented': z}; with `store=False` nothing is written and the return also holds
     what `store_motif_deviations` writes (a GUI computes in a worker, stores on its main thread).
     `key_added` (default 'factvae_motif_z'): obsm[key] augmented, obsm[key + '_raw'] raw,
-    uns[key + '_names'] the motifs, uns[key]['params'], all in `mdata.mod['atac']`."""
+    uns[key + '_names'] the motifs, uns[key]['params'], all in `mdata.mod['atac']`.
+
+    The motif annotation is `atac.varm['motif']` (`read_motif_matrix`, `scan_motifs`, or the
+    user's own). Background peak sets are matched on mean accessibility and, when
+    `atac.var['gc_content']` is known (`scan_motifs` adds it), GC content. Spots are processed
+    in blocks, so augmented accessibility is never held for all spots at once.
+
+    Parameters
+    ----------
+    mdata : MuData
+        With a motif annotation; a trained result for `augmented`.
+    n_backgrounds : int, default 50
+        Background peak sets per peak (at least 2: the z-score divides by their spread).
+    block : int, default 512
+        Spots per block.
+    seed : int, default 0
+        Seed of the background draws.
+    augmented : bool, default True
+        Compute the deviations on augmented accessibility.
+    raw : bool, default True
+        Compute the deviations on raw counts.
+    store : bool, default True
+        Write the result into `mdata.mod['atac']`.
+    key_added : str, default 'factvae_motif_z'
+        The key of the augmented deviations; the others are derived from it.
+
+    Returns
+    -------
+    dict
+        {'raw': z, 'augmented': z} (those computed; each spots x motifs, float32); with
+        `store=False` also 'names', 'params' and 'key_added'.
+
+    Raises
+    ------
+    FactVAEInputError
+        If `n_backgrounds` is not a whole number of at least 2, there is no motif annotation,
+        or (augmented) the trained results are missing.
+
+    Warns
+    -----
+    UserWarning
+        When motifs match no peak (they are skipped).
+
+    Notes
+    -----
+    With `store`, sets in `mdata.mod['atac']`: `obsm[key_added]` (augmented) and
+    `obsm[key_added + '_raw']` (raw), `uns[key_added + '_names']` and
+    `uns[key_added]['params']` ('n_backgrounds', 'seed', 'gc_matched', 'raw', 'augmented').
+    """
     atac = mdata.mod["atac"]
     if not isinstance(n_backgrounds, (int, np.integer)) or n_backgrounds < 2:
         # the z-score divides by the spread of the background sets: it needs two at least
@@ -347,8 +458,44 @@ def domain_motifs(mdata, *, groupby: str = DOMAIN_KEY, n_top: int = 10,
     """Domain-specific motifs by Wilcoxon test on raw and augmented deviation z-scores, with the
     log2 fold change of the mean z-shifted score; columns: domain, source, motif, score,
     log2fc, pval_adj, rank, shared (in the top n of both raw and augmented). Groups from
-    `mdata.obs[groupby]` (`key`: its old name), deviations from `motif_deviations(key_added=
-    motif_key)`; stored in `mdata.uns[key_added]` as {'params', 'table'}."""
+    `mdata.obs[groupby]` (`key`: its old name), deviations from
+    `motif_deviations(key_added=motif_key)`; stored in `mdata.uns[key_added]` as
+    {'params', 'table'}.
+
+    Each source (raw, augmented) is tested when its deviations are present.
+
+    Parameters
+    ----------
+    mdata : MuData
+        With domains in `mdata.obs[groupby]` and motif deviations; changed in place.
+    groupby : str, default 'factvae_domain'
+        The obs column of the groups.
+    n_top : int, default 10
+        The top n of each domain and source that `shared` compares (every motif is ranked).
+    key_added : str, default 'factvae_domain_motifs'
+        Where to store the result in `mdata.uns`.
+    key : str, optional
+        The old name of `groupby`; when given, it wins.
+    motif_key : str, default 'factvae_motif_z'
+        The `key_added` of `motif_deviations`: `atac.obsm[motif_key]` (augmented),
+        `atac.obsm[motif_key + '_raw']` (raw), `atac.uns[motif_key + '_names']`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns domain, source ('raw' or 'augmented'), motif, score, log2fc, pval_adj, rank
+        and shared.
+
+    Raises
+    ------
+    FactVAEInputError
+        If `mdata.obs` has no column `groupby`, or no motif deviations were computed.
+
+    Notes
+    -----
+    Sets `mdata.uns[key_added]` (default `mdata.uns['factvae_domain_motifs']`) =
+    {'params': {'groupby', 'n_top', 'method': 'wilcoxon', 'motif_key'}, 'table': the table}.
+    """
     key = groupby if key is None else key
     import anndata as ad
     import scanpy as sc

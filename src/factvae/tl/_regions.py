@@ -25,14 +25,18 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import FactVAEInputError
-from ..keys import LOGNORM_KEY, MOTIF_Z_KEY, MOTIF_Z_NAMES_KEY, MOTIF_Z_RAW_KEY, PRIOR_PAIRS_KEY
+from ..keys import (
+    LOGNORM_KEY,
+    MOTIF_Z_KEY,
+    MOTIF_Z_NAMES_KEY,
+    MOTIF_Z_RAW_KEY,
+    PRIOR_PAIRS_KEY,
+    REGION_KINDS,
+    REGION_MARKERS_KEY,
+)
 from ..pp._preprocess import log_normalize
 
-REGION_MARKERS_KEY = "factvae_region_markers"
-
-
-KINDS = ("gene (normalised)", "peak (raw)", "peak (augmented)", "motif (raw)",
-         "motif (augmented)", "gene activity (raw)", "gene activity (augmented)")
+KINDS = REGION_KINDS  # the name of 0.1
 
 
 MIN_SPOTS = 3
@@ -285,7 +289,50 @@ def region_markers(mdata, region, *, reference=None, kinds=None, n_top: int | No
     some of `KINDS` (default: every kind the data has). Returns one long table (kind, name,
     mean_region, mean_reference, logfoldchange, statistic, pval, pval_adj, rank), the `n_top`
     highest statistics per kind (None: all), stored in `mdata.uns[key_added]` as
-    {'params', 'table'}. Spots in both regions count for `region` only."""
+    {'params', 'table'}. Spots in both regions count for `region` only.
+
+    The test is Welch's t-test per feature; adjusted p-values are Benjamini-Hochberg within
+    each kind; `logfoldchange` is NaN for the motif kinds (z-scores are not counts). The
+    values tested per kind are those of the module.
+
+    Parameters
+    ----------
+    mdata : MuData
+        The data (spot coordinates in obsm['spatial'] for polygons); changed in place.
+    region : array_like or shapely geometry or str or Path
+        A boolean mask (one value per spot), a polygon (K x 2, (x, y) in obsm['spatial']
+        units), a list of polygons, a shapely geometry or a GeoJSON path.
+    reference : array_like or shapely geometry or str or Path, optional
+        A second region (any form `region` takes) to compare with; default: the rest of the
+        tissue.
+    kinds : sequence of str, optional
+        Some of `KINDS` ('gene (normalised)', 'peak (raw)', 'peak (augmented)', 'motif (raw)',
+        'motif (augmented)', 'gene activity (raw)', 'gene activity (augmented)'); default:
+        every kind the data has (the others are skipped and named in the params).
+    n_top : int or None, default 50
+        Rows kept per kind, highest statistic first; None: all.
+    key_added : str, default 'factvae_region_markers'
+        Where to store the result in `mdata.uns`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns kind, name, mean_region, mean_reference, logfoldchange, statistic, pval,
+        pval_adj and rank.
+
+    Raises
+    ------
+    FactVAEInputError
+        If the region or the reference holds fewer than 3 spots (the message says why), a
+        mask or polygon is malformed, a polygon is given without spot coordinates, a kind is
+        unknown, or a kind asked for cannot be tested on this data.
+
+    Notes
+    -----
+    Sets `mdata.uns[key_added]` (default `mdata.uns['factvae_region_markers']`) =
+    {'params': {'n_region', 'n_reference', 'reference' ('rest' or 'region'), 'kinds',
+    'skipped', 'n_top' (-1: all), 'test': 'welch_t'}, 'table': the table}.
+    """
     table, params = compute_region_markers(mdata, region, reference=reference, kinds=kinds,
                                            n_top=n_top)
     mdata.uns[key_added] = {"params": params, "table": table}

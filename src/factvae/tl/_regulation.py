@@ -148,37 +148,62 @@ def infer_regulation(mdata, genes=None, *, score: str = DEFAULT_SCORE, window: i
                      key_added: str = REGULATION_KEY) -> pd.DataFrame:
     """Rank the candidate regulatory peaks of `genes` (a name, a list, or None for all).
 
+    Candidates are the peaks within `window` bp of each gene's TSS (interval distance). The
+    scores (`SCORE_HELP`): 'contact_correlation' (the default), 'abc', 'correlation',
+    'raw_correlation', 'paper' and 'distance'. Pairs of the gene-peak prior scored by a score
+    computed from the model ('paper', 'correlation', 'abc', 'contact_correlation') are marked
+    `trained` and not tested: their score restates the training objective.
+
     Parameters
     ----------
-    mdata
+    mdata : MuData
         A trained result (MuData with 'rna' and 'atac').
-    genes
+    genes : str or list of str, optional
         Gene name(s); None scores every modelled gene (and stores the table).
-    score
+    score : str, default 'contact_correlation'
         One of `SCORES` (see `SCORE_HELP`); the default is the best by measurement
         (docs/benchmarks.md, regulation).
-    window
-        Peaks within this many bp of the TSS are candidates.
-    domain
+    window : int, default 150000
+        Peaks within this many bp of the TSS are candidates (more than 0).
+    domain : str, optional
         Score with this domain's spots only (its activity, its correlation); None: all spots.
-    groupby
+        Only for the scores that use the spots; the domain needs at least 10 spots.
+    groupby : str, default 'factvae_domain'
         The obs column `domain` is a value of.
-    n_background
+    n_background : int, optional
         Random pairs (paper score) or matched peaks per candidate (correlation scores); None for
-        the default of each.
-    annotation
+        the default of each (100,000 pairs; 200 matched peaks). At least 2.
+    annotation : str or Path, optional
         A GTF/GFF3/BED of gene coordinates; default: the columns of rna.var.
-    seed
+    seed : int, default 0
         Seed of the background draws and metacells.
-    store, key_added
+    store : bool, optional
         Also store {'params', 'table'} in `mdata.uns[key_added]` (default: when genes is None).
+    key_added : str, default 'factvae_regulation'
+        Where `store` puts the result.
 
     Returns
     -------
-    A table sorted by gene then score: gene, peak, score, z, pval, qval, tss_distance, tss,
-    in_prior (the pair is in the gene-peak prior) and trained (in the prior and scored by the
-    model that was trained on it: not tested, pval/qval NaN). Scores without a null (abc,
-    distance) have NaN z, pval and qval; params say which null made the p-values.
+    pandas.DataFrame
+        A table sorted by gene then score: gene, peak, score, z, pval, qval, tss_distance, tss,
+        in_prior (the pair is in the gene-peak prior) and trained (in the prior and scored by
+        the model that was trained on it: not tested, pval/qval NaN). Scores without a null
+        (abc, distance) have NaN z, pval and qval; params (`table.attrs['params']`) say which
+        null made the p-values.
+
+    Raises
+    ------
+    FactVAEInputError
+        For an unknown score, a window of 0 or less, a background below 2, a domain with a
+        score that does not use the spots (or a domain of fewer than 10 spots, or no
+        `mdata.obs[groupby]`), missing feature embeddings (`varm['factvae_feature']`) for a
+        score that needs the model, genes not in the data, not modelled or without
+        coordinates, or no gene coordinates at all.
+
+    Notes
+    -----
+    With `store` (default: when `genes` is None) sets `mdata.uns[key_added]` (default
+    `mdata.uns['factvae_regulation']`) = {'params': the table's params, 'table': the table}.
     """
     _check_arguments(score, window, n_background, domain)
     rna, atac = mdata.mod["rna"], mdata.mod["atac"]
@@ -397,7 +422,32 @@ def to_bedpe(table: pd.DataFrame, mdata, path=None, *, annotation=None) -> pd.Da
     """Links as BEDPE (bedtools' columns; IGV and the WashU browser open it): the TSS base
     (0-based, one base) and the peak (0-based start, end exclusive, as peak names are written),
     name gene|peak, the score, strands '.', then z, qval, tss_distance, in_prior, trained.
-    Written to `path` (tab-separated, one '#' header line) when given."""
+    Written to `path` (tab-separated, one '#' header line) when given.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A table of `infer_regulation` (at least gene, peak and score; the optional columns
+        are copied when present).
+    mdata : MuData
+        The data the table was made from (peak coordinates from `atac.var` or the peak names,
+        gene coordinates from `annotation` or `rna.var`).
+    path : str or Path, optional
+        A file to write (missing values as 'NA').
+    annotation : str or Path, optional
+        The GTF/GFF3/BED the table was made with; default: the columns of rna.var.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns chrom1, start1, end1, chrom2, start2, end2, name, score, strand1, strand2,
+        then those of z, qval, tss_distance, in_prior and trained the table has.
+
+    Raises
+    ------
+    FactVAEInputError
+        If a gene of the table has no coordinates.
+    """
     peaks = peak_coordinates(mdata.mod["atac"].var)
     genes = gene_intervals(mdata, annotation)
     missing = pd.Index(table["gene"].unique()).difference(genes.index)
