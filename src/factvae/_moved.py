@@ -16,7 +16,7 @@ from importlib import import_module
 MOVED: dict[str, tuple[str, tuple[str, ...]]] = {
     "augment": ("factvae.tl", ("tl._augment",)),
     "domains": ("factvae.tl", ("tl._domains", "tl._cluster", "tl._graph", "tl._markers",
-                               "pl._palettes")),
+                               "keys")),
     "neighbors": ("factvae.tl", ("tl._graph",)),
     "motifs": ("factvae.tl", ("tl._motifs",)),
     "regions": ("factvae.tl", ("tl._regions",)),

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
+
+from ._options import Option, declared_options, option
 
 
-def _option(default, help: str, *, flag: str, label: str | None = None, minimum=None,
-            maximum=None, step=None, choices=None, gui_choices=None, gui: bool = True,
-            run_level: bool = False, metavar: str | None = None):
-    """A parameter users set: its CLI flag, GUI label, range and help live with its default, so
-    the CLI options and the Train widget are generated from here (`FactVAEConfig.options`).
-    `choices`: allowed values, or {shown: value}; `run_level`: a setting of the run (epochs,
-    seed) that a resumed model does not keep as its own."""
-    if isinstance(choices, tuple):
-        choices = {c: c for c in choices}
-    return field(default=default, metadata={
-        "help": help, "flag": flag, "label": label or flag.lstrip("-").replace("-", " ").capitalize(),
-        "min": minimum, "max": maximum, "step": step, "choices": choices,
-        "gui_choices": gui_choices or choices, "gui": gui, "run_level": run_level,
-        "metavar": metavar})
+_option = option  # the model's parameters are declared as the tools' are
 
 
 # the stopping rule (docs/benchmarks.md 4d): the held-out ELBO must fall by more than MIN_DELTA of
@@ -29,62 +18,80 @@ MIN_EPOCHS = 20
 MIN_VALIDATION_SPOTS = 20  # fewer held-out spots than this: no early stopping (too noisy)
 
 
-@dataclass(frozen=True)
-class Option:
-    """One user-facing parameter of FactVAEConfig (see `_option`)."""
-
-    name: str
-    type: type
-    default: object
-    help: str
-    flag: str
-    label: str
-    min: object
-    max: object
-    step: object
-    choices: dict | None
-    gui_choices: dict | None
-    gui: bool
-    run_level: bool
-    metavar: str | None
-
-    @property
-    def dest(self) -> str:
-        """The argparse attribute (and the Train widget's attribute) for this option."""
-        return self.flag.lstrip("-").replace("-", "_")
-
-
 @dataclass
 class FactVAEConfig:
-    """FactVAE parameters.
+    """FactVAE parameters, with the authors' defaults (docs/method.md).
 
-    n_latent: embedding size d of spots and features (50).
-    rna_hidden, atac_hidden: encoder widths ((512, 256) and (256,)).
-    dropout_rate: encoder dropout (0.2).
-    dispersion: 'paper' (theta = exp(softmax(z Wd^T)), eq. 7 of the paper; the default) or
+    The user-facing ones carry their CLI flag, Train-widget label, range and help
+    (`FactVAEConfig.options`). `validate()` raises one FactVAEInputError for the first
+    parameter out of its range; `updated(**overrides)` returns a changed copy.
+
+    Parameters
+    ----------
+    n_latent : int, default 50
+        Embedding size d of spots and features.
+    rna_hidden : tuple of int, default (512, 256)
+        RNA encoder widths.
+    atac_hidden : tuple of int, default (256,)
+        ATAC encoder widths.
+    dropout_rate : float, default 0.2
+        Encoder dropout.
+    dispersion : str, default 'paper'
+        'paper' (theta = exp(softmax(z Wd^T)), eq. 7 of the paper; the default) or
         'feature' (one learned theta per gene/peak), which did not measure better on
         snare_cellline (docs/benchmarks.md).
-    w_nll_rna, w_kl_rna, w_nll_atac, w_kl_atac: loss weights (0.1, 0.001, 0.002, 0.001).
-    alpha: weight of exp(L_reg), the gene-peak prior term (1.0; 0 switches it off).
-    ssa: run the similarity-structure-alignment step after each joint step (True).
-    ssa_teacher_eval: run the RNA teacher without dropout in the SSA step (False: as in training).
-    ssa_sampled: align the SAMPLED codes (mean + noise * std) in the SSA step, as the authors'
-        code does, so the ATAC log-variance head also learns from SSA (True); False aligns the
-        means (this package before 2026-11).
-    encoder_init: 'xavier' (Xavier-normal weights, zero biases: the authors' `xavier_init`) or
-        'torch' (PyTorch's default Linear initialisation; this package before 2026-11).
-    lr, lr_ssa: Adam learning rates of the joint and SSA steps (1e-3, 5e-4).
-    gamma: exponential learning-rate decay per epoch, both optimisers (0.995).
-    batch_size: spots per mini-batch (128); the last incomplete batch is dropped.
-    epochs: training epochs (300); with early stopping the most it trains.
-    early_stopping: hold out `validation_fraction` of the spots (0.05) and stop once their ELBO
-        (the weighted reconstruction and KL terms, encoder means, no dropout) has not fallen by
-        more than `min_delta` of itself in `patience` epochs, never before `min_epochs` (True;
-        False trains every spot for every epoch, as the paper).
-    seed: seeds torch and the batch order (0).
-    spatial: 'auto' (on when the spots have coordinates; the default), True or False (False is
+    w_nll_rna : float, default 0.1
+        Loss weight of the RNA reconstruction.
+    w_kl_rna : float, default 0.001
+        Loss weight of the RNA KL term.
+    w_nll_atac : float, default 0.002
+        Loss weight of the ATAC reconstruction.
+    w_kl_atac : float, default 0.001
+        Loss weight of the ATAC KL term.
+    alpha : float, default 1.0
+        Weight of exp(L_reg), the gene-peak prior term (0 switches it off).
+    ssa : bool, default True
+        Run the similarity-structure-alignment step after each joint step.
+    ssa_teacher_eval : bool, default False
+        Run the RNA teacher without dropout in the SSA step (False: as in training).
+    ssa_sampled : bool, default True
+        Align the SAMPLED codes (mean + noise * std) in the SSA step, as the authors' code
+        does, so the ATAC log-variance head also learns from SSA; False aligns the means (this
+        package before 2026-11).
+    encoder_init : str, default 'xavier'
+        'xavier' (Xavier-normal weights, zero biases: the authors' `xavier_init`) or 'torch'
+        (PyTorch's default Linear initialisation; this package before 2026-11).
+    lr : float, default 1e-3
+        Adam learning rate of the joint step.
+    lr_ssa : float, default 5e-4
+        Adam learning rate of the SSA step.
+    gamma : float, default 0.995
+        Exponential learning-rate decay per epoch, both optimisers.
+    batch_size : int, default 128
+        Spots per mini-batch; the last incomplete batch is dropped.
+    epochs : int, default 300
+        Training epochs; with early stopping the most it trains.
+    early_stopping : bool, default True
+        Hold out `validation_fraction` of the spots and stop once their ELBO (the weighted
+        reconstruction and KL terms, encoder means, no dropout) has not fallen by more than
+        `min_delta` of itself in `patience` epochs, never before `min_epochs`; False trains
+        every spot for every epoch, as the paper.
+    validation_fraction : float, default 0.05
+        The share of spots held out for early stopping (in (0, 0.5)); fewer than 20 held-out
+        spots: no early stopping (too noisy).
+    patience : int, default 10
+        Epochs without improvement of the held-out ELBO before stopping.
+    min_delta : float, default 0.005
+        The fall, as a share of the held-out ELBO, that counts as an improvement.
+    min_epochs : int, default 20
+        No run stops early before this many epochs.
+    seed : int, default 0
+        Seeds torch and the batch order.
+    spatial : {'auto', True, False}, default 'auto'
+        'auto' (on when the spots have coordinates; the default), True or False (False is
         the paper's model, which ignores space).
-    spatial_design: how spatial context enters the model (docs/benchmarks.md compares them):
+    spatial_design : str, default 'bilateral'
+        How spatial context enters the model (docs/benchmarks.md compares them):
         'bilateral' (the default): each spot's code is the mean of its own posterior mean and
         its spatial neighbours', each neighbour weighted by how alike their codes are
         (exp(-d^2 / median d^2)), per modality; the networks train as the paper's.
@@ -93,13 +100,16 @@ class FactVAEConfig:
         'aggregate': the neighbours' mean input beside the spot's own.
         'smooth': plain encoders, plus w_smooth times the squared distance of each spot's code
         to its neighbours' mean code.
-    spatial_neighbors: neighbours per spot (8: the 8 around a square-grid spot, the 6 around a
-        hexagonal one), within 1.5 x the median nearest-spot distance.
-    w_smooth: weight of the smoothness term of the 'smooth' design (1.0).
-    precision: 'auto', 'float32' or 'bfloat16': the format of the three spots x features
-        products of each decoder (the rest of the model, the likelihood and the optimiser stay
-        float32). 'auto' is bfloat16 on a CPU whose oneDNN has native bf16 (AVX512-BF16 or AMX),
-        which halves those products' time with the same domains (docs/benchmarks.md 4d), and
+    spatial_neighbors : int, default 8
+        Neighbours per spot (8: the 8 around a square-grid spot, the 6 around a hexagonal
+        one), within 1.5 x the median nearest-spot distance.
+    w_smooth : float, default 1.0
+        Weight of the smoothness term of the 'smooth' design.
+    precision : str, default 'auto'
+        'auto', 'float32' or 'bfloat16': the format of the three spots x features products of
+        each decoder (the rest of the model, the likelihood and the optimiser stay float32).
+        'auto' is bfloat16 on a CPU whose oneDNN has native bf16 (AVX512-BF16 or AMX), which
+        halves those products' time with the same domains (docs/benchmarks.md 4d), and
         float32 elsewhere (GPUs: not measured).
     """
 
@@ -176,19 +186,21 @@ class FactVAEConfig:
     def options(cls, where: str = "cli") -> list[Option]:
         """The parameters a user sets, in declaration order: all with a CLI flag (`where='cli'`)
         or those the Train widget shows (`'gui'`)."""
-        out = []
-        for f in fields(cls):
-            m = f.metadata
-            if not m or (where == "gui" and not m["gui"]):
-                continue
-            kind = type(f.default) if not m["choices"] else object
-            out.append(Option(f.name, kind, f.default, m["help"], m["flag"], m["label"], m["min"],
-                              m["max"], m["step"], m["choices"], m["gui_choices"], m["gui"],
-                              m["run_level"], m["metavar"]))
-        return out
+        return declared_options(cls, where)
 
     def validate(self) -> "FactVAEConfig":
-        """One clear error for the first parameter out of its range; returns self."""
+        """One clear error for the first parameter out of its range; returns self.
+
+        Returns
+        -------
+        FactVAEConfig
+            self.
+
+        Raises
+        ------
+        FactVAEInputError
+            For the first parameter out of its range, naming it and a value to use.
+        """
         import math
 
         from .errors import FactVAEInputError

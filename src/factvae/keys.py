@@ -90,8 +90,10 @@ PALETTE = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#C
 
 
 def palette(n: int) -> list[str]:
-    """n hex colours: colour-blind-safe up to 10, distinguishable up to 30 (PALETTE);
-    beyond that the 30 and then evenly spaced colours of a long colormap.
+    """The domain colours: n hex colours.
+
+    Colour-blind-safe up to 10, distinguishable up to 30 (PALETTE); beyond that the 30 and
+    then evenly spaced colours of a long colormap.
 
     The one palette for domains, in napari and in the static pictures alike.
 

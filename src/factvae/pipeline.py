@@ -1,5 +1,5 @@
 """The steps every front end runs, in one place: the CLI (`factvae run/train`) and the napari
-Train widget call these and repeat none of them.
+Train widget call these and repeat none of them::
 
     events = pipeline.train(mdata, params, epochs=300, cancel=flag.is_set)
     mdata, model = yield from events   # ('stage', text), ('prepared', mdata), ('model', model),
@@ -28,7 +28,40 @@ def prepare(mdata, *, seed: int = 0, alpha: float = 1.0, genes=None, promoter: i
     missing gene annotation is then one clear error whose fix names both ways out. Returns the
     (possibly new, filtered) MuData. `copy`: when anything is to be done, work on a copy, so
     the given MuData is never written to (a GUI prepares in a worker while the viewer shows
-    the original)."""
+    the original).
+
+    Preprocessing is done unless `mdata.uns['factvae_preprocess']` is present; the prior is
+    built when `mdata.uns['factvae_g2p']` is absent (and `alpha` > 0) or `genes` is given.
+
+    Parameters
+    ----------
+    mdata : MuData
+        As `load_paired` gives it, or already prepared.
+    seed : int, default 0
+        The training seed, used by preprocessing.
+    alpha : float, default 1.0
+        The prior's weight; 0: no prior is needed.
+    genes : str or Path, optional
+        A GTF, GFF3 or BED of gene coordinates; default: the columns of `rna.var`.
+    promoter : int, default 2000
+        Bases upstream of the TSS added to each gene body in the prior.
+    on_stage : callable, optional
+        `on_stage(text)` before each step ('preprocessing', 'building the gene-peak prior').
+    copy : bool, default False
+        Work on a copy when anything is to be done.
+
+    Returns
+    -------
+    MuData
+        The prepared data (see `factvae.pp.preprocess` and `factvae.pp.add_gene_peak_prior`
+        for the keys they set).
+
+    Raises
+    ------
+    FactVAEInputError
+        If preprocessing or the prior fails; without `genes`, a missing annotation's fix also
+        offers training without the prior (alpha 0).
+    """
     from .pp._preprocess import preprocess
     from .pp._prior import add_gene_peak_prior
 
@@ -55,7 +88,18 @@ def prepare(mdata, *, seed: int = 0, alpha: float = 1.0, genes=None, promoter: i
 
 def default_threads(*, leave_one: bool = False) -> int:
     """CPU threads for training: the CPUs this process may use, one fewer in a GUI so that the
-    viewer stays responsive."""
+    viewer stays responsive.
+
+    Parameters
+    ----------
+    leave_one : bool, default False
+        Leave one CPU free (a GUI).
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
     from .model._device import available_cpus
 
     n = available_cpus()
@@ -64,8 +108,35 @@ def default_threads(*, leave_one: bool = False) -> int:
 
 def preview_domains(model, *, n_domains=None, method: str = "leiden", **domain_params):
     """Domains from the model's current codes (the joint code as `compute_results` makes it),
-    with `domains.cluster`; nothing is stored and training is not touched (no random numbers
-    drawn, the module back in training mode at the next step). Returns (labels, record, seconds)."""
+    with `factvae.tl.cluster`; nothing is stored and training is not touched (no random numbers
+    drawn, the module back in training mode at the next step). Returns (labels, record, seconds).
+
+    Parameters
+    ----------
+    model : FactVAE
+        The model being trained; spot coordinates from its MuData's `obsm['spatial']`.
+    n_domains : int or 'auto', optional
+        Default, with Leiden: 'auto' (a preview has no resolution to go by: the suggested
+        number).
+    method : str, default 'leiden'
+        'leiden', 'kmeans' or 'gmm'.
+    **domain_params
+        Other arguments of `factvae.tl.cluster` (the seed is the model's).
+
+    Returns
+    -------
+    labels : numpy.ndarray
+        One domain per spot, numbered by size.
+    record : dict
+        The parameters record of `cluster`.
+    seconds : float
+        What the preview took.
+
+    Raises
+    ------
+    FactVAEInputError
+        If `cluster` refuses its arguments (e.g. the codes hold NaN).
+    """
     import numpy as np
 
     from .tl._cluster import cluster
@@ -82,7 +153,21 @@ def preview_domains(model, *, n_domains=None, method: str = "leiden", **domain_p
 
 def estimate_line(progress, model) -> str:
     """What the run will cost, from its first mini-batches: seconds per epoch, the most it
-    takes (every epoch asked for) and, with early stopping, that it usually stops sooner."""
+    takes (every epoch asked for) and, with early stopping, that it usually stops sooner.
+
+    Parameters
+    ----------
+    progress : Progress
+        A training event (its elapsed time and how far the run is).
+    model : FactVAE or None
+        The model, for its early-stopping settings; None leaves them out.
+
+    Returns
+    -------
+    str
+        One line, e.g. 'about 1.2 s per epoch: at most 6 min for the 300 epochs to go; early
+        stopping watches ... held-out spots and stops once their ELBO is flat for 10 epochs'.
+    """
     per_epoch = progress.elapsed / max(progress.fraction * progress.n_epochs, 1e-9)
     left = progress.n_epochs - progress.epoch + 1
     most = per_epoch * left
@@ -100,7 +185,21 @@ def _duration(seconds: float) -> str:
 
 def describe_preview(preview: dict, previous: dict | None) -> str:
     """One log line for a domain preview: the number, the sizes, how far they moved since the
-    previous preview (ARI between the two), and what it cost."""
+    previous preview (ARI between the two), and what it cost.
+
+    Parameters
+    ----------
+    preview : dict
+        A 'preview' event of `train`: 'epoch', 'labels', 'record', 'seconds'.
+    previous : dict or None
+        The preview before it, or None for the first.
+
+    Returns
+    -------
+    str
+        E.g. 'epoch 20: 3 domains (sizes 300, 250, 120), ARI 0.85 with epoch 10's (0.4 s)'
+        (at most 8 sizes, then '...').
+    """
     import numpy as np
     from sklearn.metrics import adjusted_rand_score
 
@@ -131,7 +230,64 @@ def train(mdata, params: dict | None = None, *, epochs: int | None = None, devic
     sets the model back to its last finished epoch. `copy`: see `prepare`. `preview_every`: every
     that many epochs (and at the last one), also ('preview', {'epoch', 'labels', 'record',
     'seconds'}) with domains of the current codes (`preview_domains` with `preview` as its
-    domain parameters); the labels follow the prepared MuData's spots."""
+    domain parameters); the labels follow the prepared MuData's spots.
+
+    Use it as `mdata, model = yield from train(...)`, or run it with `drive`.
+
+    Parameters
+    ----------
+    mdata : MuData
+        The data, as `load_paired` gives it or already prepared.
+    params : dict, optional
+        Fields of `FactVAEConfig` for a new model ('seed' and 'alpha' also steer `prepare`);
+        with `resume`, only the run's own settings ('early_stopping', 'patience',
+        'precision') are taken from it.
+    epochs : int, optional
+        The total number of epochs; default: the model's `epochs`.
+    device : str, default 'auto'
+        As for `FactVAE`.
+    n_threads : int, optional
+        As for `FactVAE`.
+    resume : str or Path, optional
+        A model file (`FactVAE.save`) to continue.
+    model : FactVAE, optional
+        A model in memory to continue, used when it belongs to the prepared MuData.
+    genes : str or Path, optional
+        A gene annotation for the prior (see `prepare`).
+    promoter : int, default 2000
+        Bases upstream of the TSS in the prior.
+    cancel : callable, optional
+        `cancel() -> bool`, checked before each mini-batch: training stops at the last
+        finished epoch.
+    min_interval : float, default 0.0
+        Seconds between the 'progress' events passed on within an epoch.
+    progress_interval : float, optional
+        Seconds between the model's reports within an epoch; default: `FactVAE.train_iter`'s.
+    copy : bool, default False
+        See `prepare`.
+    preview_every : int, default 0
+        Epochs between domain previews (0: none).
+    preview : dict, optional
+        Domain parameters of the previews (`preview_domains`).
+
+    Yields
+    ------
+    tuple
+        (kind, value): ('stage', text), ('prepared', mdata), ('model', model),
+        ('progress', Progress) and, with `preview_every`, ('preview', dict).
+
+    Returns
+    -------
+    tuple
+        (mdata, model), the generator's return value.
+
+    Raises
+    ------
+    FactVAEInputError
+        If preparing fails, the model file cannot be loaded, the resumed model has trained
+        more epochs than `epochs`, the parameters are refused, or training diverges
+        (`TrainingDiverged`).
+    """
     from .model._model import FactVAE
 
     params = dict(params or {})
@@ -183,7 +339,54 @@ def run(mdata=None, params: dict | None = None, *, rna=None, atac=None, epochs: 
     results -> domains (`n_domains`, with `domain_params` for `find_domains`). `callback(kind,
     value)` gets every event of `train` ('stage', 'prepared', 'model', 'progress'), `cancel()`
     stops training after the mini-batch (the model keeps its last finished epoch and the job
-    goes on with it). Returns (mdata, model, domain parameters record)."""
+    goes on with it). Returns (mdata, model, domain parameters record).
+
+    Parameters
+    ----------
+    mdata : MuData or str or Path, optional
+        A MuData, or the path of an .h5mu; None with `rna` and `atac`.
+    params : dict, optional
+        Fields of `FactVAEConfig`.
+    rna, atac : str or Path, optional
+        .h5ad files, instead of `mdata`.
+    epochs : int, optional
+        Epochs to train; default: `FactVAEConfig.epochs` (300).
+    device : str, default 'auto'
+        As for `FactVAE`.
+    n_threads : int, optional
+        As for `FactVAE`.
+    genes : str or Path, optional
+        A gene annotation for the prior; default: the columns of `rna.var`.
+    n_domains : int or 'auto', optional
+        The number of domains (see `find_domains`).
+    domain_params : dict, optional
+        Other arguments of `find_domains`.
+    callback : callable, optional
+        `callback(kind, value)` for every event of `train`.
+    cancel : callable, optional
+        `cancel() -> bool`, checked before each mini-batch.
+
+    Returns
+    -------
+    mdata : MuData
+        The data with its results (a new object when preprocessing filtered).
+    model : FactVAE
+        The trained model.
+    record : dict
+        The parameters record of `find_domains`.
+
+    Raises
+    ------
+    FactVAEInputError
+        For anything `load_paired`, `train` or `find_domains` refuse.
+
+    Notes
+    -----
+    Sets the keys of `factvae.pp.preprocess`, `factvae.pp.add_gene_peak_prior`,
+    `FactVAE.write_results` and `find_domains` (`mdata.obs['factvae_domain']`,
+    `mdata.uns['factvae_domain_colors']`, `mdata.uns['factvae_domain']['params']`, unless
+    `domain_params` names another `key_added`).
+    """
     from .tl._domains import find_domains
     from .io._load import load_paired
 
@@ -199,7 +402,25 @@ def run(mdata=None, params: dict | None = None, *, rna=None, atac=None, epochs: 
 
 def drive(events, on_event: Callable | None = None):
     """Run a `train` generator to its end outside a GUI worker: `on_event(kind, value)` for each
-    event; returns what it returns, (mdata, model)."""
+    event; returns what it returns, (mdata, model).
+
+    Parameters
+    ----------
+    events : generator
+        A `train` generator.
+    on_event : callable, optional
+        `on_event(kind, value)` for each event.
+
+    Returns
+    -------
+    tuple
+        (mdata, model), the generator's return value.
+
+    Raises
+    ------
+    FactVAEInputError
+        Whatever the generator raises.
+    """
     while True:
         try:
             kind, value = next(events)

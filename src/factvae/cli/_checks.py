@@ -87,20 +87,12 @@ def _check_model_args(args) -> None:
 
 
 def _check_domain_args(args) -> None:
-    """The domain options, checked before any work (the library checks some of them only after
-    the graph is built, or with the library's parameter names)."""
-    if args.n_domains is not None:
-        _at_least("--n-domains", args.n_domains, 1, fix="use e.g. --n-domains 5, or leave it out.")
-    if args.resolution is not None and not args.resolution > 0:
-        raise FactVAEInputError(f"must be positive, got {args.resolution:g}.", field="--resolution",
-                                fix="use e.g. --resolution 1.0 (larger: more domains).")
-    # the kNN graph counts the spot itself: one neighbour would leave every spot alone
-    _at_least("--neighbors", args.neighbors, 2, fix="use e.g. --neighbors 15 (the default).")
-    _at_least("--refine", args.refine, 0, fix="use --refine 0 (off) or 1.")
-    if not 0 <= args.spatial_weight <= 1:
-        raise FactVAEInputError(f"must be in [0, 1], got {args.spatial_weight:g}.",
-                                field="--spatial-weight", fix="use e.g. --spatial-weight 0.3, or 0 "
-                                "(off).")
+    """The domain options, checked before any work by the declaration `find_domains` checks
+    with, and named by their flags."""
+    from ..tl._params import DomainParams
+
+    DomainParams(**{o.name: getattr(args, o.dest) for o in DomainParams.options()}).validate(
+        by_flag=True)
 
 
 def _check_domain_data(mdata, args) -> None:

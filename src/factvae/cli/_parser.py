@@ -72,23 +72,28 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                         f"{CHECKPOINT_MINUTES:g}; 0: only on Ctrl-C); removed once the model is saved")
 
 
+def _add_declared(g, option, **extra) -> None:
+    """One flag from a declared parameter (`factvae._options`): its type, default, help."""
+    kind = {int: int, float: float}.get(type(option.default), None)
+    if option.choices is not None:
+        extra.setdefault("choices", list(option.choices))
+    elif option.default is None and option.min is not None:  # an optional number
+        kind = float if isinstance(option.min, float) or option.above else int
+    g.add_argument(option.flag, type=kind, default=option.default, help=option.help,
+                   metavar=option.metavar if option.choices is None else None, **extra)
+
+
 def _add_domain_args(p: argparse.ArgumentParser) -> None:
+    from ..tl._params import DomainParams
+
     g = p.add_argument_group("spatial domains (from the joint embedding)")
-    g.add_argument("--method", choices=("leiden", "kmeans", "gmm"), default="leiden",
-                   help="Leiden (default), K-means or a Gaussian mixture")
     x = g.add_mutually_exclusive_group()
-    x.add_argument("--n-domains", type=int, metavar="K", help="number of domains (Leiden: the "
-                   "resolution is searched; without it K-means and gmm suggest one by silhouette)")
-    x.add_argument("--resolution", type=float, metavar="R", help="Leiden resolution (default 1.0)")
-    g.add_argument("--refine", type=int, default=0, metavar="ROUNDS",
-                   help="rounds of spatial majority refinement (default 0: off)")
-    g.add_argument("--spatial-weight", type=float, default=0.0, metavar="W",
-                   help="weight of the spatial neighbour graph in [0, 1] (default 0: off)")
-    g.add_argument("--neighbors", type=int, default=15, help="kNN graph size (default 15)")
+    for o in DomainParams.options():
+        _add_declared(x if o.name in ("n_domains", "resolution") else g, o)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ..tl._regulation import DEFAULT_SCORE, SCORE_HELP, SCORES
+    from ..tl._params import RegulationParams
 
     parser = argparse.ArgumentParser(
         prog="factvae", description="FactVAE for paired spatial ATAC + RNA (headless engine).")
@@ -164,16 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     x = p.add_mutually_exclusive_group()
     x.add_argument("--gene", action="append", metavar="GENE", help="a gene (repeatable)")
     x.add_argument("--all", action="store_true", help="every modelled gene (stored in uns)")
-    p.add_argument("--score", choices=SCORES, default=DEFAULT_SCORE,
-                   help="; ".join(f"{k}: {v}" for k, v in SCORE_HELP.items())
-                   + f" (default {DEFAULT_SCORE})")
-    p.add_argument("--domain", metavar="DOMAIN", help="score with this domain's spots only "
-                   "(its activity and correlation; obs['factvae_domain'])")
-    p.add_argument("--window", type=int, default=150_000, help="bp around the TSS (default 150 kb)")
+    for o in RegulationParams.options():
+        _add_declared(p, o)
     p.add_argument("--genes", metavar="GENES.gtf|.bed", help="gene annotation (default rna.var)")
-    p.add_argument("--background", type=int, default=None,
-                   help="null draws: matched peaks per candidate (correlation scores, default "
-                        "200) or random pairs (paper, default 100000)")
     p.add_argument("--tsv", required=True, metavar="TABLE.tsv")
     p.add_argument("--bedpe", metavar="LINKS.bedpe", help="also write the links as BEDPE "
                    "(IGV, WashU browser)")

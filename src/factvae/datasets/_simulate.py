@@ -265,8 +265,12 @@ def simulate(n_spots: int = 1500, n_genes: int = 1000, n_peaks: int = 8000, *, n
 
     Parameters
     ----------
-    n_spots, n_genes, n_peaks : int, default 1500, 1000, 8000
-        Matrix sizes (spots x genes for 'rna', spots x peaks for 'atac').
+    n_spots : int, default 1500
+        Matrix sizes (spots x genes for 'rna', spots x peaks for 'atac'): the spots.
+    n_genes : int, default 1000
+        The genes.
+    n_peaks : int, default 8000
+        The peaks.
     n_domains : int, default 5
         Spatial domains (>= 2): an outer rim band and n_domains - 1 inner regions.
     n_motifs : int, default 20
@@ -452,7 +456,9 @@ def simulate(n_spots: int = 1500, n_genes: int = 1000, n_peaks: int = 8000, *, n
 
 
 def dbit_grid(n_domains: int = 8, seed: int = 0, pitch: float = 20.0):
-    """A 9,215-spot DBiT-like result to look at and test drawing with: a 100 x 100 grid at a
+    """A 9,215-spot DBiT-like result, with domains but no counts, to look at and draw on.
+
+    A 9,215-spot DBiT-like result to look at and test drawing with: a 100 x 100 grid at a
     `pitch` um pitch cut to an irregular outline, coordinates in micrometres, no image and no
     spot diameter, Voronoi domains in `obs['factvae_domain']` with colours (an AnnData, 4 empty
     genes: no counts to model).

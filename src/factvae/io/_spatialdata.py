@@ -37,10 +37,9 @@ _FEATURE_TYPES = {"gene expression": "rna", "rna": "rna", "gex": "rna", "peaks":
 
 
 def is_spatialdata_store(path: str | Path) -> bool:
-    """Cheap check (no import of spatialdata): a zarr group whose attributes carry
-    'spatialdata_attrs'.
+    """Whether `path` is a SpatialData store: a cheap check, without importing spatialdata.
 
-    Reads the group's `zarr.json` (zarr v3) or `.zattrs` (zarr v2).
+    A SpatialData store is a zarr group whose attributes carry 'spatialdata_attrs'. Reads the group's `zarr.json` (zarr v3) or `.zattrs` (zarr v2).
 
     Parameters
     ----------
@@ -122,10 +121,9 @@ def open_store(path: str | Path, field: str = "sdata"):
 
 
 def damaged_element(store: Path) -> tuple[str, str] | None:
-    """The first element of a store whose zarr metadata is unreadable JSON: ('tables/rna',
-    why), or None.
+    """The first element of a store whose zarr metadata is unreadable JSON, or None.
 
-    (Missing chunk files are not looked for: zarr leaves out chunks that hold only the fill
+    Returned as ('tables/rna', why). (Missing chunk files are not looked for: zarr leaves out chunks that hold only the fill
     value, so a missing chunk is not damage by itself.) Elements are searched among tables,
     images, labels, shapes and points, in that order.
 
@@ -267,7 +265,9 @@ def _pick_image(sdata, spots_el, image, coordinate_system, file):
 
 def read_sdata(sdata, *, tables=None, image: str | None = None,
                coordinate_system: str | None = None):
-    """(rna, atac, uns['spatial'] library or None, source record) from a SpatialData object or
+    """Read the RNA and ATAC tables, spots and image of a SpatialData object or store.
+
+    (rna, atac, uns['spatial'] library or None, source record) from a SpatialData object or
     `.zarr` path; each AnnData holds its table's rows with the spot centres in obsm['spatial']
     and obs_names the spot names. Raises one FactVAEInputError for each unusable layout.
 

@@ -22,7 +22,9 @@ def _portable_uns(d: dict) -> dict:
 
 def result_tables(mdata, *, region: str = SPOTS, region_key: str = REGION_KEY,
                   instance_key: str = INSTANCE_KEY, rows=None, names=MODALITIES) -> dict:
-    """{table name: AnnData} for each modality: its counts and own results, plus the joint
+    """The SpatialData tables of a MuData's results: one AnnData per modality.
+
+    {table name: AnnData} for each modality: its counts and own results, plus the joint
     results (obs, obsm, uns of the MuData) listed in uns['factvae_joint']. `rows`: each spot's
     instance id in the spots element (default 0..n-1).
 
@@ -85,7 +87,9 @@ def result_tables(mdata, *, region: str = SPOTS, region_key: str = REGION_KEY,
 
 
 def to_spatialdata(mdata, *, spots: str = SPOTS, coordinate_system: str = "global"):
-    """A SpatialData of a MuData: the spots as circles in obsm['spatial'] units, one table per
+    """A SpatialData object of a MuData: spots, result tables and the tissue image.
+
+    A SpatialData of a MuData: the spots as circles in obsm['spatial'] units, one table per
     modality (`result_tables`), and the tissue image (a pyramid above 4,000 px) placed by its
     scale factor.
 

@@ -159,9 +159,11 @@ class FactVAE:
         The data the model trains on.
     config : FactVAEConfig
         The parameters, validated; `spatial` and `precision` resolved ('auto' decided).
-    genes, peaks : pandas.Index
-        The features modelled: the highly variable genes (every gene when `rna.var` has no
-        'highly_variable'), every peak.
+    genes : pandas.Index
+        The genes modelled: the highly variable ones (every gene when `rna.var` has no
+        'highly_variable').
+    peaks : pandas.Index
+        The peaks modelled: every peak.
     device : torch.device
         Where the model trains.
     n_threads : int
@@ -413,7 +415,15 @@ class FactVAE:
     def compute_results(self) -> dict:
         """Everything `write_results` stores, computed but not yet stored: {(modality or None,
         slot, key): value}, value None to delete. A GUI computes this in a worker and stores it
-        with `apply_results` on its main thread, so the shared MuData changes in one place."""
+        with `apply_results` on its main thread, so the shared MuData changes in one place.
+
+        Returns
+        -------
+        dict
+            {(modality or None for the MuData itself, slot, key): value}: the keys listed in
+            the class's Notes; `obsm['X_factvae_own']` and `obs['factvae_self_weight']` are
+            None (removed) without spatial context, the weight also for designs without one.
+        """
         m = self.mdata
         rna, atac = m.mod["rna"], m.mod["atac"]
         codes = {name: self._codes(name) for name in ("rna", "atac")}
@@ -451,7 +461,18 @@ class FactVAE:
                 self.latent(modality, self_weight=True) if weighted else None)
 
     def apply_results(self, results: dict) -> None:
-        """Store what `compute_results` returned in the model's MuData."""
+        """Store what `compute_results` returned in the model's MuData.
+
+        Parameters
+        ----------
+        results : dict
+            {(modality or None, slot, key): value} from `compute_results`; a value None
+            removes the key when present.
+
+        Returns
+        -------
+        None
+        """
         m = self.mdata
         for (mod, slot, key), value in results.items():
             store = getattr(m if mod is None else m.mod[mod], slot)
@@ -461,7 +482,21 @@ class FactVAE:
                 del store[key]
 
     def write_results(self) -> None:
-        """Store embeddings, feature embeddings, the augmentation constant and a record."""
+        """Store embeddings, feature embeddings, the augmentation constant and a record.
+
+        The same as `apply_results(compute_results())`.
+
+        Returns
+        -------
+        None
+
+        Notes
+        -----
+        Sets `mdata.obsm['X_factvae']`, `mod[*].obsm['X_factvae']`,
+        `mod[*].varm['factvae_feature']`, `mod['atac'].obs['factvae_lse']`,
+        `mdata.uns['factvae']` and, in the spatial mode, `mod[*].obsm['X_factvae_own']` and
+        `mod[*].obs['factvae_self_weight']` (see the class's Notes).
+        """
         self.apply_results(self.compute_results())
 
     def record(self) -> dict:
@@ -483,7 +518,25 @@ class FactVAE:
     # --- checkpoints ---------------------------------------------------------------------
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
         """Weights, optimiser states, epoch, history, parameters, feature names, preprocessing
-        record and library versions in one file, written atomically."""
+        record and library versions in one file, written atomically.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The model file (a torch checkpoint).
+        overwrite : bool, default False
+            Replace an existing file.
+
+        Returns
+        -------
+        Path
+            The path written.
+
+        Raises
+        ------
+        FactVAEInputError
+            If `path` exists and `overwrite` is False, or the file cannot be written.
+        """
         path = Path(path)
         if path.exists() and not overwrite:
             raise FactVAEInputError("already exists.", file=str(path), field="model file",
@@ -509,7 +562,36 @@ class FactVAE:
     def load(cls, path: str | os.PathLike, mdata, *, device: str = "auto",
              n_threads: int | None = None, **overrides) -> "FactVAE":
         """A model from `save`, attached to `mdata` (which must have the same genes and peaks).
-        Training continues from the saved epoch; `overrides` may change e.g. `epochs`."""
+        Training continues from the saved epoch; `overrides` may change e.g. `epochs`.
+
+        Checkpoints from before the spatial mode and the fidelity options load as the paper's
+        model (spatial off, `ssa_sampled` False, `encoder_init` 'torch').
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A file written by `save`.
+        mdata : MuData
+            The data to attach the model to, preprocessed as the data it was trained on.
+        device : str, default 'auto'
+            As for `FactVAE`.
+        n_threads : int, optional
+            As for `FactVAE`.
+        **overrides
+            Fields of `FactVAEConfig` to change; not those of the architecture
+            (`FactVAEConfig.ARCHITECTURE`).
+
+        Returns
+        -------
+        FactVAE
+            The model, at its saved epoch.
+
+        Raises
+        ------
+        FactVAEInputError
+            If the file is missing or not a FactVAE model file, an override changes the
+            architecture, or the data's genes, peaks or encoder inputs differ from the model's.
+        """
         path = Path(path)
         if not path.exists():
             raise FactVAEInputError("model file not found.", file=str(path), field="model",
@@ -577,7 +659,49 @@ class EpochBar:
 
 def train(mdata, *, epochs: int | None = None, device: str = "auto", n_threads: int | None = None,
           callback=None, cancel=None, progress_bar: bool = False, **params) -> FactVAE:
-    """Fit FactVAE on a preprocessed MuData and write its results into it; returns the model."""
+    """Fit FactVAE on a preprocessed MuData and write its results into it; returns the model.
+
+    `FactVAE(mdata, ...)`, then `train`, then `write_results`.
+
+    Parameters
+    ----------
+    mdata : MuData
+        Preprocessed (`factvae.preprocess`), with the gene-peak prior
+        (`factvae.add_gene_peak_prior`); changed in place.
+    epochs : int, optional
+        Epochs to train; default: `FactVAEConfig.epochs` (300).
+    device : str, default 'auto'
+        'auto' (CUDA, then MPS, then CPU), 'cpu', 'cuda' or 'mps'.
+    n_threads : int, optional
+        torch's CPU threads; default: no more than the CPUs this process may use.
+    callback : callable, optional
+        `callback(progress)` for every Progress event.
+    cancel : callable, optional
+        `cancel() -> bool`, checked before each mini-batch; True stops training at the last
+        finished epoch (the results of that epoch are written).
+    progress_bar : bool, default False
+        Show a terminal progress bar.
+    **params
+        Fields of `FactVAEConfig` (the authors' defaults otherwise).
+
+    Returns
+    -------
+    FactVAE
+        The trained model.
+
+    Raises
+    ------
+    FactVAEInputError
+        As `FactVAE` (bad parameters, data not preprocessed, ...) and `FactVAE.train_iter`
+        (`TrainingDiverged`).
+
+    Notes
+    -----
+    Sets the keys of `FactVAE.write_results`: `mdata.obsm['X_factvae']`,
+    `mod[*].obsm['X_factvae']`, `mod[*].varm['factvae_feature']`,
+    `mod['atac'].obs['factvae_lse']`, `mdata.uns['factvae']` and, in the spatial mode,
+    `mod[*].obsm['X_factvae_own']` and `mod[*].obs['factvae_self_weight']`.
+    """
     model = FactVAE(mdata, device=device, n_threads=n_threads, **params)
     model.train(epochs, callback=callback, cancel=cancel, progress_bar=progress_bar)
     model.write_results()

@@ -48,7 +48,9 @@ def _finish_tissue(ax, view):
 
 
 def domains(mdata, *, key: str | None = None, ax=None, title: str | None = None, legend: bool = True):
-    """Spots coloured by a categorical obs column (default: factvae_domain, else domain), drawn on
+    """Plot the spots on the tissue, coloured by their domain (a categorical obs column).
+
+    Spots coloured by a categorical obs column (default: factvae_domain, else domain), drawn on
     the tissue image when there is one; colours from `uns[f'{key}_colors']` when present, else
     `factvae.keys.palette` (as napari draws them). Returns the matplotlib Axes (scanpy's
     `sc.pl.*(show=False)` habit).
@@ -109,8 +111,10 @@ def domains(mdata, *, key: str | None = None, ax=None, title: str | None = None,
 
 
 def feature(mdata, kind: str, name: str, *, ax=None, cmap: str = "magma", title: str | None = None):
-    """One feature on the tissue, as the overlays show it: `kind` is one of
-    `factvae.values.KINDS` ("gene (normalised)", "peak (augmented)", "motif (augmented)", ...).
+    """Plot one feature's per-spot values on the tissue.
+
+    One feature on the tissue, as the overlays show it: `kind` is one of
+    `factvae.get.KINDS` ("gene (normalised)", "peak (augmented)", "motif (augmented)", ...).
     Returns the matplotlib Axes.
 
     The values are those of `factvae.get.spot_values`; without spot coordinates their
@@ -162,8 +166,9 @@ def feature(mdata, kind: str, name: str, *, ax=None, cmap: str = "magma", title:
 
 
 def loss(mdata, *, ax=None, relative: bool = True):
-    """The per-epoch loss terms of the training recorded in `uns['factvae']['history']`
-    (every term the module returned), relative to the first epoch on a log scale by default.
+    """Plot the per-epoch loss terms of the training.
+
+    The per-epoch loss terms of the training recorded in `uns['factvae']['history']` (every term the module returned), relative to the first epoch on a log scale by default.
     Returns the matplotlib Axes.
 
     Parameters

@@ -127,7 +127,9 @@ def gene_intervals(mdata, annotation=None, *, file: str | None = None) -> pd.Dat
 
 def add_gene_peak_prior(mdata, annotation=None, *, promoter: int = 2000,
                         file: str | None = None) -> PriorSummary:
-    """Build G2P for the genes and peaks of `mdata` and store it as a table of linked names in
+    """Build the gene-peak prior G2P of `mdata` and store it in `mdata.uns`.
+
+    G2P for the genes and peaks of `mdata` is stored as a table of linked names in
     `mdata.uns['factvae_g2p']` (columns gene, peak) with a summary in `uns['factvae_prior']`.
     Names, not positions, so the prior survives subsetting and reordering.
 

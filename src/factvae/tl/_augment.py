@@ -63,8 +63,10 @@ def _peak_positions(mdata, peaks) -> np.ndarray:
 
 def augment_atac(mdata, peaks: Sequence[str] | Sequence[int] | str | None = None,
                  *, dtype=np.float32) -> np.ndarray:
-    """Augmented accessibility (spots x len(peaks)) for the requested peaks (names or
-    positions). For many peaks, prefer `iter_augmented_atac`, which never holds them all.
+    """Augmented accessibility (spots x len(peaks)) for the requested peaks.
+
+    The peaks are given by names or positions. For many peaks, prefer `iter_augmented_atac`,
+    which never holds them all.
 
     x_hat = exp(sf) * softmax(z_a W_peak^T), computed from the trained results the module
     names (`atac.obsm['X_factvae']`, `atac.varm['factvae_feature']`, `atac.obs['factvae_lse']`,
@@ -139,8 +141,10 @@ def iter_augmented_atac(mdata, peaks=None, *, chunk_size: int = 4096, dtype=np.f
 
 
 def gene_activity(mdata, genes: Sequence[str] | str, *, augmented: bool = True) -> pd.DataFrame:
-    """Per spot, the summed accessibility of each gene's linked peaks (gene body + promoter, the
-    G2P prior): augmented (default) or raw counts. Returns a spots x genes DataFrame.
+    """Per spot, the summed accessibility of each gene's linked peaks.
+
+    The linked peaks are those in the gene body + promoter (the G2P prior); the accessibility
+    is augmented (default) or raw counts. Returns a spots x genes DataFrame.
 
     The links are those of `mdata.uns['factvae_g2p']` (`add_gene_peak_prior`).
 

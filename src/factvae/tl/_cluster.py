@@ -9,6 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import FactVAEInputError
+from ._params import DOMAIN_METHODS, DomainParams  # noqa: F401  (DOMAIN_METHODS: 0.1 name)
 from ._graph import joint_graph
 
 LEIDEN_FLAVORS = ("igraph", "leidenalg")
@@ -112,7 +113,6 @@ def leiden_n(G, n_domains: int, seed: int = 0, max_probes: int = 30, flavor: str
     return labels, res, k == n_domains
 
 
-DOMAIN_METHODS = ("leiden", "kmeans", "gmm")
 
 
 def _by_size(labels: np.ndarray) -> np.ndarray:
@@ -126,7 +126,9 @@ def _by_size(labels: np.ndarray) -> np.ndarray:
 
 def suggest_n_domains(X: np.ndarray, k_range=range(2, 16), seed: int = 0,
                       max_spots: int = 4000) -> tuple[int, dict]:
-    """The number of domains with the highest mean silhouette of K-means on X (on at most
+    """Suggest a number of domains: the k whose K-means on X has the best mean silhouette.
+
+    The number of domains with the highest mean silhouette of K-means on X (on at most
     `max_spots` spots drawn at random), and the silhouette of each k tried.
 
     Values of k that are not below the number of spots used are not tried.
@@ -193,8 +195,9 @@ def cluster(X: np.ndarray, *, method: str = "leiden", n_domains: int | None = No
             resolution: float | None = None, coords: np.ndarray | None = None,
             spatial_weight: float = 0.0, n_neighbors: int = 15, n_spatial_neighbors: int = 6,
             refine: int = 0, seed: int = 0, flavor: str = "igraph") -> tuple[np.ndarray, dict]:
-    """Domains of the rows of X: Leiden (graph of X, optionally joined with the spatial graph),
-    K-means or a Gaussian mixture (diagonal covariances; the role mclust plays in R pipelines),
+    """Domains of the rows of X: Leiden, K-means or a Gaussian mixture, optionally refined.
+
+    Leiden (graph of X, optionally joined with the spatial graph), K-means or a Gaussian mixture (diagonal covariances; the role mclust plays in R pipelines),
     then `refine` rounds of spatial majority refinement. `n_domains='auto'` (and, for K-means
     and the mixture, None) takes the number from `suggest_n_domains` (silhouette); Leiden without
     a number uses `resolution` (default 1.0). Returns labels numbered by size and a record.
@@ -252,9 +255,9 @@ def cluster(X: np.ndarray, *, method: str = "leiden", n_domains: int | None = No
         When Leiden cannot reach `n_domains`.
     """
     X = np.asarray(X, np.float32)
-    if method not in DOMAIN_METHODS:
-        raise FactVAEInputError(f"unknown domain method {method!r}.", field="method",
-                                fix=f"use one of {DOMAIN_METHODS}.")
+    DomainParams(method=method, n_domains=None if n_domains == "auto" else n_domains,
+                 resolution=resolution, refine=refine, spatial_weight=spatial_weight,
+                 n_neighbors=n_neighbors).validate()
     if not np.isfinite(X).all():
         raise FactVAEInputError("the embedding contains NaN or infinite values.",
                                 field="embedding", fix="retrain the model (a diverged training "
@@ -278,18 +281,9 @@ def cluster(X: np.ndarray, *, method: str = "leiden", n_domains: int | None = No
                                 f"got {n_domains}.", field="n_domains",
                                 fix="choose a larger number." if n_domains < 1 else
                                 "choose a smaller number.")
-    if n_neighbors < 2:
-        raise FactVAEInputError(f"the neighbour graph needs at least 2 neighbours, got "
-                                f"{n_neighbors}.", field="n_neighbors", fix="use e.g. 15.")
-    if resolution is not None and not resolution > 0:
-        raise FactVAEInputError(f"the resolution must be positive, got {resolution}.",
-                                field="resolution", fix="use e.g. 1.0 (larger: more domains).")
     if (refine or spatial_weight) and coords is None:
         raise FactVAEInputError("spatial refinement and a spatial weight need spot coordinates.",
                                 field="obsm['spatial']", fix="use refine=0 and spatial_weight=0.")
-    if refine < 0:
-        raise FactVAEInputError(f"refinement rounds must be 0 or more, got {refine}.",
-                                field="refine", fix="use 0 (off) or 1.")
     record = {"method": method, "n_neighbors": n_neighbors, "spatial_weight": spatial_weight,
               "n_spatial_neighbors": n_spatial_neighbors, "refine": int(refine), "seed": seed,
               "n_domains_requested": -1 if record_suggest or n_domains is None else int(n_domains),

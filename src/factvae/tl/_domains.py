@@ -20,8 +20,9 @@ def compute_domains(mdata, *, n_domains: int | None = None, resolution: float | 
                     n_neighbors: int = 15, n_spatial_neighbors: int = 6,
                     use_rep: str = EMBEDDING_KEY, seed: int | None = None,
                     flavor: str = "igraph") -> tuple[np.ndarray, dict]:
-    """The work of `find_domains` without storing anything: (labels, parameters record). A GUI
-    runs this in a worker and stores the result with `store_domains` on its main thread.
+    """The work of `find_domains` without storing anything: (labels, parameters record).
+
+    A GUI runs this in a worker and stores the result with `store_domains` on its main thread.
 
     Parameters
     ----------
@@ -68,8 +69,10 @@ def compute_domains(mdata, *, n_domains: int | None = None, resolution: float | 
 
 
 def store_domains(mdata, labels: np.ndarray, record: dict, *, key_added: str = DOMAIN_KEY) -> None:
-    """Write domains as scanpy's `sc.tl.leiden` does: `obs[key_added]` (categorical),
-    `uns[f'{key_added}_colors']`, `uns[key_added]['params']`.
+    """Store domains from `compute_domains` in `mdata`, as scanpy's `sc.tl.leiden` does.
+
+    Writes `obs[key_added]` (categorical), `uns[f'{key_added}_colors']`,
+    `uns[key_added]['params']`.
 
     Parameters
     ----------
@@ -103,7 +106,9 @@ def find_domains(mdata, *, n_domains: int | None = None, resolution: float | Non
                  n_neighbors: int = 15, n_spatial_neighbors: int = 6,
                  use_rep: str = EMBEDDING_KEY, seed: int | None = None, key_added: str = DOMAIN_KEY,
                  flavor: str = "igraph", key: str | None = None) -> dict:
-    """Spatial domains from `mdata.obsm[use_rep]` (default: the joint FactVAE embedding) with
+    """Find spatial domains in an embedding and store them in `mdata`.
+
+    Spatial domains from `mdata.obsm[use_rep]` (default: the joint FactVAE embedding) with
     `cluster` (Leiden, K-means or a Gaussian mixture; optional spatial refinement).
 
     Give `n_domains` (Leiden searches the resolution) or, for Leiden, a `resolution` (default
@@ -162,8 +167,8 @@ def find_domains(mdata, *, n_domains: int | None = None, resolution: float | Non
     FactVAEInputError
         If the embedding is missing or holds NaN, both `n_domains` and `resolution` are given
         (or a resolution for K-means or the mixture), a value is out of range, the method or
-        flavor is unknown, or `refine` /
-        `spatial_weight` are asked for without spot coordinates.
+        flavor is unknown, or `refine` / `spatial_weight` are asked for without spot
+        coordinates.
 
     Warns
     -----
@@ -185,8 +190,9 @@ def find_domains(mdata, *, n_domains: int | None = None, resolution: float | Non
 
 
 def rename_domains(mdata, mapping: dict, *, key: str = DOMAIN_KEY) -> None:
-    """Rename domains by hand; giving two domains the same new name merges them. Colours follow
-    the first domain of each new name.
+    """Rename domains by hand; giving two domains the same new name merges them.
+
+    Colours follow the first domain of each new name.
 
     Parameters
     ----------

@@ -15,7 +15,9 @@ from ..keys import DOMAIN_MARKERS_KEY as MARKERS_KEY
 
 def domain_markers(mdata, *, groupby: str = DOMAIN_KEY, n_top: int = 20,
                    key_added: str = MARKERS_KEY, key: str | None = None) -> pd.DataFrame:
-    """Per domain (`mdata.obs[groupby]`; `key`: its old name), the top genes (log-normalised
+    """Marker genes, peaks and motifs of each domain, by Wilcoxon test.
+
+    Per domain (`mdata.obs[groupby]`; `key`: its old name), the top genes (log-normalised
     RNA), peaks (log-normalised ATAC) and motifs (augmented deviation z-scores, when computed)
     by Wilcoxon test (scanpy's rank_genes_groups). Returns one long table (domain, kind, name,
     score, logfoldchange, pval_adj, rank) and stores it in `mdata.uns[key_added]` as

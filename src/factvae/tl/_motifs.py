@@ -51,8 +51,10 @@ def set_motif_matrix(mdata, matrix, names) -> None:
 
 
 def read_motif_matrix(mdata, path) -> None:
-    """Read a peaks x motifs matrix (.h5ad with peaks as obs, or .csv/.tsv[.gz] with peak names
-    in the first column) and align it to the data's peaks (absent peaks get no motif).
+    """Read a peaks x motifs matrix and align it to the data's peaks.
+
+    The file is an .h5ad with peaks as obs, or a .csv/.tsv[.gz] with peak names in the first
+    column; peaks of the data absent from it get no motif.
 
     Any value above 0 is a match. Files exported by Signac, ArchR or chromVAR have this form.
 
@@ -201,9 +203,10 @@ def jaspar_motifs(collection: str = "CORE", tax_group: str = "vertebrates", rele
 
 
 def scan_motifs(mdata, fasta, motifs=None, *, pvalue: float = 5e-5, pseudocount: float = 0.8) -> None:
-    """Annotate peaks with motif matches: Biopython log-odds PSSMs (background: the peaks' base
-    composition), a score threshold per motif at the given false-positive rate, both strands.
-    All peaks are scanned as one N-separated sequence per motif (Biopython's C scorer).
+    """Annotate peaks with motif matches found in their genome sequences.
+
+    Biopython log-odds PSSMs (background: the peaks' base composition), a score threshold per
+    motif at the given false-positive rate, both strands. All peaks are scanned as one N-separated sequence per motif (Biopython's C scorer).
 
     Peak sequences are read with pyfaidx (its index: the user's `.fai` beside the FASTA when
     present, else one in factvae's cache folder, so nothing is written beside the genome).
@@ -345,10 +348,9 @@ def deviations(blocks, n_spots: int, M: sp.csr_matrix, bg: np.ndarray, peak_shar
 def motif_deviations(mdata, *, n_backgrounds: int = 50, block: int = 512, seed: int = 0,
                      augmented: bool = True, raw: bool = True, store: bool = True,
                      key_added: str = MOTIF_Z_KEY) -> dict:
-    """chromVAR-style deviation z-scores per spot and motif, on raw counts and on augmented
-    accessibility.
+    """chromVAR-style deviation z-scores per spot and motif, on raw and augmented accessibility.
 
-    Raw: `atac.obsm['factvae_motif_z_raw']`; augmented: `atac.obsm['factvae_motif_z']`;
+    Raw counts: `atac.obsm['factvae_motif_z_raw']`; augmented: `atac.obsm['factvae_motif_z']`;
     the motifs (columns) in `atac.uns['factvae_motif_z_names']`: those that match at least one
     peak (a motif with no hit has no deviation and is left out, with a warning). Returns
     {'raw': z, 'augmented': z}; with `store=False` nothing is written and the return also holds
@@ -455,8 +457,9 @@ def store_motif_deviations(mdata, result: dict) -> None:
 def domain_motifs(mdata, *, groupby: str = DOMAIN_KEY, n_top: int = 10,
                   key_added: str = DOMAIN_MOTIFS_KEY, key: str | None = None,
                   motif_key: str = MOTIF_Z_KEY) -> pd.DataFrame:
-    """Domain-specific motifs by Wilcoxon test on raw and augmented deviation z-scores, with the
-    log2 fold change of the mean z-shifted score; columns: domain, source, motif, score,
+    """Domain-specific motifs by Wilcoxon test on raw and augmented deviation z-scores.
+
+    With the log2 fold change of the mean z-shifted score; columns: domain, source, motif, score,
     log2fc, pval_adj, rank, shared (in the top n of both raw and augmented). Groups from
     `mdata.obs[groupby]` (`key`: its old name), deviations from
     `motif_deviations(key_added=motif_key)`; stored in `mdata.uns[key_added]` as

@@ -283,7 +283,9 @@ def compute_region_markers(mdata, region, *, reference=None, kinds=None,
 
 def region_markers(mdata, region, *, reference=None, kinds=None, n_top: int | None = 50,
                    key_added: str = REGION_MARKERS_KEY) -> pd.DataFrame:
-    """What marks the spots in `region` against the rest of the tissue (or against `reference`,
+    """Markers of the spots in a drawn region, against the rest of the tissue or a second one.
+
+    What marks the spots in `region` against the rest of the tissue (or against `reference`,
     a second region). `region`/`reference`: a boolean mask, a polygon (K x 2, (x, y) in
     obsm['spatial'] units), a list of polygons, a shapely geometry or a GeoJSON path. `kinds`:
     some of `KINDS` (default: every kind the data has). Returns one long table (kind, name,

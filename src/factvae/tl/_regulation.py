@@ -15,41 +15,15 @@ import numpy as np
 import pandas as pd
 
 from ..errors import FactVAEInputError
+from ._params import (  # noqa: F401  (SCORES, SPOT_SCORES, SCORE_HELP: read here by 0.1 code)
+    DEFAULT_MATCHED, DEFAULT_PAIRS, DEFAULT_SCORE, MODEL_SCORES, SCORE_HELP, SCORES,
+    SPOT_SCORES, RegulationParams)
 from ..keys import DOMAIN_KEY, EMBEDDING_KEY, FEATURE_KEY, REGULATION_KEY
 from ..pp._genome import peak_coordinates
 from ..pp._prior import PRIOR_PAIRS_KEY, gene_intervals
 from . import _regulation_null as null
 from . import _regulation_scores as rs
 from ._regulation_null import bh_qvalues  # noqa: F401  (re-exported: older code imports it here)
-
-SCORES = ("contact_correlation", "abc", "correlation", "raw_correlation", "paper", "distance")
-
-
-DEFAULT_SCORE = "contact_correlation"  # the best by measurement (docs/benchmarks.md 3)
-
-
-MODEL_SCORES = {"paper", "correlation", "abc", "contact_correlation"}  # computed from the model
-
-
-SPOT_SCORES = {"correlation", "abc", "contact_correlation", "raw_correlation"}  # use the spots
-
-
-SCORE_HELP = {
-    "contact_correlation": "power-law contact with the TSS x exp(5 x correlation of augmented "
-                           "accessibility with denoised expression)",
-    "abc": "activity by contact (Fulco 2019): augmented accessibility x power-law contact, as a "
-           "share of the gene's candidates",
-    "correlation": "correlation of augmented accessibility with denoised expression across spots",
-    "raw_correlation": "correlation of raw counts over metacells (never sees the model)",
-    "paper": "cosine of the feature embeddings (the paper)",
-    "distance": "power-law contact with the TSS alone (the baseline)",
-}
-
-
-DEFAULT_PAIRS = 100_000   # random pairs in the paper score's null
-
-
-DEFAULT_MATCHED = 200     # matched background peaks per candidate (Signac's default)
 
 
 def candidate_pairs(genes: pd.DataFrame, peaks: pd.DataFrame, window: int) -> pd.DataFrame:
@@ -86,20 +60,8 @@ def candidate_pairs(genes: pd.DataFrame, peaks: pd.DataFrame, window: int) -> pd
 
 
 def _check_arguments(score, window, n_background, domain):
-    if score not in SCORES:
-        raise FactVAEInputError(f"unknown score {score!r}.", field="score",
-                                fix=f"use one of {', '.join(SCORES)}.")
-    if not window > 0:  # a window of 0 holds only peaks on the TSS base itself
-        raise FactVAEInputError(f"the window must be more than 0 bp, got {window}.",
-                                field="window", fix="use e.g. 150000 (150 kb around the TSS).")
-    if n_background is not None and not n_background >= 2:  # the z-score divides by a spread
-        raise FactVAEInputError(f"the background needs at least 2 draws, got {n_background}.",
-                                field="n_background", fix="leave it out (the default) or use e.g. "
-                                f"{DEFAULT_MATCHED} (matched peaks) / {DEFAULT_PAIRS} (random pairs).")
-    if domain is not None and score not in SPOT_SCORES:
-        raise FactVAEInputError(f"the score {score!r} does not depend on the spots, so a domain "
-                                "changes nothing.", field="domain",
-                                fix=f"leave the domain out, or use one of {sorted(SPOT_SCORES)}.")
+    RegulationParams(score=score, window=window, n_background=n_background,
+                     domain=domain).validate()
 
 
 def _domain_spots(mdata, domain, groupby):
@@ -419,7 +381,9 @@ _SCORERS = {"paper": _score_paper, "correlation": _score_correlation,
 
 
 def to_bedpe(table: pd.DataFrame, mdata, path=None, *, annotation=None) -> pd.DataFrame:
-    """Links as BEDPE (bedtools' columns; IGV and the WashU browser open it): the TSS base
+    """A table of `infer_regulation` as BEDPE links, optionally written to a file.
+
+    Links as BEDPE (bedtools' columns; IGV and the WashU browser open it): the TSS base
     (0-based, one base) and the peak (0-based start, end exclusive, as peak names are written),
     name gene|peak, the score, strands '.', then z, qval, tss_distance, in_prior, trained.
     Written to `path` (tab-separated, one '#' header line) when given.
