@@ -44,14 +44,19 @@ def test_train_events_and_a_closed_generator_keeps_the_last_epoch(tiny):
 
     params = dict(batch_size=64, n_latent=8, seed=2)
     events = train(tiny, params, epochs=2, device="cpu", n_threads=1)
-    kinds = []
+    kinds, stages = [], []
     try:
         while True:
             kind, value = next(events)
             kinds.append(kind)
+            if kind == "stage":
+                stages.append(value)
     except StopIteration as done:
         mdata, model = done.value
-    assert kinds[:3] == ["stage", "prepared", "model"] and set(kinds[3:]) == {"progress"}
+    # each preparation step is announced as it starts (the Train widget shows them)
+    assert stages == ["preprocessing", "building the gene-peak prior"]
+    assert kinds[:4] == ["stage", "stage", "prepared", "model"]
+    assert set(kinds[4:]) == {"progress"}
     assert model.epochs_done == 2 and model.mdata is mdata and model.config.seed == 2
     assert mdata.uns["factvae_preprocess"]["seed"] == 2  # prepared with the training seed
 
@@ -83,7 +88,7 @@ def test_run_does_the_whole_job_from_a_file_with_a_callback_and_a_cancel(tiny_h5
     mdata, model, record = run(tiny_h5mu, dict(batch_size=64, n_latent=8, seed=1), epochs=5,
                                device="cpu", n_threads=1, n_domains=3, callback=callback,
                                cancel=cancel)
-    assert seen[:3] == ["stage", "prepared", "model"] and "progress" in seen
+    assert seen[:4] == ["stage", "stage", "prepared", "model"] and "progress" in seen
     assert model.cancelled and model.epochs_done == 1  # 3 steps an epoch: stopped in epoch 2
     assert "X_factvae" in mdata.obsm and record["reached"] == 3
     assert mdata.obs["factvae_domain"].cat.categories.size == 3

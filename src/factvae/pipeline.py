@@ -23,12 +23,14 @@ RESUME_OPTIONS = ("early_stopping", "patience", "precision")
 
 def prepare(mdata, *, seed: int = 0, alpha: float = 1.0, genes=None, promoter: int = 2000,
             on_stage: Callable[[str], None] | None = None, copy: bool = False):
-    """Preprocess (unless done; with the training seed) and build the gene-peak prior (when
-    absent and `alpha` > 0, or whenever `genes` is given). The prior is required while its weight `alpha` is above 0: a
-    missing gene annotation is then one clear error whose fix names both ways out. Returns the
-    (possibly new, filtered) MuData. `copy`: when anything is to be done, work on a copy, so
-    the given MuData is never written to (a GUI prepares in a worker while the viewer shows
-    the original).
+    """Make a MuData ready to train: preprocess it and build the gene-peak prior, if needed.
+
+    Preprocess (unless done; with the training seed) and build the gene-peak prior (when
+    absent and `alpha` > 0, or whenever `genes` is given). The prior is required while its
+    weight `alpha` is above 0: a missing gene annotation is then one clear error whose fix
+    names both ways out. Returns the (possibly new, filtered) MuData. `copy`: when anything is
+    to be done, work on a copy, so the given MuData is never written to (a GUI prepares in a
+    worker while the viewer shows the original).
 
     Preprocessing is done unless `mdata.uns['factvae_preprocess']` is present; the prior is
     built when `mdata.uns['factvae_g2p']` is absent (and `alpha` > 0) or `genes` is given.
@@ -87,8 +89,9 @@ def prepare(mdata, *, seed: int = 0, alpha: float = 1.0, genes=None, promoter: i
 
 
 def default_threads(*, leave_one: bool = False) -> int:
-    """CPU threads for training: the CPUs this process may use, one fewer in a GUI so that the
-    viewer stays responsive.
+    """CPU threads for training.
+
+    The CPUs this process may use, one fewer in a GUI so that the viewer stays responsive.
 
     Parameters
     ----------
@@ -107,7 +110,9 @@ def default_threads(*, leave_one: bool = False) -> int:
 
 
 def preview_domains(model, *, n_domains=None, method: str = "leiden", **domain_params):
-    """Domains from the model's current codes (the joint code as `compute_results` makes it),
+    """A preview of the domains during training, from the model's current codes.
+
+    Domains from the model's current codes (the joint code as `compute_results` makes it),
     with `factvae.tl.cluster`; nothing is stored and training is not touched (no random numbers
     drawn, the module back in training mode at the next step). Returns (labels, record, seconds).
 
@@ -152,8 +157,10 @@ def preview_domains(model, *, n_domains=None, method: str = "leiden", **domain_p
 
 
 def estimate_line(progress, model) -> str:
-    """What the run will cost, from its first mini-batches: seconds per epoch, the most it
-    takes (every epoch asked for) and, with early stopping, that it usually stops sooner.
+    """One line on what the run will cost, from its first mini-batches.
+
+    Seconds per epoch, the most it takes (every epoch asked for) and, with early stopping,
+    that it usually stops sooner.
 
     Parameters
     ----------
@@ -184,8 +191,10 @@ def _duration(seconds: float) -> str:
 
 
 def describe_preview(preview: dict, previous: dict | None) -> str:
-    """One log line for a domain preview: the number, the sizes, how far they moved since the
-    previous preview (ARI between the two), and what it cost.
+    """One log line for a domain preview.
+
+    The number, the sizes, how far they moved since the previous preview (ARI between the
+    two), and what it cost.
 
     Parameters
     ----------
@@ -218,7 +227,9 @@ def train(mdata, params: dict | None = None, *, epochs: int | None = None, devic
           min_interval: float = 0.0, progress_interval: float | None = None,
           copy: bool = False, preview_every: int = 0, preview: dict | None = None
           ) -> Iterator[tuple]:
-    """Prepare (preprocess + prior, with the training seed) and train: the generator behind
+    """Prepare and train, as a generator of events: what `factvae run` and the widget run.
+
+    Prepare (preprocess + prior, with the training seed) and train: the generator behind
     `factvae run` and the Train widget. Yields ('stage', text), ('prepared', mdata),
     ('model', model) (keep it: a stop never loses it) and ('progress', Progress) events (at
     most every `min_interval` s, and at every epoch end; within an epoch the model reports every
@@ -291,10 +302,14 @@ def train(mdata, params: dict | None = None, *, epochs: int | None = None, devic
     from .model._model import FactVAE
 
     params = dict(params or {})
-    if PREPROCESS_KEY not in mdata.uns:
+    given, seed, alpha = mdata, params.get("seed", 0), params.get("alpha", 1.0)
+    if PREPROCESS_KEY not in mdata.uns:  # each step announced as it starts (the GUI shows it)
         yield ("stage", "preprocessing")
-    mdata = prepare(mdata, seed=params.get("seed", 0), alpha=params.get("alpha", 1.0),
-                    genes=genes, promoter=promoter, copy=copy)
+        mdata = prepare(mdata, seed=seed, alpha=0, copy=copy)
+    if genes is not None or (alpha and PRIOR_PAIRS_KEY not in mdata.uns):
+        yield ("stage", "building the gene-peak prior")
+        mdata = prepare(mdata, seed=seed, alpha=alpha, genes=genes, promoter=promoter,
+                        copy=copy and mdata is given)
     yield ("prepared", mdata)
     if resume is not None:
         run_level = {k: params[k] for k in RESUME_OPTIONS if k in params}  # the run's own
@@ -334,7 +349,9 @@ def run(mdata=None, params: dict | None = None, *, rna=None, atac=None, epochs: 
         device: str = "auto", n_threads: int | None = None, genes=None, n_domains=None,
         domain_params: dict | None = None, callback: Callable | None = None,
         cancel: Callable[[], bool] | None = None):
-    """The whole job in one call, for scripts and cluster nodes: load (`mdata` a MuData or a
+    """The whole job in one call, for scripts and cluster nodes.
+
+    Load (`mdata` a MuData or a
     path to a .h5mu, or `rna`/`atac` .h5ad paths) -> preprocess -> prior -> train -> store the
     results -> domains (`n_domains`, with `domain_params` for `find_domains`). `callback(kind,
     value)` gets every event of `train` ('stage', 'prepared', 'model', 'progress'), `cancel()`
@@ -350,7 +367,7 @@ def run(mdata=None, params: dict | None = None, *, rna=None, atac=None, epochs: 
     rna, atac : str or Path, optional
         .h5ad files, instead of `mdata`.
     epochs : int, optional
-        Epochs to train; default: `FactVAEConfig.epochs` (300).
+        Epochs to train; default: `params['epochs']`, else `FactVAEConfig.epochs` (300).
     device : str, default 'auto'
         As for `FactVAE`.
     n_threads : int, optional
@@ -401,8 +418,9 @@ def run(mdata=None, params: dict | None = None, *, rna=None, atac=None, epochs: 
 
 
 def drive(events, on_event: Callable | None = None):
-    """Run a `train` generator to its end outside a GUI worker: `on_event(kind, value)` for each
-    event; returns what it returns, (mdata, model).
+    """Run a `train` generator to its end outside a GUI worker.
+
+    `on_event(kind, value)` for each event; returns what it returns, (mdata, model).
 
     Parameters
     ----------

@@ -12,37 +12,11 @@ def _at_least(flag: str, value, least, *, fix: str | None = None) -> None:
                                 fix=fix or f"use {flag} {least:g} or more.")
 
 
-# the preprocessing QC (min_spots_per_gene/peak): a feature must be seen in this many spots
-MIN_SPOTS = 3
-
-
 def _check_trainable(mdata, args) -> None:
-    """What preprocessing and training would refuse, said before any work and by `check` too,
-    with a fix the user can act on from the command line."""
-    import numpy as np
+    """What preprocessing and training would refuse, said before any work (and by `check`)."""
+    from ..pp._preprocess import check_trainable
 
-    src = args.mudata or f"{args.rna} / {args.atac}"
-    if mdata.n_obs < MIN_SPOTS:
-        raise FactVAEInputError(
-            f"only {mdata.n_obs} spot(s) in both modalities; FactVAE needs at least {MIN_SPOTS} "
-            f"(a gene or peak is kept when seen in {MIN_SPOTS} spots).", file=src, field="spots",
-            fix="give the whole dataset (check that --rna and --atac, or the modalities of "
-                "--mudata, name the same spots).")
-    for name, kind in (("rna", "genes"), ("atac", "peaks")):
-        mod = mdata.mod[name]
-        if mod.n_vars < 2:
-            raise FactVAEInputError(f"has only {mod.n_vars} {kind[:-1]}; FactVAE needs at least 2 "
-                                    f"{kind}.", file=src, field=f"{name}.var_names",
-                                    fix=f"give the full {name} matrix (all {kind}).")
-        seen = np.asarray(mod.X.getnnz(axis=0)).ravel() >= MIN_SPOTS
-        if not seen.any():
-            empty = ("is all zeros" if mod.X.nnz == 0
-                     else f"has no {kind[:-1]} seen in {MIN_SPOTS} spots")
-            raise FactVAEInputError(
-                f"{empty}, so preprocessing would remove every {kind[:-1]}.", file=src,
-                field=f"{name}.X",
-                fix=f"check that {name} holds the raw counts of these spots (if they are in a "
-                    "layer, name it with --counts-layer LAYER).")
+    check_trainable(mdata, file=args.mudata or f"{args.rna} / {args.atac}")
 
 
 def _given_model_params(args) -> dict:

@@ -227,13 +227,15 @@ def cmd_demo(args) -> int:
     t0 = time.perf_counter()
     write_h5mu(simulate(seed=args.seed), sim_path, overwrite=True)
     _say(f"factvae: simulated tissue written to {sim_path} ({time.perf_counter() - t0:.1f} s)")
-    args.mudata, args.rna, args.atac, args.image = str(sim_path), None, None, None
-    args.sdata = args.tables = args.image_element = args.coordinate_system = None
-    args.image_scale, args.counts_layer, args.genes, args.promoter = 1.0, None, None, 2000
-    args.out, args.overwrite = str(out_dir / "result.h5mu"), True
-    args.resume, args.resolution, args.spatial_weight, args.neighbors = None, None, 0.0, 15
-    args.method, args.refine, args.command = "leiden", 0, "run"
-    args.n_domains = args.n_domains or 5
+    from ._parser import build_parser
+
+    # the demo is `factvae run` on the simulated tissue, with the demo's model options
+    run = build_parser().parse_args(["run", "--mudata", str(sim_path), "--out", str(result),
+                                     "--overwrite", "--n-domains", str(args.n_domains or 5)])
+    given = {k: v for k, v in vars(args).items()
+             if k in vars(run) and k not in ("command", "func", "n_domains", "overwrite")}
+    vars(run).update(given, argv=None)
+    args = run
     return cmd_run(args)
 
 

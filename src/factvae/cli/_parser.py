@@ -92,14 +92,8 @@ def _add_domain_args(p: argparse.ArgumentParser) -> None:
         _add_declared(x if o.name in ("n_domains", "resolution") else g, o)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from ..tl._params import RegulationParams
-
-    parser = argparse.ArgumentParser(
-        prog="factvae", description="FactVAE for paired spatial ATAC + RNA (headless engine).")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_simulate(sub) -> None:
+    """The sub-command `simulate`."""
     p = sub.add_parser("simulate", help="write the built-in simulated tissue")
     p.add_argument("--out", metavar="SIM.h5mu|.zarr", help="MuData, or a SpatialData store")
     p.add_argument("--rna-out", metavar="RNA.h5ad")
@@ -113,10 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_simulate)
 
+
+
+def _add_check(sub) -> None:
+    """The sub-command `check`."""
     p = sub.add_parser("check", help="validate an input and summarise it")
     _add_input_args(p)
     p.set_defaults(func=cmd_check)
 
+
+
+def _add_run_and_train(sub) -> None:
+    """The sub-command `run` (the whole job) and `train` (no domains)."""
     for name, func, text in (
             ("run", cmd_run, "validate, preprocess, build the prior, train; write RESULT.h5mu, "
                              "RESULT.model.pt and RESULT.png"),
@@ -137,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
         p.set_defaults(func=func)
 
+
+
+def _add_domains(sub) -> None:
+    """The sub-command `domains`."""
     p = sub.add_parser("domains", help="Leiden spatial domains on a trained result")
     p.add_argument("--mudata", required=True, metavar="RESULT.h5mu")
     _add_domain_args(p)
@@ -148,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_domains)
 
+
+
+def _add_markers(sub) -> None:
+    """The sub-command `markers`."""
     p = sub.add_parser("markers", help="what marks a region drawn on the tissue (GeoJSON "
                                        "polygons in obsm['spatial'] units) against the rest")
     p.add_argument("--mudata", metavar="RESULT.h5mu")
@@ -163,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tsv", required=True, metavar="MARKERS.tsv")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_markers)
+
+
+
+def _add_regulation(sub) -> None:
+    """The sub-command `regulation`."""
+    from ..tl._params import RegulationParams
 
     p = sub.add_parser("regulation", help="rank candidate regulatory peaks of genes")
     p.add_argument("--mudata", required=True, metavar="RESULT.h5mu")
@@ -180,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_regulation)
 
+
+
+def _add_motifs(sub) -> None:
+    """The sub-command `motifs`."""
     p = sub.add_parser("motifs", help="chromVAR-style motif deviations, raw and augmented")
     p.add_argument("--mudata", required=True, metavar="RESULT.h5mu")
     x = p.add_mutually_exclusive_group()
@@ -193,6 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_motifs)
 
+
+
+def _add_augment(sub) -> None:
+    """The sub-command `augment`."""
     p = sub.add_parser("augment", help="augmented accessibility of peaks, or gene activity")
     p.add_argument("--mudata", required=True, metavar="RESULT.h5mu")
     p.add_argument("--peaks", nargs="+", metavar="PEAK")
@@ -203,10 +227,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_augment)
 
+
+
+def _add_demo(sub) -> None:
+    """The sub-command `demo`."""
     p = sub.add_parser("demo", help="the main job on the built-in simulated tissue")
     p.add_argument("--out-dir", default="factvae-demo", metavar="DIR")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier demo there")
     _add_model_args(p)
     p.add_argument("--n-domains", type=int, default=5, metavar="K")
     p.set_defaults(func=cmd_demo, epochs=DEMO_EPOCHS)
+
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="factvae", description="FactVAE for paired spatial ATAC + RNA (headless engine).")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_simulate, _add_check, _add_run_and_train, _add_domains, _add_markers,
+                _add_regulation, _add_motifs, _add_augment, _add_demo):
+        add(sub)
     return parser

@@ -52,92 +52,111 @@ def _resume_command(args, ckpt: Path, *, epochs: int | None = None) -> str:
     return "factvae " + shlex.join(tokens)
 
 
-def run_pipeline(mdata, args, ckpt: Path | None = None):
-    """Preprocess (unless done), build the prior (unless present), train (checkpointing to
-    `ckpt`), with `factvae.pipeline.train` as the Train widget does; results into mdata.
-    Returns (mdata, model)."""
-    import signal
-    import threading
-
+def _training_events(mdata, args, stop):
+    """`factvae.pipeline.train`'s events for the command's options (a resumed model keeps its
+    own parameters; the seed and prior weight still prepare, and the run's own settings apply)."""
     from .. import pipeline
-    from ..model._trainer import TrainingDiverged
 
     params = _given_model_params(args)
-    if args.resume:  # a resumed model keeps its own; the seed and prior weight still prepare,
-        # and the run's own settings (early stopping) apply
+    if args.resume:
         params = {k: v for k, v in params.items()
                   if k in ("seed", "alpha") + pipeline.RESUME_OPTIONS}
-    stop = threading.Event()
-    t0 = time.perf_counter()
     preview_every = getattr(args, "preview_every", 0) or 0
     if preview_every < 0:
         raise FactVAEInputError(f"must be 0 (off) or more, got {preview_every}.",
                                 field="--preview-every", fix="use e.g. --preview-every 10.")
-    preview = {"n_domains": getattr(args, "n_domains", None), "method": getattr(args, "method",
-                                                                                 "leiden")}
-    events = pipeline.train(mdata, params, epochs=args.epochs, device=args.device,
-                            n_threads=args.threads, resume=args.resume, genes=args.genes,
-                            promoter=args.promoter, cancel=stop.is_set,
-                            preview_every=preview_every, preview=preview)
+    preview = {"n_domains": getattr(args, "n_domains", None),
+               "method": getattr(args, "method", "leiden")}
+    return pipeline.train(mdata, params, epochs=args.epochs, device=args.device,
+                          n_threads=args.threads, resume=args.resume, genes=args.genes,
+                          promoter=args.promoter, cancel=stop.is_set,
+                          preview_every=preview_every, preview=preview)
 
-    def on_signal(signum, frame):
-        if stop.is_set():  # a second Ctrl-C: stop at once
+
+class _Reporter:
+    """What the command shows while it trains (stage lines, the progress bar, previews, the
+    first time estimate), the periodic checkpoint, and Ctrl-C / SIGTERM: the first stops after
+    the mini-batch (the epoch is kept), a second at once."""
+
+    def __init__(self, args, ckpt, stop, t0):
+        self.args, self.ckpt, self.stop, self.t0 = args, ckpt, stop, t0
+        self.minutes = getattr(args, "checkpoint_minutes", CHECKPOINT_MINUTES)
+        self.last_save = time.perf_counter()
+        self.model = self.bar = self.preview = None
+        self.estimated = False
+        self.handlers = {}
+
+    def on_signal(self, signum, frame):
+        if self.stop.is_set():
             raise KeyboardInterrupt
-        stop.set()
+        self.stop.set()
         _say("\nfactvae: stopping after this mini-batch (Ctrl-C again to stop at once)")
 
-    minutes = getattr(args, "checkpoint_minutes", CHECKPOINT_MINUTES)
-    state = {"last": time.perf_counter(), "model": None, "bar": None}
-    handlers = {}
+    def __call__(self, kind, value):
+        import signal
+        import threading
 
-    def on_event(kind, value):
+        from .. import pipeline
+
         if kind == "prepared":
-            TIMES["preprocess"] = time.perf_counter() - t0
+            TIMES["preprocess"] = time.perf_counter() - self.t0
             _say(f"factvae: preprocessed {_summary(value)} in {TIMES['preprocess']:.1f} s")
         elif kind == "model":
-            state["model"] = value
-            _describe(value, args)
-            state["bar"] = value.progress_bar(args.epochs)
-            # Ctrl-C and SIGTERM from here on: stop after the mini-batch, keep the epoch
+            self.model = value
+            _describe(value, self.args)
+            self.bar = value.progress_bar(self.args.epochs)
             if threading.current_thread() is threading.main_thread():
                 for sig in (signal.SIGINT, signal.SIGTERM):
-                    handlers[sig] = signal.signal(sig, on_signal)
+                    self.handlers[sig] = signal.signal(sig, self.on_signal)
         elif kind == "preview":
-            state["bar"].bar.write("factvae: preview at " + pipeline.describe_preview(
-                value, state.get("preview")), file=sys.stderr)
-            state["preview"] = value
+            self.bar.bar.write("factvae: preview at " + pipeline.describe_preview(
+                value, self.preview), file=sys.stderr)
+            self.preview = value
         elif kind == "progress":
-            if not state.get("estimated") and (value.step >= 3 or value.epoch_done):
-                state["estimated"] = True
-                state["bar"].bar.write("factvae: " + pipeline.estimate_line(value, state["model"]),
-                                       file=sys.stderr)
-            state["bar"].show(value)
-            if ckpt is not None and value.epoch_done and minutes > 0 and \
-                    time.perf_counter() - state["last"] >= 60 * minutes:
-                state["model"].save(ckpt, overwrite=True)
-                state["last"] = time.perf_counter()
+            self._progress(value)
 
-    try:
-        mdata, model = pipeline.drive(events, on_event)
-    except TrainingDiverged as err:
-        model = state["model"]
+    def _progress(self, value):
+        from .. import pipeline
+
+        if not self.estimated and (value.step >= 3 or value.epoch_done):
+            self.estimated = True
+            self.bar.bar.write("factvae: " + pipeline.estimate_line(value, self.model),
+                               file=sys.stderr)
+        self.bar.show(value)
+        if self.ckpt is not None and value.epoch_done and self.minutes > 0 and \
+                time.perf_counter() - self.last_save >= 60 * self.minutes:
+            self.model.save(self.ckpt, overwrite=True)
+            self.last_save = time.perf_counter()
+
+    def close(self):
+        import signal
+
+        if self.bar is not None:
+            self.bar.close()
+        for sig, h in self.handlers.items():
+            signal.signal(sig, h)
+
+
+def _named_failure(err, args, ckpt, model):
+    """A training error, said with the command's flags (and the epoch saved, if it diverged)."""
+    from ..model._trainer import TrainingDiverged
+
+    if isinstance(err, TrainingDiverged):
         if ckpt is not None and model is not None and model.epochs_done > 0:
             model.save(ckpt, overwrite=True)
-            raise FactVAEInputError(f"{err.problem} Epoch {model.epochs_done} is saved in {ckpt}.",
-                                    field=err.field, fix=err.fix) from None
-        raise
-    except FactVAEInputError as err:
-        if err.field == "epochs":  # the resumed model has more epochs: name the flag
-            raise FactVAEInputError(
-                err.problem.replace(f"the {args.epochs} asked for", f"--epochs {args.epochs}"),
-                file=err.file, field="--epochs",
-                fix=(err.fix or "").replace("ask for", "use --epochs")) from None
-        raise
-    finally:
-        if state["bar"] is not None:
-            state["bar"].close()
-        for sig, h in handlers.items():
-            signal.signal(sig, h)
+            return FactVAEInputError(f"{err.problem} Epoch {model.epochs_done} is saved in {ckpt}.",
+                                     field=err.field, fix=err.fix)
+        return err
+    if err.field == "epochs":  # the resumed model has more epochs: name the flag
+        return FactVAEInputError(
+            err.problem.replace(f"the {args.epochs} asked for", f"--epochs {args.epochs}"),
+            file=err.file, field="--epochs", fix=(err.fix or "").replace("ask for", "use --epochs"))
+    return err
+
+
+def _finish(model, args, ckpt, handlers):
+    """After training: an interrupted run saves its last epoch and says how to resume; a
+    finished one says how many epochs it trained and why it stopped."""
     if handlers:  # until the model is on disk, a Ctrl-C waits (see SaveFirst)
         SaveFirst.hold(handlers)
     if model.cancelled:
@@ -154,6 +173,30 @@ def run_pipeline(mdata, args, ckpt: Path | None = None):
         stopped = (f": stopped early, the held-out ELBO no better since epoch "
                    f"{model.trainer.stopping.best_epoch} (--no-early-stop trains all {args.epochs})")
     _say(f"factvae: trained {model.epochs_done} epochs in {model.train_seconds:.1f} s{stopped}")
+
+
+def run_pipeline(mdata, args, ckpt: Path | None = None):
+    """Preprocess (unless done), build the prior (unless present), train (checkpointing to
+    `ckpt`), with `factvae.pipeline.train` as the Train widget does; results into mdata.
+    Returns (mdata, model)."""
+    import threading
+
+    from .. import pipeline
+
+    stop = threading.Event()
+    t0 = time.perf_counter()
+    events = _training_events(mdata, args, stop)
+    reporter = _Reporter(args, ckpt, stop, t0)
+    try:
+        mdata, model = pipeline.drive(events, reporter)
+    except FactVAEInputError as err:
+        named = _named_failure(err, args, ckpt, reporter.model)
+        if named is err:
+            raise
+        raise named from None
+    finally:
+        reporter.close()
+    _finish(model, args, ckpt, reporter.handlers)
     TIMES["train"] = time.perf_counter() - t0 - TIMES.get("preprocess", 0.0)
     return mdata, model
 

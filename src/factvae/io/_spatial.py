@@ -26,9 +26,9 @@ SCALE_KEYS = {"hires": "tissue_hires_scalef", "lowres": "tissue_lowres_scalef"}
 class TissueView:
     """What a viewer needs to draw spots on the tissue: everything in image pixels (x, y).
 
-    Made by `tissue_view`.
+    Made by `tissue_view`; each parameter is kept as the attribute of the same name.
 
-    Attributes
+    Parameters
     ----------
     library_id : str
         The library of `uns['spatial']` ('' when there is none).
@@ -231,7 +231,8 @@ def attach_image(mdata, path: str | Path, scale: float = 1.0, *, library_id: str
 def spot_pitch(coords: np.ndarray | None) -> float:
     """Median nearest-neighbour distance between spot centres (0.0 when undefined).
 
-    Above 5,000 spots the median is taken over an even sample of them.
+    From 10,000 spots on, the median is taken over every (n // 5000)-th spot (each spot's
+    nearest neighbour is still searched among all of them).
 
     Parameters
     ----------

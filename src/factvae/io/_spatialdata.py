@@ -39,7 +39,8 @@ _FEATURE_TYPES = {"gene expression": "rna", "rna": "rna", "gex": "rna", "peaks":
 def is_spatialdata_store(path: str | Path) -> bool:
     """Whether `path` is a SpatialData store: a cheap check, without importing spatialdata.
 
-    A SpatialData store is a zarr group whose attributes carry 'spatialdata_attrs'. Reads the group's `zarr.json` (zarr v3) or `.zattrs` (zarr v2).
+    A SpatialData store is a zarr group whose attributes carry 'spatialdata_attrs'. Reads the
+    group's `zarr.json` (zarr v3) or `.zattrs` (zarr v2).
 
     Parameters
     ----------
@@ -123,8 +124,8 @@ def open_store(path: str | Path, field: str = "sdata"):
 def damaged_element(store: Path) -> tuple[str, str] | None:
     """The first element of a store whose zarr metadata is unreadable JSON, or None.
 
-    Returned as ('tables/rna', why). (Missing chunk files are not looked for: zarr leaves out chunks that hold only the fill
-    value, so a missing chunk is not damage by itself.) Elements are searched among tables,
+    Returned as ('tables/rna', why). (Missing chunk files are not looked for: zarr leaves out
+    chunks that hold only the fill value, so a missing chunk is not damage by itself.) Elements are searched among tables,
     images, labels, shapes and points, in that order.
 
     Parameters

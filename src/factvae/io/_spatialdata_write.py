@@ -30,8 +30,8 @@ def result_tables(mdata, *, region: str = SPOTS, region_key: str = REGION_KEY,
 
     The joint results are the MuData's obs columns (without ':'), its obsm arrays (not the
     modalities' nor 'spatial') and its uns entries (not 'spatial', 'factvae_sdata' nor
-    'factvae_input'); `obsm['spatial']` is copied into each table. Strings are made portable
-    (`portable_strings`) and each table is parsed as a SpatialData `TableModel`.
+    'factvae_input'); `obsm['spatial']`, when present, is copied into each table. Strings are
+    made portable (`portable_strings`) and each table is parsed as a SpatialData `TableModel`.
 
     Parameters
     ----------
@@ -198,9 +198,9 @@ def write_spatialdata(mdata, out: str | Path, *, overwrite: bool = False) -> Pat
     its modality tables replaced by the result tables (same names, same spots element);
     otherwise one is built (`to_spatialdata`). Writing into the store read from needs
     `overwrite`: only its tables are replaced. Elsewhere the store is written to `out.partial`
-    and renamed. A source store with one table for both modalities gets one result table per
-    modality, named 'rna' and 'atac'. With `overwrite`, an existing store at `out` is removed
-    only once the new one is complete.
+    and renamed. A source store with one table for both modalities keeps it and gets one result
+    table per modality besides, named 'rna' and 'atac'. With `overwrite`, an existing store at
+    `out` is removed only once the new one is complete.
 
     Parameters
     ----------

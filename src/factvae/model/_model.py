@@ -257,7 +257,9 @@ class FactVAE:
 
     def train_iter(self, epochs: int | None = None, *, cancel: Callable[[], bool] | None = None,
                    progress_interval: float = PROGRESS_INTERVAL) -> Iterator[Progress]:
-        """Train to `epochs` in total (default: config.epochs), yielding a Progress at most every
+        """Train, as a generator of Progress events.
+
+        Train to `epochs` in total (default: config.epochs), yielding a Progress at most every
         `progress_interval` seconds within an epoch (0: after every mini-batch) and after every
         epoch. `cancel()` is checked before each mini-batch; when it returns True the model goes
         back to its last finished epoch and the generator ends.
@@ -354,7 +356,9 @@ class FactVAE:
     @torch.no_grad()
     def latent(self, modality: str, batch_size: int = 4096, *, self_weight: bool = False,
                spatial: bool | None = None) -> np.ndarray:
-        """Posterior means (spots x d) of one modality's encoder; in the spatial mode, with the
+        """The spots' codes from one modality's encoder (or their self weights).
+
+        Posterior means (spots x d) of one modality's encoder; in the spatial mode, with the
         spatial context (`spatial=False`: each spot's own code, as the paper's model gives).
         `self_weight`: instead, the share of its code each spot keeps for itself ('bilateral'
         and 'attention' designs; 1 = it ignores its neighbours).
@@ -413,9 +417,11 @@ class FactVAE:
                           for s in range(0, len(z), batch_size)]).cpu().numpy()
 
     def compute_results(self) -> dict:
-        """Everything `write_results` stores, computed but not yet stored: {(modality or None,
-        slot, key): value}, value None to delete. A GUI computes this in a worker and stores it
-        with `apply_results` on its main thread, so the shared MuData changes in one place.
+        """Everything `write_results` stores, computed but not yet stored.
+
+        {(modality or None, slot, key): value}, value None to delete. A GUI computes this in a
+        worker and stores it with `apply_results` on its main thread, so the shared MuData
+        changes in one place.
 
         Returns
         -------
@@ -517,7 +523,9 @@ class FactVAE:
 
     # --- checkpoints ---------------------------------------------------------------------
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-        """Weights, optimiser states, epoch, history, parameters, feature names, preprocessing
+        """Save the model to one file, written atomically.
+
+        Weights, optimiser states, epoch, history, parameters, feature names, preprocessing
         record and library versions in one file, written atomically.
 
         Parameters
@@ -562,6 +570,7 @@ class FactVAE:
     def load(cls, path: str | os.PathLike, mdata, *, device: str = "auto",
              n_threads: int | None = None, **overrides) -> "FactVAE":
         """A model from `save`, attached to `mdata` (which must have the same genes and peaks).
+
         Training continues from the saved epoch; `overrides` may change e.g. `epochs`.
 
         Checkpoints from before the spatial mode and the fidelity options load as the paper's

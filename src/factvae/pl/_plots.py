@@ -168,8 +168,9 @@ def feature(mdata, kind: str, name: str, *, ax=None, cmap: str = "magma", title:
 def loss(mdata, *, ax=None, relative: bool = True):
     """Plot the per-epoch loss terms of the training.
 
-    The per-epoch loss terms of the training recorded in `uns['factvae']['history']` (every term the module returned), relative to the first epoch on a log scale by default.
-    Returns the matplotlib Axes.
+    The per-epoch loss terms of the training recorded in `uns['factvae']['history']` (every
+    term the module returned), relative to the first epoch on a log scale by default. Returns
+    the matplotlib Axes.
 
     Parameters
     ----------

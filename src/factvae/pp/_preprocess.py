@@ -225,6 +225,52 @@ def select_hvg(rna: ad.AnnData, params: PreprocessParams) -> None:
                                     subset=False)
 
 
+def check_trainable(mdata, *, file: str | None = None,
+                    params: PreprocessParams | None = None) -> None:
+    """Refuse, before any work, data that preprocessing would empty or training cannot use.
+
+    Parameters
+    ----------
+    mdata : MuData
+        Paired raw counts (`rna`, `atac`), as `load_paired` gives them.
+    file : str, optional
+        The file the data came from, named in the error.
+    params : PreprocessParams, optional
+        The QC thresholds that will be used (default: `PreprocessParams()`).
+
+    Raises
+    ------
+    FactVAEInputError
+        Fewer spots than the QC's minimum, a modality with fewer than 2 features, or one in
+        which no feature is seen in enough spots (all zeros, or counts in another layer).
+    """
+    params = params or PreprocessParams()
+    min_spots = max(params.min_spots_per_gene, params.min_spots_per_peak)
+    src = file
+    if mdata.n_obs < min_spots:
+        raise FactVAEInputError(
+            f"only {mdata.n_obs} spot(s) in both modalities; FactVAE needs at least {min_spots} "
+            f"(a gene or peak is kept when seen in {min_spots} spots).", file=src, field="spots",
+            fix="give the whole dataset (check that --rna and --atac, or the modalities of "
+                "--mudata, name the same spots).")
+    for name, kind in (("rna", "genes"), ("atac", "peaks")):
+        mod = mdata.mod[name]
+        if mod.n_vars < 2:
+            raise FactVAEInputError(f"has only {mod.n_vars} {kind[:-1]}; FactVAE needs at least 2 "
+                                    f"{kind}.", file=src, field=f"{name}.var_names",
+                                    fix=f"give the full {name} matrix (all {kind}).")
+        least = params.min_spots_per_gene if name == "rna" else params.min_spots_per_peak
+        seen = np.asarray(mod.X.getnnz(axis=0)).ravel() >= least
+        if not seen.any():
+            empty = ("is all zeros" if mod.X.nnz == 0
+                     else f"has no {kind[:-1]} seen in {least} spots")
+            raise FactVAEInputError(
+                f"{empty}, so preprocessing would remove every {kind[:-1]}.", file=src,
+                field=f"{name}.X",
+                fix=f"check that {name} holds the raw counts of these spots (if they are in a "
+                    "layer, name it: --counts-layer LAYER, or load_paired(counts_layer=...)).")
+
+
 def preprocess(mdata, params: PreprocessParams | None = None, **overrides):
     """Run QC, HVG, PCA, LSI and size factors; returns the (possibly new, filtered) MuData.
 

@@ -197,10 +197,11 @@ def cluster(X: np.ndarray, *, method: str = "leiden", n_domains: int | None = No
             refine: int = 0, seed: int = 0, flavor: str = "igraph") -> tuple[np.ndarray, dict]:
     """Domains of the rows of X: Leiden, K-means or a Gaussian mixture, optionally refined.
 
-    Leiden (graph of X, optionally joined with the spatial graph), K-means or a Gaussian mixture (diagonal covariances; the role mclust plays in R pipelines),
-    then `refine` rounds of spatial majority refinement. `n_domains='auto'` (and, for K-means
-    and the mixture, None) takes the number from `suggest_n_domains` (silhouette); Leiden without
-    a number uses `resolution` (default 1.0). Returns labels numbered by size and a record.
+    Leiden (graph of X, optionally joined with the spatial graph), K-means or a Gaussian
+    mixture (diagonal covariances; the role mclust plays in R pipelines), then `refine` rounds
+    of spatial majority refinement. `n_domains='auto'` (and, for K-means and the mixture,
+    None) takes the number from `suggest_n_domains` (silhouette); Leiden without a number uses
+    `resolution` (default 1.0). Returns labels numbered by size and a record.
 
     Leiden with `n_domains` searches the resolution: bracketed from 1.0 by doubling or
     halving, then bisected in log space (at most 30 partitions), keeping the closest count.

@@ -206,7 +206,8 @@ def scan_motifs(mdata, fasta, motifs=None, *, pvalue: float = 5e-5, pseudocount:
     """Annotate peaks with motif matches found in their genome sequences.
 
     Biopython log-odds PSSMs (background: the peaks' base composition), a score threshold per
-    motif at the given false-positive rate, both strands. All peaks are scanned as one N-separated sequence per motif (Biopython's C scorer).
+    motif at the given false-positive rate, both strands. All peaks are scanned as one
+    N-separated sequence per motif (Biopython's C scorer).
 
     Peak sequences are read with pyfaidx (its index: the user's `.fai` beside the FASTA when
     present, else one in factvae's cache folder, so nothing is written beside the genome).

@@ -126,7 +126,7 @@ def infer_regulation(mdata, genes=None, *, score: str = DEFAULT_SCORE, window: i
         One of `SCORES` (see `SCORE_HELP`); the default is the best by measurement
         (docs/benchmarks.md, regulation).
     window : int, default 150000
-        Peaks within this many bp of the TSS are candidates (more than 0).
+        Peaks within this many bp of the TSS are candidates (more than 0, at most 10,000,000).
     domain : str, optional
         Score with this domain's spots only (its activity, its correlation); None: all spots.
         Only for the scores that use the spots; the domain needs at least 10 spots.
@@ -156,7 +156,7 @@ def infer_regulation(mdata, genes=None, *, score: str = DEFAULT_SCORE, window: i
     Raises
     ------
     FactVAEInputError
-        For an unknown score, a window of 0 or less, a background below 2, a domain with a
+        For an unknown score, a window out of range, a background below 2, a domain with a
         score that does not use the spots (or a domain of fewer than 10 spots, or no
         `mdata.obs[groupby]`), missing feature embeddings (`varm['factvae_feature']`) for a
         score that needs the model, genes not in the data, not modelled or without
