@@ -139,10 +139,10 @@ def main():
 
 def map_section(app, viewer, out):
     import factvae
-    from napari_factvae._layers import spot_layers
-    from napari_factvae._legend_widget import LegendWidget
-    from napari_factvae._overlay_widget import OverlayWidget
-    from napari_factvae._session import show_dataset
+    from napari_factvae._core._layers import spot_layers
+    from napari_factvae._qt._legend_widget import LegendWidget
+    from napari_factvae._qt._overlay_widget import OverlayWidget
+    from napari_factvae._qt._show_dataset import show_dataset
 
     big = factvae.simulate(n_spots=50_000, n_genes=100, n_peaks=500, n_domains=8, image_size=1500)
     t0 = time.perf_counter()
@@ -198,8 +198,8 @@ def train_section(app, viewer, out, measure_gaps=True):
     import factvae
     from qtpy.QtCore import QElapsedTimer, QTimer
 
-    from napari_factvae._session import show_dataset
-    from napari_factvae._train_widget import TrainWidget
+    from napari_factvae._qt._show_dataset import show_dataset
+    from napari_factvae._qt._train_widget import TrainWidget
 
     m = factvae.simulate(seed=0)
     show_dataset(viewer, m, "sim")
@@ -247,7 +247,7 @@ def files_section(app, viewer, out):
     """3. saving the dataset (.h5mu), saving and loading the model, from the widgets."""
     import tempfile
 
-    from napari_factvae._load_widget import LoadWidget
+    from napari_factvae._qt._load_widget import LoadWidget
 
     w = out.pop("_train_widget")
     mdata = w.mdata
@@ -386,9 +386,9 @@ def image_section(app, viewer, out):
 def many_section(app, viewer, out):
     """4. the domain map and legend at 200,000 spots (no image)."""
     import factvae
-    from napari_factvae._layers import spot_layers
-    from napari_factvae._legend_widget import LegendWidget
-    from napari_factvae._session import show_dataset
+    from napari_factvae._core._layers import spot_layers
+    from napari_factvae._qt._legend_widget import LegendWidget
+    from napari_factvae._qt._show_dataset import show_dataset
 
     t0 = time.perf_counter()
     big = factvae.simulate(n_spots=200_000, n_genes=20, n_peaks=50, n_domains=8, image_size=2000)

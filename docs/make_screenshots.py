@@ -49,11 +49,11 @@ def main():
     from qtpy.QtWidgets import QApplication
 
     import factvae
-    from napari_factvae._domains_widget import DomainsWidget
-    from napari_factvae._load_widget import LoadWidget
-    from napari_factvae._overlay_widget import OverlayWidget
-    from napari_factvae._regulation_widget import RegulationWidget
-    from napari_factvae._train_widget import TrainWidget
+    from napari_factvae._qt._domains_widget import DomainsWidget
+    from napari_factvae._qt._load_widget import LoadWidget
+    from napari_factvae._qt._overlay_widget import OverlayWidget
+    from napari_factvae._qt._regulation_widget import RegulationWidget
+    from napari_factvae._qt._train_widget import TrainWidget
 
     OUT.mkdir(exist_ok=True)
     sim = Path("/tmp/factvae_screenshot_sim.h5mu")
@@ -132,7 +132,7 @@ def main():
     import numpy as np
     from shapely.geometry import MultiPoint
 
-    from napari_factvae._region_widget import RegionMarkersWidget
+    from napari_factvae._qt._region_widget import RegionMarkersWidget
 
     for layer in list(viewer.layers):
         if layer.name.startswith("peak"):

@@ -95,3 +95,26 @@ def test_factvae_run_works_where_napari_and_qt_cannot_be_imported(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert "gui modules loaded: []" in out.stdout
     assert (tmp_path / "res.h5mu").stat().st_size > 0 and (tmp_path / "res.png").stat().st_size > 0
+
+
+QT_BLOCKED = ("qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "magicgui", "superqt")
+
+
+def test_the_plugin_core_imports_without_qt():
+    """The plugin's session model and logic (`napari_factvae._core`) import with every Qt binding,
+    qtpy and magicgui failing; its dock widgets (`napari_factvae._qt`) do not."""
+    import napari_factvae._core
+
+    modules = ["napari_factvae._core"] + [
+        info.name for info in pkgutil.walk_packages(napari_factvae._core.__path__,
+                                                    "napari_factvae._core.")]
+    assert "napari_factvae._core._dataset_model" in modules
+    assert "napari_factvae._core._map_paint" in modules
+    out = subprocess.run([sys.executable, "-c", SCRIPT.format(blocked=QT_BLOCKED, modules=modules)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert f"imported {len(modules)}" in out.stdout
+    widgets = subprocess.run([sys.executable, "-c", SCRIPT.format(
+        blocked=QT_BLOCKED, modules=["napari_factvae._qt._legend_widget"])],
+        capture_output=True, text=True)
+    assert widgets.returncode != 0 and "blocked GUI import" in widgets.stderr

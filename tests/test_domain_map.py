@@ -15,7 +15,7 @@ def dbit_grid(n_domains=8, seed=0):
 
 
 def test_spot_size_from_scale_factors_else_the_pitch(tiny_mdata):
-    from napari_factvae._layers import spot_layers
+    from napari_factvae._core._layers import spot_layers
 
     (_, kw, _), = spot_layers(dbit_grid())
     assert kw["size"] == pytest.approx(PITCH)  # no diameter given: neighbouring spots touch
@@ -31,7 +31,7 @@ def test_palette_is_colour_blind_safe_to_10_and_distinct_to_30():
     from matplotlib.colors import to_rgb
     from skimage.color import deltaE_ciede2000, rgb2lab
 
-    from factvae.pl._palettes import palette
+    from factvae.keys import palette
 
     assert all(len(palette(n)) == n for n in (1, 10, 30, 45))
 
@@ -105,7 +105,7 @@ def test_grid_without_image_fills_the_tissue(make_napari_viewer, qtbot, tmp_path
 @pytest.fixture
 def domains_shown(make_napari_viewer, trained):
     from factvae.tl._domains import find_domains
-    from napari_factvae._session import show_dataset
+    from napari_factvae._qt._show_dataset import show_dataset
 
     find_domains(trained, n_domains=4)
     viewer = make_napari_viewer()
@@ -117,9 +117,9 @@ def domains_shown(make_napari_viewer, trained):
 def test_legend_follows_rename_merge_colour_and_visibility(domains_shown, qtbot):
     from qtpy.QtCore import Qt
 
-    from napari_factvae._domain_map import DIM
-    from napari_factvae._domains_widget import DomainsWidget
-    from napari_factvae._legend_widget import LegendWidget
+    from napari_factvae._core._map_state import DIM
+    from napari_factvae._qt._domains_widget import DomainsWidget
+    from napari_factvae._qt._legend_widget import LegendWidget
 
     viewer, mdata = domains_shown
     spots, raster = viewer.layers["tiny spots"], viewer.layers["tiny domains"]
@@ -167,7 +167,7 @@ def test_legend_follows_rename_merge_colour_and_visibility(domains_shown, qtbot)
 
 @pytest.mark.gui
 def test_display_modes_and_spot_size(domains_shown):
-    from napari_factvae._legend_widget import LegendWidget
+    from napari_factvae._qt._legend_widget import LegendWidget
 
     viewer, mdata = domains_shown
     spots, raster = viewer.layers["tiny spots"], viewer.layers["tiny domains"]
@@ -188,7 +188,7 @@ def test_display_modes_and_spot_size(domains_shown):
 
 @pytest.mark.gui
 def test_overlay_has_colour_bar_limits_and_hover(domains_shown):
-    from napari_factvae._overlay_widget import OverlayWidget
+    from napari_factvae._qt._overlay_widget import OverlayWidget
 
     viewer, mdata = domains_shown
     w = OverlayWidget(viewer)

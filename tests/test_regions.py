@@ -119,8 +119,8 @@ def test_cli_markers_from_geojson(with_motifs, tmp_path, capsys):
 
 @pytest.mark.gui
 def test_region_widget_draw_find_paint_export(make_napari_viewer, with_motifs, qtbot, tmp_path):
-    from napari_factvae._region_widget import RegionMarkersWidget
-    from napari_factvae._session import show_dataset
+    from napari_factvae._qt._region_widget import RegionMarkersWidget
+    from napari_factvae._qt._show_dataset import show_dataset
 
     viewer = make_napari_viewer()
     m = with_motifs.copy()
@@ -132,7 +132,7 @@ def test_region_widget_draw_find_paint_export(make_napari_viewer, with_motifs, q
     s = m.uns["spatial"]["simulated_tissue"]["scalefactors"]["tissue_hires_scalef"]
     layer.add_polygons([np.asarray(hull.exterior.coords)[:, ::-1] * s])  # (row, col) pixels
     mask = region_mask(m, hull)
-    from napari_factvae._region_widget import shapes_mask
+    from napari_factvae._core._shapes import shapes_mask
 
     assert (shapes_mask(spots, layer) == mask).all()
     w.run()

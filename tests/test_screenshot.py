@@ -11,8 +11,8 @@ def test_domain_overlay_is_drawn(make_napari_viewer, trained, qtbot, artifacts):
     from PIL import Image
 
     from factvae.tl._domains import find_domains
-    from napari_factvae._domains_widget import DomainsWidget
-    from napari_factvae._session import show_dataset
+    from napari_factvae._qt._domains_widget import DomainsWidget
+    from napari_factvae._qt._show_dataset import show_dataset
 
     viewer = make_napari_viewer(show=True)
     show_dataset(viewer, trained, "tiny")

@@ -185,7 +185,7 @@ def test_write_refuses_to_replace_without_overwrite(store, tmp_path):
 
 def test_writer_saves_renamed_domains(trained_mdata, tmp_path):
     from factvae.tl._domains import find_domains, rename_domains
-    from napari_factvae._domain_map import MUDATA_KEY
+    from napari_factvae._core._map_state import MUDATA_KEY
     from napari_factvae._writer import write_domains
 
     m = trained_mdata.copy()
@@ -262,7 +262,7 @@ def test_reader_declines_other_folders(tmp_path):
 @pytest.mark.gui
 def test_open_store_in_viewer_and_save_from_load_widget(make_napari_viewer, store, qtbot,
                                                         tmp_path):
-    from napari_factvae._load_widget import LoadWidget
+    from napari_factvae._qt._load_widget import LoadWidget
 
     viewer = make_napari_viewer()
     w = LoadWidget(viewer)
@@ -306,7 +306,7 @@ def test_reader_builds_a_missing_pyramid_in_the_background(make_napari_viewer, b
 @pytest.mark.gui
 def test_napari_save_uses_the_writer(make_napari_viewer, trained_mdata, tmp_path):
     from factvae.tl._domains import find_domains, rename_domains
-    from napari_factvae._session import show_dataset
+    from napari_factvae._qt._show_dataset import show_dataset
 
     m = trained_mdata.copy()
     find_domains(m, n_domains=3)
@@ -324,7 +324,7 @@ def test_napari_save_uses_the_writer(make_napari_viewer, trained_mdata, tmp_path
 def test_result_whose_store_moved_opens_without_the_image(store, tmp_path):
     from factvae.errors import FactVAEDataWarning
     from factvae.io._write import write_h5mu
-    from napari_factvae._layers import spot_layers
+    from napari_factvae._core._layers import spot_layers
 
     src = _copy(store, tmp_path, "moving.zarr")
     m = factvae.load_paired(sdata=src)

@@ -16,14 +16,14 @@ def viewer(make_napari_viewer):
 
 @pytest.fixture
 def shown(viewer, trained):
-    from napari_factvae._session import show_dataset
+    from napari_factvae._qt._show_dataset import show_dataset
 
     show_dataset(viewer, trained, "tiny")
     return viewer, trained
 
 
 def test_load_widget_shows_image_spots_and_summary(viewer, qtbot, tiny_h5mu):
-    from napari_factvae._load_widget import LoadWidget
+    from napari_factvae._qt._load_widget import LoadWidget
 
     w = LoadWidget(viewer)
     w.mudata_file.value = tiny_h5mu
@@ -35,7 +35,7 @@ def test_load_widget_shows_image_spots_and_summary(viewer, qtbot, tiny_h5mu):
 
 
 def test_load_widget_reports_bad_input_without_crashing(viewer, qtbot, tmp_path):
-    from napari_factvae._load_widget import LoadWidget
+    from napari_factvae._qt._load_widget import LoadWidget
 
     bad = tmp_path / "bad.h5mu"
     bad.write_text("not a file of ours")
@@ -47,8 +47,8 @@ def test_load_widget_reports_bad_input_without_crashing(viewer, qtbot, tmp_path)
 
 
 def test_train_widget_trains_with_progress_and_loss_plot(viewer, qtbot, tiny):
-    from napari_factvae._session import show_dataset
-    from napari_factvae._train_widget import TrainWidget
+    from napari_factvae._qt._show_dataset import show_dataset
+    from napari_factvae._qt._train_widget import TrainWidget
 
     show_dataset(viewer, tiny, "tiny")
     w = TrainWidget(viewer)
@@ -72,8 +72,8 @@ def test_train_widget_trains_with_progress_and_loss_plot(viewer, qtbot, tiny):
 
 
 def test_train_widget_paints_domain_previews_while_training(viewer, qtbot, trained):
-    from napari_factvae._session import show_dataset
-    from napari_factvae._train_widget import TrainWidget
+    from napari_factvae._qt._show_dataset import show_dataset
+    from napari_factvae._qt._train_widget import TrainWidget
 
     m = trained.copy()
     del m.obs["domain"]  # a dataset without domains of its own: previews are painted
@@ -104,8 +104,8 @@ def test_train_widget_paints_domain_previews_while_training(viewer, qtbot, train
 
 
 def test_train_widget_cancel_keeps_last_epoch(viewer, qtbot, trained):
-    from napari_factvae._session import show_dataset
-    from napari_factvae._train_widget import TrainWidget
+    from napari_factvae._qt._show_dataset import show_dataset
+    from napari_factvae._qt._train_widget import TrainWidget
 
     show_dataset(viewer, trained, "tiny")
     w = TrainWidget(viewer)
@@ -120,7 +120,7 @@ def test_train_widget_cancel_keeps_last_epoch(viewer, qtbot, trained):
 
 
 def test_domains_widget_paints_domains(shown, qtbot, tmp_path):
-    from napari_factvae._domains_widget import DomainsWidget
+    from napari_factvae._qt._domains_widget import DomainsWidget
 
     viewer, mdata = shown
     w = DomainsWidget(viewer)
@@ -146,8 +146,8 @@ def test_domains_widget_paints_domains(shown, qtbot, tmp_path):
 
 
 def test_train_widget_exposes_the_paper_mode(viewer, tiny):
-    from napari_factvae._session import show_dataset
-    from napari_factvae._train_widget import TrainWidget
+    from napari_factvae._qt._show_dataset import show_dataset
+    from napari_factvae._qt._train_widget import TrainWidget
 
     show_dataset(viewer, tiny, "tiny")
     w = TrainWidget(viewer)
@@ -158,7 +158,7 @@ def test_train_widget_exposes_the_paper_mode(viewer, tiny):
 
 @pytest.mark.parametrize("method", ["kmeans", "gmm"])
 def test_domains_widget_methods_refinement_and_suggestion(shown, qtbot, method):
-    from napari_factvae._domains_widget import DomainsWidget
+    from napari_factvae._qt._domains_widget import DomainsWidget
 
     viewer, mdata = shown
     w = DomainsWidget(viewer)
@@ -175,7 +175,7 @@ def test_domains_widget_methods_refinement_and_suggestion(shown, qtbot, method):
 
 
 def test_overlay_widget_paints_values_side_by_side(shown):
-    from napari_factvae._overlay_widget import OverlayWidget
+    from napari_factvae._qt._overlay_widget import OverlayWidget
 
     viewer, mdata = shown
     w = OverlayWidget(viewer)
@@ -195,7 +195,7 @@ def test_overlay_widget_paints_values_side_by_side(shown):
 
 
 def test_overlay_widget_motifs(shown, qtbot):
-    from napari_factvae._overlay_widget import OverlayWidget
+    from napari_factvae._qt._overlay_widget import OverlayWidget
 
     viewer, mdata = shown
     w = OverlayWidget(viewer)
@@ -212,7 +212,7 @@ def test_regulation_widget_table_and_click_through(shown, qtbot, tmp_path):
 
     from factvae.tl._domains import find_domains
     from factvae.tl._regulation import DEFAULT_SCORE
-    from napari_factvae._regulation_widget import RegulationWidget
+    from napari_factvae._qt._regulation_widget import RegulationWidget
 
     viewer, mdata = shown
     w = RegulationWidget(viewer)
@@ -255,7 +255,7 @@ def test_regulation_widget_table_and_click_through(shown, qtbot, tmp_path):
 
 def test_save_and_reopen_restores_layers(shown, qtbot, tmp_path):
     from factvae.tl._domains import find_domains
-    from napari_factvae._load_widget import LoadWidget
+    from napari_factvae._qt._load_widget import LoadWidget
 
     viewer, mdata = shown
     find_domains(mdata, n_domains=3)
@@ -276,8 +276,8 @@ def test_save_and_reopen_restores_layers(shown, qtbot, tmp_path):
 
 def test_closing_the_viewer_while_training_keeps_the_last_epoch_in_a_checkpoint(
         make_napari_viewer, qtbot, trained, tmp_path, monkeypatch):
-    from napari_factvae._session import show_dataset
-    from napari_factvae._train_widget import TrainWidget
+    from napari_factvae._qt._show_dataset import show_dataset
+    from napari_factvae._qt._train_widget import TrainWidget
 
     monkeypatch.chdir(tmp_path)
     viewer = make_napari_viewer()
@@ -299,7 +299,7 @@ def test_closing_the_viewer_while_training_keeps_the_last_epoch_in_a_checkpoint(
 
 def test_loss_plot_draws_any_loss_term_the_module_returns(qtbot):
     """A loss term the plot has never heard of gets its own line (no list to keep in sync)."""
-    from napari_factvae._loss_plot import LossPlot
+    from napari_factvae._qt._loss_plot import LossPlot
 
     plot = LossPlot()
     qtbot.addWidget(plot)
@@ -320,8 +320,8 @@ def test_model_and_results_files_are_written_and_read_off_the_gui_thread(shown, 
 
     from factvae.model._model import FactVAE
     import factvae.io._write
-    from napari_factvae._load_widget import LoadWidget
-    from napari_factvae._train_widget import TrainWidget
+    from napari_factvae._qt._load_widget import LoadWidget
+    from napari_factvae._qt._train_widget import TrainWidget
 
     viewer, mdata = shown
     threads = {}
@@ -380,9 +380,9 @@ def test_the_cli_and_the_widgets_give_the_same_result_for_the_same_seed(viewer, 
     import mudata
     from factvae.cli import main
     from factvae.pipeline import default_threads
-    from napari_factvae._domains_widget import DomainsWidget
-    from napari_factvae._load_widget import LoadWidget
-    from napari_factvae._train_widget import TrainWidget
+    from napari_factvae._qt._domains_widget import DomainsWidget
+    from napari_factvae._qt._load_widget import LoadWidget
+    from napari_factvae._qt._train_widget import TrainWidget
 
     out = tmp_path / "cli.h5mu"
     assert main(["run", "--mudata", str(tiny_h5mu), "--out", str(out), "--epochs", "3",
@@ -414,7 +414,7 @@ def test_train_widget_has_every_option_of_the_config(viewer):
     """The Train widget is generated from FactVAEConfig, as the CLI is: dispersion and the SSA
     step (missing before) are there, and params() gives config values."""
     from factvae.config import FactVAEConfig
-    from napari_factvae._train_widget import TrainWidget
+    from napari_factvae._qt._train_widget import TrainWidget
 
     w = TrainWidget(viewer)
     names = [o.name for o in FactVAEConfig.options("gui")]
@@ -430,10 +430,10 @@ def test_gene_and_motif_lists_follow_results_stored_in_place(viewer, qtbot, tiny
     """Training an already preprocessed dataset changes no layer; the Regulation widget's genes
     (those with embeddings) and the Overlay widget's motifs still follow (dataset events)."""
     import factvae
-    from napari_factvae._overlay_widget import OverlayWidget
-    from napari_factvae._regulation_widget import RegulationWidget
-    from napari_factvae._session import show_dataset
-    from napari_factvae._train_widget import TrainWidget
+    from napari_factvae._qt._overlay_widget import OverlayWidget
+    from napari_factvae._qt._regulation_widget import RegulationWidget
+    from napari_factvae._qt._show_dataset import show_dataset
+    from napari_factvae._qt._train_widget import TrainWidget
 
     m = factvae.preprocess(tiny)
     factvae.add_gene_peak_prior(m)
@@ -461,14 +461,14 @@ def test_the_session_dataset_is_qt_free_and_announces_every_change(tiny):
     import subprocess
     import sys
 
-    code = ("import sys; import napari_factvae._dataset as d; "
+    code = ("import sys; import napari_factvae._core._dataset_model as d; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('napari', 'qtpy', 'PyQt6', 'magicgui')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
     import factvae
-    from napari_factvae._dataset import dataset_of, events
+    from napari_factvae._core._dataset_model import dataset_of, events
 
     m = factvae.preprocess(tiny)
     factvae.add_gene_peak_prior(m)

@@ -1,11 +1,11 @@
 """Reader for .h5mu / .h5ad files and SpatialData .zarr stores (inputs, or results written by
-`factvae run`)."""
+`factvae run`): the npe2 reader contribution, returning layer data."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ._layers import PENDING_IMAGE_KEY, image_layer, spot_layers
+from ._core._layers import PENDING_IMAGE_KEY, spot_layers
 
 SUFFIXES = (".h5mu", ".h5ad")
 
@@ -16,50 +16,11 @@ def watch_current_viewer():
     try:
         import napari
 
-        from ._domain_map import watch
+        from ._qt._map_display import watch
 
         watch(napari.current_viewer())
     except Exception:  # noqa: BLE001 - without a viewer (scripts) the layer data is enough
         pass
-
-
-def build_tissue_later(pending, name: str):
-    """A large single-scale image opened with File > Open: its pyramid is built once in a
-    worker (the window stays usable; the spots and domains show at once) and the tissue is
-    added under them when it is ready."""
-    try:
-        import napari
-        from napari.utils.notifications import show_info
-        from qtpy.QtCore import QTimer
-    except ImportError:  # pragma: no cover - the reader is a napari contribution
-        return
-    viewer = napari.current_viewer()
-    if viewer is None:
-        return
-    from factvae.io._images import store_levels
-
-    from . import _workers
-    from ._session import suggest_async_rendering
-
-    def add(levels):
-        data, kwargs, _ = image_layer(levels, name)
-        layer = viewer.add_image(data, **kwargs)
-        viewer.layers.move(viewer.layers.index(layer), 0)  # under the domains and spots
-        show_info(f"{name}: image pyramid ready (cached for next time).")
-        suggest_async_rendering()
-
-    def start():
-        show_info(f"{name}: building the image pyramid once, in the background; the tissue "
-                  "appears when it is ready.")
-        worker = _workers.start(store_levels, pending.store, pending.image, on_return=add)
-        build_tissue_later.workers.append(worker)  # kept alive until it finishes
-        worker.finished.connect(lambda: build_tissue_later.workers.remove(worker))
-        worker.start()
-
-    QTimer.singleShot(0, start)  # after napari has added the spots
-
-
-build_tissue_later.workers = []
 
 
 def get_reader(path):
@@ -120,9 +81,11 @@ def read_spatial(path):
     watch_current_viewer()
     pending = layers[-1][1]["metadata"].get(PENDING_IMAGE_KEY) if layers else None
     if pending is not None:
+        from ._qt._tissue_pyramid import build_tissue_later
+
         build_tissue_later(*pending)
     elif layers and layers[0][1].get("multiscale"):
-        from ._session import suggest_async_rendering
+        from ._qt._show_dataset import suggest_async_rendering
 
         suggest_async_rendering()
     if not layers:

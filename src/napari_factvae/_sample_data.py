@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._layers import spot_layers
+from ._core._layers import spot_layers
 from ._reader import watch_current_viewer
 
 

@@ -12,24 +12,8 @@ import pandas as pd
 
 from factvae.io._suffix import RESULT_SUFFIXES, write
 
-from ._domain_map import MUDATA_KEY, domain_key
-
-
-def domain_table(mdata) -> pd.DataFrame:
-    """One row per spot: name, x, y (obsm['spatial']), domain and its colour."""
-    key = domain_key(mdata)
-    table = pd.DataFrame({"spot": np.asarray(mdata.obs_names, dtype=str)})
-    if "spatial" in mdata.obsm:
-        xy = np.asarray(mdata.obsm["spatial"])
-        table["x"], table["y"] = xy[:, 0], xy[:, 1]
-    if key is not None:
-        cat = mdata.obs[key].astype("category")
-        table["domain"] = cat.to_numpy().astype(str)
-        colours = list(mdata.uns.get(f"{key}_colors", []))
-        if len(colours) >= len(cat.cat.categories):
-            codes = cat.cat.codes.to_numpy()
-            table["colour"] = np.where(codes >= 0, np.asarray(colours, dtype=object)[codes], "")
-    return table
+from ._core._domain_table import write_domain_table
+from ._core._map_state import MUDATA_KEY
 
 
 def write_domains(path: str, data, attributes: dict) -> list[str]:
@@ -52,10 +36,7 @@ def write_domains(path: str, data, attributes: dict) -> list[str]:
         table.to_csv(p, index=False)
         return [str(p)]
     if suffix == ".csv":
-        from factvae.io._write import write_atomically
-
-        table = domain_table(mdata)
-        write_atomically(p, lambda tmp: table.to_csv(tmp, index=False))
+        write_domain_table(mdata, p)
     elif suffix in RESULT_SUFFIXES:
         if suffix == ".zarr" and p.exists():  # a folder: the save dialog does not ask about those
             raise FactVAEInputError("already exists; a store is never replaced from the save "

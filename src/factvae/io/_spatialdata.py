@@ -125,8 +125,8 @@ def damaged_element(store: Path) -> tuple[str, str] | None:
     """The first element of a store whose zarr metadata is unreadable JSON, or None.
 
     Returned as ('tables/rna', why). (Missing chunk files are not looked for: zarr leaves out
-    chunks that hold only the fill value, so a missing chunk is not damage by itself.) Elements are searched among tables,
-    images, labels, shapes and points, in that order.
+    chunks that hold only the fill value, so a missing chunk is not damage by itself.) Elements
+    are searched among tables, images, labels, shapes and points, in that order.
 
     Parameters
     ----------

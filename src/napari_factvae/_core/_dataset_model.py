@@ -1,6 +1,6 @@
 """The plugin's session model: one `Dataset` per MuData shown in the viewer, evented and
 Qt-free (psygnal only; no napari or Qt import), as napari-animation keeps its model apart from
-its Qt layer.
+its Qt layer. (Which layers of a viewer show which dataset is `_viewer_datasets`.)
 
 Workers compute and return; the widgets hand the result to the dataset on the main thread
 (`store_results`, `store_domains`, `store_motifs`, `replace`), and the dataset is the one that
@@ -56,7 +56,7 @@ class Dataset:
         self._announce("domains")
 
     def store_region_markers(self, table, params: dict) -> None:
-        from factvae.tl._regions import REGION_MARKERS_KEY
+        from factvae.keys import REGION_MARKERS_KEY
 
         self.mdata.uns[REGION_MARKERS_KEY] = {"params": params, "table": table}
         self._announce("markers")
@@ -85,8 +85,3 @@ def dataset_of(mdata) -> Dataset:
         _register(mdata, found)
     return found
 
-
-def follow(widget, callback) -> None:
-    """Connect `callback(mdata, what)` to the session's events for a magicgui widget's life."""
-    events.changed.connect(callback)
-    widget.native.destroyed.connect(lambda *_: events.changed.disconnect(callback))

@@ -9,12 +9,11 @@ import pandas as pd
 from factvae.errors import FactVAEDataWarning, FactVAEInputError
 from factvae.io._images import PyramidPending, tissue_levels
 from factvae.io._spatial import tissue_view
+from factvae.keys import LAYER_PENDING_IMAGE_KEY
 
-from ._domain_map import DOMAIN_KEYS, MAP_KEY, MUDATA_KEY, domain_key, new_state
+from ._map_state import DOMAIN_KEYS, MAP_KEY, MUDATA_KEY, domain_key, new_state
 
-__all__ = ["DOMAIN_KEYS", "MUDATA_KEY", "spot_layers", "spot_table", "image_layer"]
-
-PENDING_IMAGE_KEY = "factvae_pending_image"  # spots metadata: a tissue pyramid being built
+PENDING_IMAGE_KEY = LAYER_PENDING_IMAGE_KEY  # spots metadata: a tissue pyramid being built
 
 
 def spot_table(obj) -> pd.DataFrame:
@@ -47,7 +46,7 @@ def image_layer(levels, name: str) -> tuple:
 def spot_layers(obj, *, name: str = "", build_pyramid: bool = True) -> list[tuple]:
     """[(image, kwargs, 'image')?, (points, kwargs, 'points')], or [] for non-spatial data.
     The points carry the MuData and the domain map's state (geometry: pitch, raster) in their
-    metadata; `_domain_map.show` draws the map once they are in a viewer."""
+    metadata; `_qt._map_display.show` draws the map once they are in a viewer."""
     view = tissue_view(obj)
     if view is None:
         return []

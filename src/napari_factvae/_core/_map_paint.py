@@ -1,81 +1,21 @@
-"""The domain map of a dataset: spots coloured by domain over a filled label raster, in one of
-three display modes, with domains hidden or highlighted. Every change of names, colours or
-visibility goes through here, which repaints spots, raster and value layers and tells the
-legend and the Domains widget (`events.changed`)."""
+"""The domain map drawn on a viewer's layers: spots coloured by domain over a filled label
+raster, in one of three display modes, with domains hidden or highlighted. Every change of names,
+colours or visibility goes through here, which repaints spots, raster and value layers and tells
+the legend and the Domains widget (`events.changed`). Layer operations only: when the map is
+first shown (docks, timers) is `napari_factvae._qt._map_display`'s part."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
-from factvae.keys import DOMAIN_KEY
-from psygnal import Signal
 
-from ._geometry import MapGeometry, map_geometry
-from ._paint import category_colours
-
-MUDATA_KEY = "factvae_mudata"      # layer.metadata key under which the widgets find the data
-MAP_KEY = "factvae_map"            # spots layer metadata: its MapState
-RASTER_KEY = "factvae_domains_of"  # raster layer metadata: the MuData it shows
-VALUES_KEY = "factvae_values_of"   # value (overlay) layer metadata: the MuData it shows
-DOMAIN_KEYS = (DOMAIN_KEY, "domain")
-MODES = ("regions + spots", "regions", "tiling spots")
-# Above this, "regions" by default: a spot is then a few screen pixels, and in software OpenGL
-# one redraw of 50,000 markers takes ~10x as long as the raster's (175 vs 18 ms).
-MANY_SPOTS = 20_000
-DIM = 0.15  # alpha of the domains that are not highlighted
+from ._colours import category_colours
+from ._map_state import DIM, MAP_KEY, MUDATA_KEY, RASTER_KEY, MapState, domain_key, events, new_state
+from ._viewer_datasets import raster_of, spots_of, value_layers
 
 
-@dataclass
-class MapState:
-    geometry: MapGeometry
-    mode: str
-    opacity: float                                  # of the raster
-    hidden: set = field(default_factory=set)        # domain names not drawn
-    highlight: set = field(default_factory=set)     # when set, the others are dimmed
-    codes: np.ndarray | None = None                 # per-spot codes last drawn
-    cats: list | None = None                        # and their names
-    colours: np.ndarray | None = None               # per-spot RGBA last computed
-    stale: bool = False                             # spots hidden since: recolour when shown
-    shown: bool = False
-
-
-class _Events:
-    changed = Signal(object)  # the MuData whose domains (names, colours, visibility) changed
-
-
-events = _Events()
-
-
-def domain_key(obj) -> str | None:
-    return next((k for k in DOMAIN_KEYS if k in obj.obs.columns), None)
-
-
-def new_state(xy: np.ndarray, spot_diameter: float | None, has_image: bool) -> MapState:
-    """The map of spots at `xy`: the assay's diameter when known (else the pitch, so that
-    spots touch); translucent regions over an image, opaque ones on an empty canvas."""
-    geometry = map_geometry(xy, spot_diameter)
-    mode = MODES[1] if len(xy) > MANY_SPOTS else MODES[0]
-    return MapState(geometry, mode, 0.5 if has_image else 1.0)
-
-
-def spots_of(viewer, mdata):
-    return next((lay for lay in viewer.layers if MAP_KEY in lay.metadata
-                 and lay.metadata.get(MUDATA_KEY) is mdata), None)
-
-
-def raster_of(viewer, mdata):
-    return next((lay for lay in viewer.layers if lay.metadata.get(RASTER_KEY) is mdata), None)
-
-
-def value_layers(viewer, mdata):
-    return [lay for lay in viewer.layers if lay.metadata.get(VALUES_KEY) is mdata]
-
-
-def show(viewer, spots) -> None:
+def draw(viewer, spots) -> None:
     """Draw the domain map of a spots layer (on open, after domains are found): the raster
-    under the spots, the display mode and colours; the first time, fit the view to the tissue
-    and open the legend."""
+    under the spots, the display mode and colours."""
     mdata = spots.metadata[MUDATA_KEY]
     state = spots.metadata.get(MAP_KEY)
     if state is None:  # a spots layer made elsewhere
@@ -103,15 +43,7 @@ def show(viewer, spots) -> None:
         state.codes = None  # labels drawn afresh by paint
     set_mode(viewer, spots, state.mode)
     paint(viewer, mdata)
-    _recolour_spots(spots, force=True)  # from the reader's colour cycle to direct colours, once
-    if not state.shown:
-        state.shown = True
-        spots.events.visible.connect(lambda e: state.stale and _recolour_spots(spots))
-        _warm_up()
-        if key is not None:
-            _open_legend(viewer)
-        viewer.reset_view()
-        _later(lambda: _quietly(viewer.reset_view))  # again once a new dock narrowed the canvas
+    recolour_spots(spots, force=True)  # from the reader's colour cycle to direct colours, once
 
 
 def paint(viewer, mdata) -> None:
@@ -139,7 +71,7 @@ def paint(viewer, mdata) -> None:
             raster.data = state.geometry.labels(codes)
         state.codes, state.cats = codes, cats
     state.colours = rgba[codes]
-    _recolour_spots(spots)
+    recolour_spots(spots)
     if raster is not None:
         colours = {0: np.zeros(4), None: np.zeros(4)}
         colours.update({i + 1: c for i, c in enumerate(rgba[:-1])})
@@ -147,7 +79,7 @@ def paint(viewer, mdata) -> None:
     events.changed.emit(mdata)
 
 
-def _recolour_spots(spots, force: bool = False) -> None:
+def recolour_spots(spots, force: bool = False) -> None:
     """Set the spots' colours, unless the layer is hidden: for 50,000 spots that costs ~0.1 s
     (napari redoes every marker), so it waits until the layer is shown again."""
     state = spots.metadata[MAP_KEY]
@@ -227,61 +159,3 @@ def set_highlight(viewer, mdata, names) -> None:
 def _state(viewer, mdata) -> MapState | None:
     spots = spots_of(viewer, mdata)
     return None if spots is None else spots.metadata[MAP_KEY]
-
-
-def _open_legend(viewer) -> None:
-    window = getattr(viewer, "window", None)
-    if window is None:
-        return
-    try:  # returns the open one if there is one
-        window.add_plugin_dock_widget("napari-factvae", "Legend")
-    except Exception:  # noqa: BLE001 - a missing dock never stops the map from showing
-        pass
-
-
-def _warm_up() -> None:
-    """Import the engine's domain code (it pulls in torch, ~2 s) in the background, so that a
-    first rename in the legend does not freeze the viewer."""
-    import sys
-    import threading
-
-    if "factvae.tl._domains" not in sys.modules:
-        threading.Thread(target=__import__, args=("factvae.tl._domains",), daemon=True).start()
-
-
-def _quietly(func) -> None:
-    try:
-        func()
-    except RuntimeError:  # the viewer was closed in the meantime
-        pass
-
-
-def _later(func) -> None:
-    from qtpy.QtCore import QTimer
-
-    QTimer.singleShot(0, func)
-
-
-def watch(viewer) -> None:
-    """Show the domain map of spots layers that the reader or sample data add to `viewer`.
-    Deferred to the next event-loop turn: adding a layer inside the layer list's own
-    `inserted` event would confuse the other listeners."""
-    if viewer is None or getattr(viewer.layers, "_factvae_watched", False):
-        return
-    viewer.layers._factvae_watched = True
-    import weakref
-
-    ref = weakref.ref(viewer)
-
-    def later(spots):
-        viewer = ref()
-        state = spots.metadata.get(MAP_KEY)
-        if viewer is not None and spots in viewer.layers and not state.shown:
-            show(viewer, spots)
-
-    def inserted(event):
-        layer = event.value
-        if MAP_KEY in getattr(layer, "metadata", {}):
-            _later(lambda: later(layer))
-
-    viewer.layers.events.inserted.connect(inserted)

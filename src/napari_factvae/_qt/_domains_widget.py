@@ -1,18 +1,20 @@
 """Domains: number of domains or resolution, spatial weight; computed in a worker and shown as
-the domain map (see _domain_map; its display is set in the Legend dock); rename and merge
-domains by hand; export the table."""
+the domain map (see _core._map_paint; its display is set in the Legend dock); rename and merge
+domains by hand; export the table (_core._domain_table)."""
 
 from __future__ import annotations
 
-import numpy as np
 from magicgui.widgets import (ComboBox, Container, FileEdit, FloatSpinBox, Label, PushButton,
                               RadioButtons, SpinBox)
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QTableWidget, QTableWidgetItem
 
-from factvae.keys import DOMAIN_KEY
+from factvae.keys import DOMAIN_KEY, EMBEDDING_KEY
 
-from . import _dataset, _domain_map, _session, _workers
+from .._core import _dataset_model, _map_paint, _map_state, _viewer_datasets
+from .._core._domain_table import write_domain_table
+from . import _map_display, _workers
+from ._widget_helpers import follow
 
 KEY = DOMAIN_KEY
 
@@ -59,15 +61,14 @@ class DomainsWidget(Container):
         self.worker = None
         self.mdata = None
         # the legend renames, merges and recolours too: follow it
-        _domain_map.events.changed.connect(self._on_changed)
-        self.native.destroyed.connect(lambda: _domain_map.events.changed.disconnect(self._on_changed))
+        follow(self, self._on_changed, _map_state.events.changed)
 
     def compute(self):
-        layer, mdata = _session.current(self.viewer)
+        layer, mdata = _viewer_datasets.current(self.viewer)
         if mdata is None:
             show_error("No dataset loaded.")
             return
-        if "X_factvae" not in mdata.obsm:
+        if EMBEDDING_KEY not in mdata.obsm:
             show_error("Train FactVAE first (Train widget): domains use its joint embedding.")
             return
         if (self.refine.value or self.spatial_weight.value) and "spatial" not in mdata.obsm:
@@ -90,7 +91,7 @@ class DomainsWidget(Container):
 
     def _done(self, result):
         labels, record = result
-        _dataset.dataset_of(self.mdata).store_domains(labels, record)
+        _dataset_model.dataset_of(self.mdata).store_domains(labels, record)
         self.compute_button.enabled = True
         exact = "" if record["exact"] else " (closest reached)"
         how = (f"resolution {record['resolution']:.3g}" if record["method"] == "leiden"
@@ -108,9 +109,9 @@ class DomainsWidget(Container):
         self.info.value = f"Failed: {error}"
 
     def repaint(self):
-        spots = _session.spots_layer(self.viewer, self.mdata)
+        spots = _viewer_datasets.spots_of(self.viewer, self.mdata)
         if spots is not None:
-            _domain_map.show(self.viewer, spots)  # spots, raster and legend, spots on top
+            _map_display.show(self.viewer, spots)  # spots, raster and legend, spots on top
         self._fill_table()
 
     def _on_changed(self, mdata):
@@ -139,11 +140,11 @@ class DomainsWidget(Container):
             old, new = self.table.item(i, 0).text(), self.table.item(i, 1).text().strip()
             if new and new != old:
                 mapping[old] = new
-        if _session.spots_layer(self.viewer, self.mdata) is None:
+        if _viewer_datasets.spots_of(self.viewer, self.mdata) is None:
             rename_domains(self.mdata, mapping)  # the dataset's layers are gone: data only
             self._fill_table()
         else:
-            _domain_map.rename(self.viewer, self.mdata, mapping)
+            _map_paint.rename(self.viewer, self.mdata, mapping)
 
     def export(self):
         mdata = self.mdata
@@ -151,14 +152,5 @@ class DomainsWidget(Container):
         if mdata is None or KEY not in mdata.obs or path is None or str(path) in ("", "."):
             show_error("Find domains and choose a file first.")
             return
-        from pathlib import Path
-
-        import pandas as pd
-
-        path = Path(path)
-        table = pd.DataFrame({"spot": mdata.obs_names, "domain": mdata.obs[KEY].astype(str).to_numpy()})
-        if "spatial" in mdata.obsm:
-            xy = np.asarray(mdata.obsm["spatial"])
-            table["x"], table["y"] = xy[:, 0], xy[:, 1]
-        table.to_csv(path, sep="\t" if path.suffix == ".tsv" else ",", index=False)
+        table = write_domain_table(mdata, path)
         show_info(f"Exported {len(table)} spots to {path}")

@@ -2,7 +2,7 @@
 Select rows to highlight those domains, untick one to hide it, edit a name to rename it (the
 name of another domain merges the two), double-click a swatch to change its colour. Above the
 table, how the map is drawn: regions and/or spots, spot size, region opacity. All changes go
-through _domain_map, so spots, raster, the Domains widget and exports stay in step."""
+through _core._map_paint, so spots, raster, the Domains widget and exports stay in step."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from qtpy.QtCore import Qt, QTimer
 from qtpy.QtGui import QColor, QIcon, QPixmap
 from qtpy.QtWidgets import QAbstractItemView, QColorDialog, QTableWidget, QTableWidgetItem
 
-from . import _domain_map, _session
-from ._domain_map import MAP_KEY, MODES
-from ._paint import category_colours
+from .._core import _map_paint, _map_state, _viewer_datasets
+from .._core._colours import category_colours
+from .._core._map_state import MAP_KEY, MODES, domain_key
+from ._widget_helpers import follow
 
 HINT = ("Select rows to highlight; untick to hide; edit a name to rename (another domain's name "
         "merges them); double-click a swatch to change its colour.")
@@ -60,14 +61,13 @@ class LegendWidget(Container):
         for emitter in (self.viewer.layers.events.inserted, self.viewer.layers.events.removed,
                         self.viewer.layers.selection.events.active):
             emitter.connect(self.follow)
-        _domain_map.events.changed.connect(self._on_changed)
-        self.native.destroyed.connect(lambda: _domain_map.events.changed.disconnect(self._on_changed))
+        follow(self, self._on_changed, _map_state.events.changed)
         self.follow()
 
     # which dataset -------------------------------------------------------------------------
     def follow(self, *args):
         """Show the selected dataset (or the newest)."""
-        spots, mdata = _session.current(self.viewer)
+        spots, mdata = _viewer_datasets.current(self.viewer)
         if spots is self.spots and mdata is self.mdata:
             return
         self.spots, self.mdata = spots, mdata
@@ -89,7 +89,7 @@ class LegendWidget(Container):
 
     def _fill(self):
         state = self.spots.metadata.get(MAP_KEY) if self.spots is not None else None
-        key = _domain_map.domain_key(self.mdata) if self.mdata is not None else None
+        key = domain_key(self.mdata) if self.mdata is not None else None
         for w in (self.mode, self.spot_size, self.opacity):
             w.enabled = state is not None
         if state is not None:
@@ -129,19 +129,19 @@ class LegendWidget(Container):
     # edits ---------------------------------------------------------------------------------
     def rename(self, old: str, new: str):
         try:
-            _domain_map.rename(self.viewer, self.mdata, {old: new})
+            _map_paint.rename(self.viewer, self.mdata, {old: new})
         except Exception as err:  # noqa: BLE001 - the engine's message says what to fix
             show_error(str(err))
             self.refresh()
 
     def set_colour(self, name: str, colour):
-        _domain_map.set_colour(self.viewer, self.mdata, name, colour)
+        _map_paint.set_colour(self.viewer, self.mdata, name, colour)
 
     def set_hidden(self, name: str, hidden: bool):
-        _domain_map.set_hidden(self.viewer, self.mdata, name, hidden)
+        _map_paint.set_hidden(self.viewer, self.mdata, name, hidden)
 
     def highlight(self, names):
-        _domain_map.set_highlight(self.viewer, self.mdata, names)
+        _map_paint.set_highlight(self.viewer, self.mdata, names)
 
     def reset(self):
         state = self.spots.metadata.get(MAP_KEY) if self.spots is not None else None
@@ -173,7 +173,7 @@ class LegendWidget(Container):
     def _double_clicked(self, row, column):
         if column != 0 or self.mdata is None:
             return
-        _, rgba, _ = category_colours(self.mdata, _domain_map.domain_key(self.mdata))
+        _, rgba, _ = category_colours(self.mdata, domain_key(self.mdata))
         colour = QColorDialog.getColor(QColor.fromRgbF(*map(float, rgba[row][:3])), self.native,
                                        f"Colour of {self.names[row]}")
         if colour.isValid():
@@ -182,14 +182,14 @@ class LegendWidget(Container):
     # display -------------------------------------------------------------------------------
     def _set_mode(self, mode):
         if not self._quiet and self.spots is not None:
-            _domain_map.set_mode(self.viewer, self.spots, mode)
+            _map_paint.set_mode(self.viewer, self.spots, mode)
             self.refresh()  # the mode sets the spot size
 
     def _set_size(self, value):
         if not self._quiet and self.spots is not None:
             pitch = self.spots.metadata[MAP_KEY].geometry.pitch
-            _domain_map.set_spot_size(self.viewer, self.spots, value * pitch)
+            _map_paint.set_spot_size(self.viewer, self.spots, value * pitch)
 
     def _set_opacity(self, value):
         if not self._quiet and self.mdata is not None:
-            _domain_map.set_opacity(self.viewer, self.mdata, value)
+            _map_paint.set_opacity(self.viewer, self.mdata, value)

@@ -11,7 +11,9 @@ from napari.utils.notifications import show_info, show_warning
 
 from factvae.keys import PRIOR_INFO_KEY
 
-from . import _session, _workers
+from .._core import _viewer_datasets
+from . import _workers
+from ._show_dataset import show_dataset
 
 
 def load_dataset(mudata=None, rna=None, atac=None, image=None, image_scale=1.0, genes=None,
@@ -21,7 +23,7 @@ def load_dataset(mudata=None, rna=None, atac=None, image=None, image_scale=1.0, 
     messages, layer data)."""
     import factvae
 
-    from ._layers import spot_layers
+    from .._core._layers import spot_layers
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -97,7 +99,7 @@ class LoadWidget(Container):
         mdata, text, messages, layers = result
         name = Path(str(_path(self.mudata_file) or _path(self.sdata_file) or _path(self.rna_file)
                         or "factvae")).stem
-        _session.show_dataset(self.viewer, mdata, name, layers)
+        show_dataset(self.viewer, mdata, name, layers)
         for message in messages:
             show_warning(message)
         self.info.value = text
@@ -111,7 +113,7 @@ class LoadWidget(Container):
     def save(self):
         from napari.utils.notifications import show_error
 
-        _, mdata = _session.current(self.viewer)
+        _, mdata = _viewer_datasets.current(self.viewer)
         path = _path(self.save_file)
         if mdata is None or path is None:
             show_error("Load or open a dataset, and choose a file to save to.")

@@ -10,8 +10,12 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FloatRangeSlider, Li
 from napari.utils.notifications import show_error
 
 from factvae.get._values import KINDS, feature_names, spot_values
+from factvae.keys import EMBEDDING_KEY
 
-from . import _dataset, _domain_map, _session, _workers
+from .._core import _dataset_model, _viewer_datasets
+from .._core._map_state import MAP_KEY, MUDATA_KEY, VALUES_KEY, domain_key
+from . import _workers
+from ._widget_helpers import follow, searchable
 
 PAIRS = {"gene (raw)": "gene (normalised)", "peak (raw)": "peak (augmented)",
          "motif (raw)": "motif (augmented)", "gene activity (raw)": "gene activity (augmented)"}
@@ -26,8 +30,8 @@ def add_value_layer(viewer, spots, values: np.ndarray, name: str, cmap: str = "v
     lo, hi = (np.percentile(finite, [1, 99]) if finite.size else (0.0, 1.0))
     if hi <= lo:
         hi = lo + 1e-6
-    mdata = spots.metadata[_domain_map.MUDATA_KEY]
-    key = _domain_map.domain_key(mdata)
+    mdata = spots.metadata[MUDATA_KEY]
+    key = domain_key(mdata)
     features = {"spot": mdata.obs_names.astype(str).to_numpy()}
     if key is not None:
         features["domain"] = mdata.obs[key].astype(str).to_numpy()
@@ -42,13 +46,13 @@ def add_value_layer(viewer, spots, values: np.ndarray, name: str, cmap: str = "v
     else:
         # tiles (as wide as the spacing) read as a map of values; the spot-size slider still
         # sets spots and overlays together
-        g = spots.metadata[_domain_map.MAP_KEY].geometry
+        g = spots.metadata[MAP_KEY].geometry
         layer = viewer.add_points(spots.data, name=name, size=g.pitch,
                                   symbol="square" if g.square else "disc", features=features,
                                   face_color="value", face_colormap=cmap,
                                   face_contrast_limits=(float(lo), float(hi)), border_width=0,
                                   scale=spots.scale, translate=spots.translate,
-                                  metadata={_domain_map.VALUES_KEY: mdata})
+                                  metadata={VALUES_KEY: mdata})
     layer.face_colorbar.visible = True
     layer.face_colorbar.gridded = True  # side by side: each bar in its own layer's cell
     return layer
@@ -70,12 +74,12 @@ class OverlayWidget(Container):
         self.motif_button = PushButton(text="Compute motif activity")
         self.extend([self.kind, self.search, self.cmap, self.side_by_side, self.show_button,
                      self.limits, self.motif_button])
-        self.completer = _session.searchable(self.search)
+        self.completer = searchable(self.search)
         self.kind.changed.connect(self.refresh_names)
         self.show_button.changed.connect(self.paint)
         self.motif_button.changed.connect(self.compute_motifs)
         self.viewer.layers.events.inserted.connect(lambda e: self.refresh_names())
-        _dataset.follow(self, lambda mdata, what: self.refresh_names())
+        follow(self, lambda mdata, what: self.refresh_names())
         self.viewer.layers.selection.events.active.connect(lambda e: self._follow(e.value))
         self.limits.changed.connect(self._set_limits)
         self.layer = None  # the overlay whose contrast limits the slider sets
@@ -83,13 +87,13 @@ class OverlayWidget(Container):
         self.refresh_names()
 
     def refresh_names(self, *args):
-        _, mdata = _session.current(self.viewer)
+        _, mdata = _viewer_datasets.current(self.viewer)
         # an .h5ad opened alone has no modalities to pick from
         names = feature_names(mdata, self.kind.value) if hasattr(mdata, "mod") else []
         self.completer.model().setStringList(names)
 
     def paint(self):
-        spots, mdata = _session.current(self.viewer)
+        spots, mdata = _viewer_datasets.current(self.viewer)
         if mdata is None:
             show_error("No dataset loaded.")
             return
@@ -118,7 +122,7 @@ class OverlayWidget(Container):
 
     def _follow(self, layer):
         """Point the contrast slider at `layer` if it is an overlay: range = its values."""
-        if layer is None or _domain_map.VALUES_KEY not in getattr(layer, "metadata", {}):
+        if layer is None or VALUES_KEY not in getattr(layer, "metadata", {}):
             return
         self.layer = None  # no feedback while the slider is set up
         values = np.asarray(layer.features["value"], float)
@@ -138,12 +142,12 @@ class OverlayWidget(Container):
     def compute_motifs(self):
         from factvae.tl._motifs import motif_deviations
 
-        _, mdata = _session.current(self.viewer)
+        _, mdata = _viewer_datasets.current(self.viewer)
         if mdata is None:
             show_error("No dataset loaded.")
             return
         self.motif_button.enabled = False
-        augmented = "X_factvae" in mdata.mod["atac"].obsm
+        augmented = EMBEDDING_KEY in mdata.mod["atac"].obsm
         # computed in the worker, stored here on the main thread
         self.worker = _workers.start(motif_deviations, mdata, augmented=augmented, store=False,
                                      on_return=lambda r: self._motifs_done(mdata, r),
@@ -151,7 +155,7 @@ class OverlayWidget(Container):
         self.worker.start()
 
     def _motifs_done(self, mdata, result):
-        _dataset.dataset_of(mdata).store_motifs(result)
+        _dataset_model.dataset_of(mdata).store_motifs(result)
         self.motif_button.enabled = True
         self.kind.value = "motif (raw)"
         self.refresh_names()

@@ -5,49 +5,20 @@ and adjusted p. Clicking a row paints that feature; the table exports as TSV."""
 
 from __future__ import annotations
 
-import numpy as np
 from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton
 from napari.utils.notifications import show_error
 
 from factvae.tl._regions import KINDS, compute_region_markers
 
-from . import _dataset, _session, _workers
+from .._core import _dataset_model, _viewer_datasets
+from .._core._shapes import shapes_mask
+from . import _workers
 from ._overlay_widget import add_value_layer
 from ._table import export_tsv, fill, results_table
 
 REST = "rest of the tissue"
 ALL = "all kinds"
 COLUMNS = ["kind", "name", "logfoldchange", "statistic", "pval_adj"]
-
-
-def _world(layer, coords: np.ndarray) -> np.ndarray:
-    return np.asarray(layer._data_to_world(np.asarray(coords, float)))  # napari's affine
-
-
-def _outline(vertices: np.ndarray, shape_type: str) -> np.ndarray | None:
-    """A shape's outline as a polygon (rows of (row, col)); None for lines and paths."""
-    if shape_type in ("polygon", "rectangle"):
-        return vertices
-    if shape_type == "ellipse":  # napari stores the four corners of the bounding box
-        centre = vertices.mean(axis=0)
-        half = (vertices.max(axis=0) - vertices.min(axis=0)) / 2
-        t = np.linspace(0, 2 * np.pi, 64, endpoint=False)
-        return centre + np.c_[half[0] * np.sin(t), half[1] * np.cos(t)]
-    return None
-
-
-def shapes_mask(spots, shapes) -> np.ndarray:
-    """Spots of the `spots` Points layer inside any polygon, rectangle or ellipse of the
-    `shapes` layer, both in world coordinates."""
-    from matplotlib.path import Path
-
-    pts = _world(spots, spots.data)[:, -2:]
-    mask = np.zeros(len(pts), bool)
-    for vertices, kind in zip(shapes.data, shapes.shape_type):
-        outline = _outline(_world(shapes, vertices)[:, -2:], kind)
-        if outline is not None:
-            mask |= Path(outline).contains_points(pts)
-    return mask
 
 
 class RegionMarkersWidget(Container):
@@ -91,7 +62,7 @@ class RegionMarkersWidget(Container):
     def draw(self):
         """A new Shapes layer in polygon mode above the spots: click the corners, double-click
         to close; several polygons make one region."""
-        spots, _ = _session.current(self.viewer)
+        spots, _ = _viewer_datasets.current(self.viewer)
         kwargs = {} if spots is None else {"scale": spots.scale, "translate": spots.translate}
         layer = self.viewer.add_shapes(name="region", face_color=[1, 1, 1, 0.15],
                                        edge_color="white", edge_width=3, **kwargs)
@@ -101,7 +72,7 @@ class RegionMarkersWidget(Container):
         return layer
 
     def masks(self):
-        spots, mdata = _session.current(self.viewer)
+        spots, mdata = _viewer_datasets.current(self.viewer)
         if mdata is None:
             raise ValueError("No dataset loaded.")
         if not self.region.value:
@@ -130,7 +101,7 @@ class RegionMarkersWidget(Container):
     def _done(self, mdata, result):
         table, params = result
         self.run_button.enabled = True
-        _dataset.dataset_of(mdata).store_region_markers(table, params)
+        _dataset_model.dataset_of(mdata).store_region_markers(table, params)
         self.result = table
         self.info.value = (f"{params['n_region']} spots against {params['n_reference']} "
                            f"({'rest' if params['reference'] == 'rest' else 'second region'})")
@@ -151,7 +122,7 @@ class RegionMarkersWidget(Container):
     def paint_row(self, row: int, column: int = 0):
         from factvae.get._values import spot_values
 
-        spots, mdata = _session.current(self.viewer)
+        spots, mdata = _viewer_datasets.current(self.viewer)
         if self.shown is None or mdata is None or row >= len(self.shown):
             return None
         kind, name = self.shown["kind"].iloc[row], self.shown["name"].iloc[row]

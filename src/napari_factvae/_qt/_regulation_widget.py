@@ -13,10 +13,12 @@ from napari.utils.notifications import show_error, show_info
 from factvae.keys import DOMAIN_KEY, FEATURE_KEY
 from factvae.tl._regulation import DEFAULT_SCORE, SCORE_HELP, SCORES, SPOT_SCORES
 
-from . import _dataset, _session, _workers
+from .._core import _viewer_datasets
+from . import _workers
 from ._locus_view import LocusView
 from ._overlay_widget import add_value_layer
 from ._table import export_tsv, fill, results_table
+from ._widget_helpers import follow, searchable
 
 COLUMNS = ["peak", "score", "z", "qval", "tss_distance", "in_prior", "trained"]
 ALL_SPOTS = "all spots"
@@ -42,14 +44,14 @@ class RegulationWidget(Container):
         self.native.layout().addWidget(self.locus)
         self.native.layout().addWidget(self.table)
         self.extend([self.export_file, self.export_button])
-        self.completer = _session.searchable(self.gene)
+        self.completer = searchable(self.gene)
         self.run_button.changed.connect(self.run)
         self.export_button.changed.connect(self.export)
         self.table.cellClicked.connect(self.paint_row)
         self.score.changed.connect(self._score_changed)
         self.viewer.layers.events.inserted.connect(lambda e: self.refresh())
         # trained, loaded or domains found in place (no new layer): genes and domains change
-        _dataset.follow(self, lambda mdata, what: self.refresh())
+        follow(self, lambda mdata, what: self.refresh())
         self.result = None
         self.mdata = None
         self.worker = None
@@ -58,7 +60,7 @@ class RegulationWidget(Container):
     def refresh(self):
         import numpy as np
 
-        _, mdata = _session.current(self.viewer)
+        _, mdata = _viewer_datasets.current(self.viewer)
         names, domains = [], []
         if hasattr(mdata, "mod") and FEATURE_KEY in mdata.mod["rna"].varm:  # not a lone .h5ad
             ok = np.isfinite(mdata.mod["rna"].varm[FEATURE_KEY]).all(axis=1)
@@ -71,15 +73,13 @@ class RegulationWidget(Container):
         self.domain.value = keep
         self._score_changed()
 
-    refresh_genes = refresh  # the older name
-
     def _score_changed(self, *_):
         self.domain.enabled = self.score.value in SPOT_SCORES
 
     def run(self):
         from factvae.tl._regulation import infer_regulation
 
-        _, mdata = _session.current(self.viewer)
+        _, mdata = _viewer_datasets.current(self.viewer)
         if mdata is None:
             show_error("No dataset loaded.")
             return
@@ -136,7 +136,7 @@ class RegulationWidget(Container):
     def paint_row(self, row: int, column: int = 0):
         from factvae.get._values import spot_values
 
-        spots, mdata = _session.current(self.viewer)
+        spots, mdata = _viewer_datasets.current(self.viewer)
         if self.result is None or mdata is None or row >= len(self.result):
             return
         peak = self.result["peak"].iloc[row]

@@ -10,8 +10,10 @@ from magicgui.widgets import (CheckBox, ComboBox, Container, FileEdit, FloatSpin
                               PushButton, SpinBox)
 from napari.utils.notifications import show_error, show_info
 
-from . import _dataset, _session, _workers
+from .._core import _dataset_model, _viewer_datasets
+from . import _map_display, _workers
 from ._loss_plot import LossPlot
+from ._show_dataset import show_dataset
 
 
 def train_job(mdata, params: dict, epochs: int, device: str, cancel: threading.Event,
@@ -22,7 +24,7 @@ def train_job(mdata, params: dict, epochs: int, device: str, cancel: threading.E
     and stored by the widget on the main thread."""
     from factvae import pipeline
 
-    from ._layers import spot_layers
+    from .._core._layers import spot_layers
 
     given = mdata
     mdata, model = yield from pipeline.train(
@@ -119,7 +121,7 @@ class TrainWidget(Container):
         return out
 
     def start(self):
-        layer, mdata = _session.current(self.viewer)
+        layer, mdata = _viewer_datasets.current(self.viewer)
         if mdata is None:
             show_error("No dataset: load one with the Load widget or open a .h5mu first.")
             return
@@ -195,18 +197,16 @@ class TrainWidget(Container):
             # the preview's spots are the prepared MuData's: place them on the shown ones
             pos = pd.Index(self.model.mdata.obs_names).get_indexer(self.mdata.obs_names)
             labels = np.where(pos >= 0, np.asarray(preview["labels"])[np.maximum(pos, 0)], -1)
-            _dataset.dataset_of(self.mdata).store_domains(labels, _preview_record(preview))
-            from . import _domain_map
-
-            spots = _session.spots_layer(self.viewer, self.mdata)
+            _dataset_model.dataset_of(self.mdata).store_domains(labels, _preview_record(preview))
+            spots = _viewer_datasets.spots_of(self.viewer, self.mdata)
             if spots is not None:
-                _domain_map.show(self.viewer, spots)
+                _map_display.show(self.viewer, spots)
         self.status.value = "Preview at " + line
 
     def _done(self, result):
         mdata, model, results, layers = result
         # the session's dataset changes here, on the main thread, and says so
-        dataset = _dataset.dataset_of(self.mdata)
+        dataset = _dataset_model.dataset_of(self.mdata)
         if mdata is not self.mdata:
             dataset.replace(mdata)
             if self.paint_previews and self.last_preview is not None:  # keep what was shown
@@ -215,9 +215,9 @@ class TrainWidget(Container):
         dataset.store_results(model, results)
         self.model = model
         if mdata is not self.mdata:  # preprocessing made a new (filtered) object: show it in
-            old = _session.spots_layer(self.viewer, self.mdata)  # place of the old one
+            old = _viewer_datasets.spots_of(self.viewer, self.mdata)  # place of the old one
             name = old.name.removesuffix(" spots").removesuffix("spots").strip() if old else "factvae"
-            _session.show_dataset(self.viewer, mdata, name, layers)
+            show_dataset(self.viewer, mdata, name, layers)
         self.mdata = mdata
         self._reset()
         self.plot.redraw()
@@ -293,7 +293,7 @@ class TrainWidget(Container):
         self.worker.start()
 
     def load_model(self):
-        _, mdata = _session.current(self.viewer)
+        _, mdata = _viewer_datasets.current(self.viewer)
         path = self._model_path()
         if mdata is None or path is None:
             show_error("Load a dataset and choose a model file first.")
@@ -305,7 +305,7 @@ class TrainWidget(Container):
         self.worker.start()
 
     def _loaded(self, mdata, model, results):
-        _dataset.dataset_of(mdata).store_results(model, results)
+        _dataset_model.dataset_of(mdata).store_results(model, results)
         self.model, self.mdata = model, mdata
         self._idle(f"Loaded a model trained {model.epochs_done} epochs.")
 

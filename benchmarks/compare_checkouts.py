@@ -1,0 +1,79 @@
+"""Does a change of layout change results? `factvae run` on the same input with the same seed in
+two checkouts (each imported from its own `src/`), then the embeddings (max abs difference) and
+the domains (identical labels) compared.
+
+    python benchmarks/compare_checkouts.py /path/to/old/checkout [--new .] [--epochs 30]
+
+Writes benchmarks/results/compare_checkouts.json and prints one line per output; exits 1 when
+the embeddings differ by more than --tolerance (1e-6) or any domain label differs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def run(checkout: Path, data: Path, out: Path, args) -> None:
+    env = {**os.environ, "PYTHONPATH": str(checkout / "src")}
+    cmd = [sys.executable, "-m", "factvae.cli", "run", "--mudata", str(data), "--out", str(out),
+           "--epochs", str(args.epochs), "--n-domains", str(args.n_domains), "--threads", "1",
+           "--seed", str(args.seed), "--device", "cpu", "--overwrite"]
+    subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("old", type=Path, help="the other checkout (its src/ is imported)")
+    p.add_argument("--new", type=Path, default=HERE.parent)
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--n-domains", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tolerance", type=float, default=1e-6)
+    args = p.parse_args()
+    import mudata as md
+    import numpy as np
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        data = tmp / "sim.h5mu"
+        env = {**os.environ, "PYTHONPATH": str(args.new / "src")}
+        subprocess.run([sys.executable, "-m", "factvae.cli", "simulate", "--out", str(data),
+                        "--n-spots", "800", "--n-genes", "400", "--n-peaks", "3000",
+                        "--seed", str(args.seed)], env=env, check=True, capture_output=True)
+        results = {}
+        for name, checkout in (("old", args.old), ("new", args.new)):
+            run(checkout.resolve(), data, tmp / f"{name}.h5mu", args)
+            results[name] = md.read_h5mu(tmp / f"{name}.h5mu")
+        old, new = results["old"], results["new"]
+        rows = {}
+        for where, a, b in (("obsm['X_factvae']", old.obsm["X_factvae"], new.obsm["X_factvae"]),
+                            ("rna.obsm['X_factvae']", old.mod["rna"].obsm["X_factvae"],
+                             new.mod["rna"].obsm["X_factvae"]),
+                            ("atac.obsm['X_factvae']", old.mod["atac"].obsm["X_factvae"],
+                             new.mod["atac"].obsm["X_factvae"]),
+                            ("rna.varm['factvae_feature']", old.mod["rna"].varm["factvae_feature"],
+                             new.mod["rna"].varm["factvae_feature"])):
+            rows[where] = float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+        same_domains = bool((old.obs["factvae_domain"].astype(str).to_numpy()
+                             == new.obs["factvae_domain"].astype(str).to_numpy()).all())
+    ok = all(v <= args.tolerance for v in rows.values()) and same_domains
+    for where, v in rows.items():
+        print(f"{where}: max |old - new| = {v:.3g}")
+    print(f"obs['factvae_domain']: {'identical' if same_domains else 'DIFFERENT'}")
+    out = HERE / "results" / "compare_checkouts.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"old": str(args.old), "new": str(args.new), "epochs": args.epochs,
+                               "seed": args.seed, "max_abs_difference": rows,
+                               "domains_identical": same_domains, "ok": ok}, indent=1) + "\n")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
