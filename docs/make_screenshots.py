@@ -20,7 +20,7 @@ OUT = HERE / "images"
 def dbit_grid(path, n_domains=8, seed=0):
     """A 100 x 100 grid at a 20 um pitch cut to 9,215 spots, micrometre coordinates, no image,
     no spot diameter; Voronoi domains (`factvae.datasets.dbit_grid`, as the tests use)."""
-    from factvae.datasets._simulate import dbit_grid as grid
+    from factvae.datasets._dbit import dbit_grid as grid
 
     grid(n_domains, seed).write_h5ad(path)
 

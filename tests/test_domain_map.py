@@ -9,7 +9,7 @@ PITCH = 20.0  # micrometres, DBiT-like
 
 
 def dbit_grid(n_domains=8, seed=0):
-    from factvae.datasets._simulate import dbit_grid as grid
+    from factvae.datasets._dbit import dbit_grid as grid
 
     return grid(n_domains, seed, PITCH)
 

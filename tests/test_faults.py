@@ -493,7 +493,7 @@ def test_check_rejects_what_run_rejects(tmp_path, capsys, case):
 
 
 def test_genome_index_is_not_written_beside_the_users_fasta(tmp_path, monkeypatch):
-    from factvae.tl._motifs import peak_sequences
+    from factvae.tl._motif_scan import peak_sequences
 
     cache = tmp_path / "cache"
     monkeypatch.setenv("FACTVAE_CACHE", str(cache))

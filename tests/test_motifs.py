@@ -6,7 +6,8 @@ import pytest
 import scipy.sparse as sp
 
 from factvae.errors import FactVAEInputError
-from factvae.tl._motifs import background_peaks, deviations, domain_motifs, motif_deviations, read_motif_matrix, scan_motifs
+from factvae.tl._motifs import background_peaks, deviations, domain_motifs, motif_deviations
+from factvae.tl._motif_scan import read_motif_matrix, scan_motifs
 
 
 def test_deviation_is_positive_where_motif_peaks_are_enriched():

@@ -31,7 +31,7 @@ def get_reader(path):
         path = path[0]
     p = Path(str(path).rstrip("/\\"))
     if p.is_dir():
-        from factvae.io._spatialdata import is_spatialdata_store
+        from factvae.io._store import is_spatialdata_store
 
         return read_spatial if is_spatialdata_store(p) else None
     if p.suffix.lower() not in SUFFIXES or not p.is_file():

@@ -342,7 +342,8 @@ def cmd_regulation(args) -> int:
 
 
 def cmd_motifs(args) -> int:
-    from ..tl._motifs import domain_motifs, motif_deviations, read_motif_matrix, scan_motifs
+    from ..tl._motifs import domain_motifs, motif_deviations
+    from ..tl._motif_scan import read_motif_matrix, scan_motifs
 
     # chromVAR's z-score divides by the spread of the background sets: two at least
     _at_least("--backgrounds", args.backgrounds, 2, fix="use e.g. --backgrounds 50 (the default).")

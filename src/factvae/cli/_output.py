@@ -80,7 +80,7 @@ def _check_outputs(outputs: dict, inputs: list, overwrite: bool, sdata_in=None) 
             raise FactVAEInputError("is a folder.", file=str(path), field=flag,
                                     fix="give a file name inside it.")
         if path.is_dir() and store and overwrite:
-            from ..io._spatialdata import is_spatialdata_store
+            from ..io._store import is_spatialdata_store
 
             if not is_spatialdata_store(path):  # --overwrite replaces results, not any folder
                 raise FactVAEInputError("is a folder that is not a SpatialData store; "

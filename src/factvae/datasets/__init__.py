@@ -1,10 +1,11 @@
 """Built-in data: `simulate` a paired spatial ATAC + RNA tissue with known domains, gene-peak
 links and enhancer programs (the truth in `uns['simulation']`); `dbit_grid` a DBiT-seq-like grid.
 
-Private module: `_simulate`."""
+Private modules: `_simulate` (the tissue), `_genome` (its genome, links and enhancer
+programs), `_dbit` (the grid)."""
 
 from .._lazy import lazy_names, table
 
-_WHERE = table(_simulate="simulate dbit_grid PITCH_FULLRES SPOT_DIAMETER_RATIO")
+_WHERE = table(_simulate="simulate PITCH_FULLRES SPOT_DIAMETER_RATIO", _dbit="dbit_grid")
 __all__ = sorted(_WHERE)
 __getattr__, __dir__ = lazy_names(__name__, _WHERE)

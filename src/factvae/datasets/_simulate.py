@@ -24,6 +24,7 @@ import scipy.sparse as sp
 
 from ..errors import FactVAEInputError
 from ..keys import PALETTE
+from ._genome import _genome, _links, _programs
 
 PITCH_FULLRES = 100.0       # spot centre-to-centre distance in full-resolution pixels (Visium-like)
 
@@ -96,100 +97,6 @@ def _domains(xy, rho, n_domains, rng):
     raise FactVAEInputError(f"{n} spots are too few for {n_domains} domains of at least "
                             f"{min_size} spots each.", field="n_spots / n_domains",
                             fix="simulate more spots or fewer domains.")
-
-
-def _genome(n_genes, n_peaks, rng, n_chrom=5):
-    """Genes (with strands) and peaks on made-up chromosomes; peaks at promoters, in gene bodies,
-    near genes (distal) and scattered."""
-    chrom_of_gene = np.sort(rng.integers(0, n_chrom, n_genes))
-    starts, ends = np.empty(n_genes, np.int64), np.empty(n_genes, np.int64)
-    for c in range(n_chrom):
-        idx = np.flatnonzero(chrom_of_gene == c)
-        gaps = rng.exponential(80_000, idx.size).astype(np.int64) + 5_000
-        lengths = np.clip(rng.lognormal(np.log(20_000), 0.8, idx.size), 1_500, 300_000).astype(np.int64)
-        pos = 100_000 + np.cumsum(gaps + np.r_[0, lengths[:-1]])
-        starts[idx], ends[idx] = pos, pos + lengths
-    strand = np.where(rng.random(n_genes) < 0.5, "+", "-")
-    genes = pd.DataFrame({"chrom": [f"chr{c + 1}" for c in chrom_of_gene], "chromStart": starts,
-                          "chromEnd": ends, "strand": strand},
-                         index=[f"Gene{i + 1:05d}" for i in range(n_genes)])
-    tss = np.where(strand == "+", starts, ends)
-    genes["tss"] = tss
-
-    n_prom = min(n_peaks // 3, int(0.7 * n_genes))
-    n_body = min(n_peaks // 5, int(0.5 * n_genes))
-    n_distal = min(n_peaks // 3, n_genes)
-    n_rand = max(n_peaks - n_prom - n_body - n_distal, 0)
-    g_prom = rng.choice(n_genes, n_prom, replace=False)
-    g_body = rng.choice(n_genes, n_body, replace=True)
-    g_dist = rng.choice(n_genes, n_distal, replace=True)
-    centre = np.concatenate([
-        tss[g_prom] + np.where(strand[g_prom] == "+", -1, 1) * rng.integers(0, 1_500, n_prom),
-        starts[g_body] + (rng.random(n_body) * (ends[g_body] - starts[g_body])).astype(np.int64),
-        tss[g_dist] + rng.choice([-1, 1], n_distal) * rng.integers(10_000, 140_000, n_distal)])
-    chrom = np.concatenate([chrom_of_gene[g_prom], chrom_of_gene[g_body], chrom_of_gene[g_dist]])
-    chrom_max = np.array([ends[chrom_of_gene == c].max() if (chrom_of_gene == c).any() else 1_000_000
-                          for c in range(n_chrom)]) + 200_000
-    rc = rng.integers(0, n_chrom, n_rand)
-    centre = np.concatenate([centre, (rng.random(n_rand) * chrom_max[rc]).astype(np.int64)])
-    chrom = np.concatenate([chrom, rc])
-    centre = np.maximum(centre, 1_000)
-    width = rng.integers(300, 800, centre.size)
-    pstart = centre - width // 2
-    peaks = pd.DataFrame({"c": chrom, "chromStart": pstart, "chromEnd": pstart + width})
-    peaks = peaks.sort_values(["c", "chromStart"]).drop_duplicates(["c", "chromStart"])
-    while len(peaks) < n_peaks:  # top up after de-duplication
-        c = int(rng.integers(0, n_chrom))
-        s = int(rng.random() * chrom_max[c])
-        peaks.loc[len(peaks) + 10 ** 9] = (c, s, s + 500)
-        peaks = peaks.drop_duplicates(["c", "chromStart"])
-    peaks = peaks.sort_values(["c", "chromStart"]).iloc[:n_peaks]
-    peaks["chrom"] = [f"chr{c + 1}" for c in peaks["c"]]
-    peaks.index = [f"{c}:{s}-{e}" for c, s, e in zip(peaks["chrom"], peaks["chromStart"],
-                                                      peaks["chromEnd"])]
-    return genes, peaks[["chrom", "chromStart", "chromEnd"]]
-
-
-def _links(genes, peaks, rng, frac_linked=0.5, window=150_000):
-    """Planted cis-regulatory links: for a fraction of genes, 1-3 peaks within `window` of the
-    TSS, each drawn with a probability that falls with distance as contact does in Hi-C (a power
-    law, flat below 5 kb), so proximal peaks regulate more often, as in CRISPRi screens; each link
-    gets its own effect size."""
-    rows = []
-    pchrom = peaks["chrom"].to_numpy()
-    pmid = ((peaks["chromStart"] + peaks["chromEnd"]) // 2).to_numpy()
-    for g in rng.permutation(len(genes))[: int(frac_linked * len(genes))]:
-        tss = genes["tss"].iat[g]
-        cand = np.flatnonzero((pchrom == genes["chrom"].iat[g]) & (np.abs(pmid - tss) <= window))
-        if cand.size == 0:
-            continue
-        k = min(cand.size, int(rng.integers(1, 4)))
-        weight = 1.0 / np.maximum(np.abs(pmid[cand] - tss), 5_000)
-        for p in rng.choice(cand, k, replace=False, p=weight / weight.sum()):
-            rows.append((g, p, int(pmid[p] - tss)))
-    links = pd.DataFrame(rows, columns=["gene_idx", "peak_idx", "tss_distance"])
-    links = links.sort_values(["gene_idx", "peak_idx"]).reset_index(drop=True)
-    links["effect"] = rng.lognormal(np.log(0.8), 0.5, len(links))  # effects that vary
-    return links
-
-
-def _programs(xy, n_peaks, links, rng, n_programs=12, share=0.3, smooth=0.5):
-    """Spot-to-spot variation of enhancer activity: `n_programs` per-spot activity fields (half
-    spatially smooth, half spot-level noise, unit variance), each peak of a link and a share of
-    the other peaks following one of them with its own loading. Returns the fields (spots x
-    programs), each peak's program (-1: none) and loading."""
-    n = len(xy)
-    scale = np.ptp(xy, axis=0).max() + 1e-9
-    freq = rng.normal(0, 1, (n_programs, 8, 2)) * 3.0 / scale  # random Fourier features
-    phase = rng.uniform(0, 2 * np.pi, (n_programs, 8))
-    smooth_part = np.cos(np.einsum("pkd,nd->npk", freq, xy) + phase).sum(axis=2)
-    smooth_part = (smooth_part - smooth_part.mean(0)) / np.maximum(smooth_part.std(0), 1e-9)
-    fields = np.sqrt(smooth) * smooth_part + np.sqrt(1 - smooth) * rng.normal(0, 1, (n, n_programs))
-    program = np.where(rng.random(n_peaks) < share, rng.integers(0, n_programs, n_peaks), -1)
-    linked = links["peak_idx"].to_numpy()
-    program[linked] = rng.integers(0, n_programs, linked.size)
-    loading = np.where(program >= 0, rng.uniform(0.3, 0.8, n_peaks), 0.0)
-    return fields, program, loading
 
 
 def _zinb(mean, theta, pi, rng):
@@ -453,46 +360,3 @@ def simulate(n_spots: int = 1500, n_genes: int = 1000, n_peaks: int = 8000, *, n
                                        "motif": [motif_names[m] for _, m in domain_motifs]}),
     }
     return mdata
-
-
-def dbit_grid(n_domains: int = 8, seed: int = 0, pitch: float = 20.0):
-    """A 9,215-spot DBiT-like result, with domains but no counts, to look at and draw on.
-
-    A 9,215-spot DBiT-like result to look at and test drawing with: a 100 x 100 grid at a
-    `pitch` um pitch cut to an irregular outline, coordinates in micrometres, no image and no
-    spot diameter, Voronoi domains in `obs['factvae_domain']` with colours (an AnnData, 4 empty
-    genes: no counts to model).
-
-    Parameters
-    ----------
-    n_domains : int, default 8
-        Voronoi domains, named 'D1'...
-    seed : int, default 0
-        Seed of the domains' centres.
-    pitch : float, default 20.0
-        Spot centre-to-centre distance in micrometres.
-
-    Returns
-    -------
-    AnnData
-        9,215 spots x 4 genes (all zero); spot centres in `obsm['spatial']`, the domains in
-        `obs['factvae_domain']` (categorical) and their colours in
-        `uns['factvae_domain_colors']` (`palette(n_domains)`).
-    """
-    import anndata as ad
-
-    from ..keys import DOMAIN_KEY, colors_key, palette
-
-    yy, xx = np.mgrid[0:100, 0:100]
-    xy = np.c_[xx.ravel(), yy.ravel()] * float(pitch)
-    u, v = xy.T / (49.5 * pitch) - 1
-    r = np.hypot(1.1 * u, v) + 0.06 * np.sin(3 * np.arctan2(v, u))
-    xy = xy[np.sort(np.argsort(r)[:9215])]
-    seeds = np.random.default_rng(seed).uniform(10 * pitch, 90 * pitch, (n_domains, 2))
-    domain = np.argmin(((xy[:, None] - seeds[None]) ** 2).sum(-1), 1)
-    a = ad.AnnData(sp.csr_matrix((len(xy), 4), dtype=np.float32),
-                   obs=pd.DataFrame(index=[f"spot{i:05d}" for i in range(len(xy))]))
-    a.obs[DOMAIN_KEY] = pd.Categorical.from_codes(domain, [f"D{i + 1}" for i in range(n_domains)])
-    a.uns[colors_key(DOMAIN_KEY)] = palette(n_domains)
-    a.obsm["spatial"] = xy
-    return a

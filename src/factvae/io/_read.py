@@ -22,7 +22,7 @@ def _read_h5(path: Path, role: str):
         raise FactVAEInputError("file not found.", file=str(path), field=role,
                                 fix="check the path.")
     if path.is_dir():
-        from ._spatialdata import is_spatialdata_store
+        from ._store import is_spatialdata_store
 
         if is_spatialdata_store(path):  # the right input, given to the wrong option
             raise FactVAEInputError("is a SpatialData store, not an .h5mu/.h5ad file.",

@@ -12,7 +12,7 @@ import pandas as pd
 from ..errors import FactVAEInputError
 from ..keys import INPUT_KEY, INSTANCE_KEY, JOINT_KEY, REGION_KEY, SDATA_KEY, SPOTS
 from ._read import MODALITIES
-from ._spatialdata import open_store
+from ._store import open_store
 
 
 def _portable_uns(d: dict) -> dict:

@@ -63,7 +63,7 @@ def read(path: str | Path):
         For anything `load_paired` cannot use.
     """
     from ._load import load_paired
-    from ._spatialdata import is_spatialdata_store
+    from ._store import is_spatialdata_store
 
     if is_spatialdata_store(path):
         return load_paired(sdata=path)

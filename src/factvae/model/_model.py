@@ -18,12 +18,8 @@ Keys written (a stable contract):
 
 from __future__ import annotations
 
-import io
-import os
-import platform
 import time
 import warnings
-from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
@@ -44,24 +40,12 @@ from ..keys import (  # noqa: F401
 from ..pp._preprocess import LOG_SIZE_KEY
 from ..pp._prior import g2p_matrix
 from ..tl._graph import spatial_neighbor_index
+from ._checkpoint import CHECKPOINT_FORMAT, CheckpointMixin  # noqa: F401  (0.1 name)
 from ._data import TrainingData
 from ._device import available_cpus, pick_device
 from ._module import FactVAEModule
+from ._results import ResultsMixin
 from ._trainer import PROGRESS_INTERVAL, Progress, Trainer
-
-CHECKPOINT_FORMAT = 1
-
-
-def _versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for pkg in ("napari-factvae", "torch", "numpy", "scipy", "anndata", "mudata", "scanpy"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:  # pragma: no cover - running from a source tree
-            out[pkg] = "unknown"
-    return out
 
 
 def _require(mdata, mod: str, where: str, key: str):
@@ -122,7 +106,7 @@ def training_data(mdata, genes: pd.Index, peaks: pd.Index) -> TrainingData:
                         g2p.row.astype(np.int64), g2p.col.astype(np.int64))
 
 
-class FactVAE:
+class FactVAE(ResultsMixin, CheckpointMixin):
     """FactVAE on one preprocessed MuData (modalities 'rna' and 'atac').
 
     Parameters are those of `FactVAEConfig` (the authors' defaults), given as keyword arguments
@@ -351,298 +335,6 @@ class FactVAE:
         """
         total = (self.config.epochs if epochs is None else epochs) - self.epochs_done
         return EpochBar(total)
-
-    # --- results -----------------------------------------------------------------------
-    @torch.no_grad()
-    def latent(self, modality: str, batch_size: int = 4096, *, self_weight: bool = False,
-               spatial: bool | None = None) -> np.ndarray:
-        """The spots' codes from one modality's encoder (or their self weights).
-
-        Posterior means (spots x d) of one modality's encoder; in the spatial mode, with the
-        spatial context (`spatial=False`: each spot's own code, as the paper's model gives).
-        `self_weight`: instead, the share of its code each spot keeps for itself ('bilateral'
-        and 'attention' designs; 1 = it ignores its neighbours).
-
-        Parameters
-        ----------
-        modality : str
-            'rna' or 'atac'.
-        batch_size : int, default 4096
-            Spots per encoder pass.
-        self_weight : bool, default False
-            Return each spot's self weight instead of the codes (all 1 for designs without
-            one).
-        spatial : bool, optional
-            Use the spatial context; default: when the model is in the spatial mode (it never
-            is without it).
-
-        Returns
-        -------
-        numpy.ndarray
-            spots x d posterior means, or (`self_weight`) one weight per spot.
-        """
-        vae = getattr(self.module, modality)
-        source = self.trainer.inputs
-        spatial = self.config.spatial if spatial is None else (spatial and self.config.spatial)
-        self.module.eval()
-        out, weights = [], []
-        n = source.x_rna.shape[0]
-        x = getattr(source, f"x_{modality}")
-        for s in range(0, n, batch_size):
-            t = torch.arange(s, min(s + batch_size, n), device=self.device)
-            nbr = source.neighbor_inputs(t) if spatial else {}
-            mean, _ = vae.encoder(x[t], nbr.get(f"x_{modality}_nbr"), nbr.get("nbr_mask"))
-            out.append(mean)
-            if self_weight and getattr(vae.encoder, "last_self_weight", None) is not None:
-                weights.append(vae.encoder.last_self_weight)
-        Z = torch.cat(out)
-        if spatial and self.config.spatial_design == "bilateral":
-            from ..tl._graph import bilateral_mean
-
-            Z, kept = bilateral_mean(Z, self.neighbors)
-            if self_weight:
-                return kept.cpu().numpy()
-        if self_weight:
-            return torch.cat(weights).cpu().numpy() if weights else np.ones(n, np.float32)
-        return Z.cpu().numpy()
-
-    def feature_embedding(self, modality: str) -> np.ndarray:
-        return getattr(self.module, modality).decoder.feature.detach().cpu().numpy()
-
-    @torch.no_grad()
-    def _log_sum_exp(self, z_atac: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        W = self.module.atac.decoder.feature.detach()
-        z = torch.as_tensor(z_atac, device=W.device)
-        return torch.cat([torch.logsumexp(z[s:s + batch_size] @ W.T, dim=1)
-                          for s in range(0, len(z), batch_size)]).cpu().numpy()
-
-    def compute_results(self) -> dict:
-        """Everything `write_results` stores, computed but not yet stored.
-
-        {(modality or None, slot, key): value}, value None to delete. A GUI computes this in a
-        worker and stores it with `apply_results` on its main thread, so the shared MuData
-        changes in one place.
-
-        Returns
-        -------
-        dict
-            {(modality or None for the MuData itself, slot, key): value}: the keys listed in
-            the class's Notes; `obsm['X_factvae_own']` and `obs['factvae_self_weight']` are
-            None (removed) without spatial context, the weight also for designs without one.
-        """
-        m = self.mdata
-        rna, atac = m.mod["rna"], m.mod["atac"]
-        codes = {name: self._codes(name) for name in ("rna", "atac")}
-        z_r, z_a = codes["rna"][0], codes["atac"][0]
-        out = {("rna", "obsm", EMBEDDING_KEY): z_r, ("atac", "obsm", EMBEDDING_KEY): z_a,
-               (None, "obsm", EMBEDDING_KEY): np.concatenate([z_a, z_r], axis=1)}
-        d = self.config.n_latent
-        for name, mod, names in (("rna", rna, self.genes), ("atac", atac, self.peaks)):
-            full = np.full((mod.n_vars, d), np.nan, np.float32)
-            full[mod.var_names.get_indexer(names)] = self.feature_embedding(name)
-            out[(name, "varm", FEATURE_KEY)] = full
-        out[("atac", "obs", LSE_KEY)] = self._log_sum_exp(z_a)
-        for name, (_, own, weight) in codes.items():  # None: the key is removed
-            out[(name, "obsm", OWN_EMBEDDING_KEY)] = own
-            out[(name, "obs", SELF_WEIGHT_KEY)] = weight
-        out[(None, "uns", UNS_KEY)] = self.record()
-        return out
-
-    def _codes(self, modality: str):
-        """(code, each spot's own code, the share of its code each spot keeps) of one
-        modality; the last two None without spatial context (the weight also for designs that
-        have none). The default design needs one encoder pass: its code is the own code
-        averaged over look-alike neighbours."""
-        c = self.config
-        if not c.spatial:
-            return self.latent(modality), None, None
-        own = self.latent(modality, spatial=False)  # as the paper's model gives it
-        if c.spatial_design == "bilateral":
-            from ..tl._graph import bilateral_mean
-
-            code, kept = bilateral_mean(own, self.neighbors)
-            return code.numpy(), own, kept.numpy()
-        weighted = c.spatial_design in ("attention", "bilateral_train")
-        return (self.latent(modality), own,
-                self.latent(modality, self_weight=True) if weighted else None)
-
-    def apply_results(self, results: dict) -> None:
-        """Store what `compute_results` returned in the model's MuData.
-
-        Parameters
-        ----------
-        results : dict
-            {(modality or None, slot, key): value} from `compute_results`; a value None
-            removes the key when present.
-
-        Returns
-        -------
-        None
-        """
-        m = self.mdata
-        for (mod, slot, key), value in results.items():
-            store = getattr(m if mod is None else m.mod[mod], slot)
-            if value is not None:
-                store[key] = value
-            elif key in store:
-                del store[key]
-
-    def write_results(self) -> None:
-        """Store embeddings, feature embeddings, the augmentation constant and a record.
-
-        The same as `apply_results(compute_results())`.
-
-        Returns
-        -------
-        None
-
-        Notes
-        -----
-        Sets `mdata.obsm['X_factvae']`, `mod[*].obsm['X_factvae']`,
-        `mod[*].varm['factvae_feature']`, `mod['atac'].obs['factvae_lse']`,
-        `mdata.uns['factvae']` and, in the spatial mode, `mod[*].obsm['X_factvae_own']` and
-        `mod[*].obs['factvae_self_weight']` (see the class's Notes).
-        """
-        self.apply_results(self.compute_results())
-
-    def record(self) -> dict:
-        hist = self.history
-        return {"params": self.config.as_dict(), "history": hist,
-                "epochs_done": int(self.epochs_done), "cancelled": bool(self.cancelled),
-                "stopped_early": bool(self.stopped_early),
-                "best_heldout_epoch": int(self.trainer.stopping.best_epoch),
-                "n_heldout_spots": int(0 if self.trainer.validation is None
-                                       else len(self.trainer.validation)),
-                "train_seconds": float(self.train_seconds),
-                "seconds_per_epoch": float(hist["seconds"].mean()) if len(hist) else float("nan"),
-                "device": str(self.device), "n_threads": int(self.n_threads),
-                "data_on_device": self.trainer.data_on_device,
-                "n_genes_modelled": int(len(self.genes)), "n_peaks_modelled": int(len(self.peaks)),
-                "n_prior_pairs": int(len(self.trainer.data.gene_idx)),
-                "versions": _versions()}
-
-    # --- checkpoints ---------------------------------------------------------------------
-    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-        """Save the model to one file, written atomically.
-
-        Weights, optimiser states, epoch, history, parameters, feature names, preprocessing
-        record and library versions in one file, written atomically.
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            The model file (a torch checkpoint).
-        overwrite : bool, default False
-            Replace an existing file.
-
-        Returns
-        -------
-        Path
-            The path written.
-
-        Raises
-        ------
-        FactVAEInputError
-            If `path` exists and `overwrite` is False, or the file cannot be written.
-        """
-        path = Path(path)
-        if path.exists() and not overwrite:
-            raise FactVAEInputError("already exists.", file=str(path), field="model file",
-                                    fix="choose another path or pass --overwrite.")
-        state = {"format": CHECKPOINT_FORMAT, "config": self.config.as_dict(),
-                 "trainer": self.trainer.state_dict(), "genes": list(map(str, self.genes)),
-                 "peaks": list(map(str, self.peaks)),
-                 "input_dims": [int(self.trainer.data.x_rna.shape[1]),
-                                int(self.trainer.data.x_atac.shape[1])],
-                 "preprocess": dict(self.mdata.uns.get(PREPROCESS_KEY, {})),
-                 "train_seconds": self.train_seconds, "versions": _versions()}
-        from ..io._write import write_atomically
-
-        def write(tmp):  # torch writes through C++ and reports a full disk as its own error:
-            buffer = io.BytesIO()  # serialise in memory, write with Python (an OSError)
-            torch.save(state, buffer)
-            with open(tmp, "wb") as fh:
-                fh.write(buffer.getbuffer())
-
-        return write_atomically(path, write, field="model file")
-
-    @classmethod
-    def load(cls, path: str | os.PathLike, mdata, *, device: str = "auto",
-             n_threads: int | None = None, **overrides) -> "FactVAE":
-        """A model from `save`, attached to `mdata` (which must have the same genes and peaks).
-
-        Training continues from the saved epoch; `overrides` may change e.g. `epochs`.
-
-        Checkpoints from before the spatial mode and the fidelity options load as the paper's
-        model (spatial off, `ssa_sampled` False, `encoder_init` 'torch').
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            A file written by `save`.
-        mdata : MuData
-            The data to attach the model to, preprocessed as the data it was trained on.
-        device : str, default 'auto'
-            As for `FactVAE`.
-        n_threads : int, optional
-            As for `FactVAE`.
-        **overrides
-            Fields of `FactVAEConfig` to change; not those of the architecture
-            (`FactVAEConfig.ARCHITECTURE`).
-
-        Returns
-        -------
-        FactVAE
-            The model, at its saved epoch.
-
-        Raises
-        ------
-        FactVAEInputError
-            If the file is missing or not a FactVAE model file, an override changes the
-            architecture, or the data's genes, peaks or encoder inputs differ from the model's.
-        """
-        path = Path(path)
-        if not path.exists():
-            raise FactVAEInputError("model file not found.", file=str(path), field="model",
-                                    fix="check the path.")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=False)
-            assert isinstance(state, dict) and state.get("format") == CHECKPOINT_FORMAT
-        except Exception:
-            raise FactVAEInputError("is not a FactVAE model file.", file=str(path), field="model",
-                                    fix="give a file written by FactVAE.save / factvae train.") from None
-        saved = dict(state["config"])
-        # checkpoints from before the spatial mode and the fidelity options: the paper's model
-        saved.setdefault("spatial", False)
-        saved.setdefault("ssa_sampled", False)
-        saved.setdefault("encoder_init", "torch")
-        config = FactVAEConfig.from_dict(saved)
-        fixed = {k for k in overrides if k in FactVAEConfig.ARCHITECTURE}
-        if fixed:
-            raise FactVAEInputError(f"cannot change {sorted(fixed)} of a trained model.",
-                                    file=str(path), field="parameters",
-                                    fix="train a new model to change the architecture.")
-        model = cls(mdata, config.updated(**overrides), device=device, n_threads=n_threads)
-        for kind, saved, now in (("genes", state["genes"], model.genes),
-                                 ("peaks", state["peaks"], model.peaks)):
-            if list(map(str, now)) != saved:
-                missing = len(set(saved) - set(map(str, now)))
-                raise FactVAEInputError(
-                    f"the model was trained on {len(saved)} {kind}, the data has {len(now)} "
-                    f"({missing} of the model's {kind} are absent or in another order).",
-                    file=str(path), field=f"{kind} (rna.var_names[highly_variable] / atac.var_names)"
-                    if kind == "genes" else "atac.var_names",
-                    fix="load the model with the data it was trained on (same preprocessing), "
-                        "or train a new model.")
-        dims = [model.trainer.data.x_rna.shape[1], model.trainer.data.x_atac.shape[1]]
-        if dims != state["input_dims"]:
-            raise FactVAEInputError(f"encoder inputs differ (model {state['input_dims']}, data "
-                                    f"{dims} PCA/LSI components).", file=str(path),
-                                    field="obsm['X_pca'] / obsm['X_lsi']",
-                                    fix="preprocess with the same n_pcs and n_lsi.")
-        model.trainer.load_state_dict(state["trainer"])
-        model.train_seconds = float(state.get("train_seconds", 0.0))
-        return model
 
 
 class EpochBar:

@@ -8,7 +8,7 @@ markers, motifs).
 
 Private modules: `_graph` (the kNN, UMAP and spatial neighbour graphs), `_cluster` (Leiden,
 K-means, mixtures, the silhouette suggestion, refinement), `_domains`, `_markers`, `_augment`,
-`_motifs`, `_regions` (markers of a drawn region), `_regulation` with `_regulation_scores` and
+`_motifs` (deviations) with `_motif_scan` (which peaks hold which motifs), `_regions` (markers of a drawn region), `_regulation` with `_regulation_scores` and
 `_regulation_null` (the scores and their nulls)."""
 
 from .._lazy import lazy_names, table
@@ -19,7 +19,8 @@ _WHERE = table(
     _markers="domain_markers",
     _regulation="infer_regulation to_bedpe",
     _augment="augment_atac iter_augmented_atac gene_activity",
-    _motifs="motif_deviations domain_motifs scan_motifs read_motif_matrix",
+    _motifs="motif_deviations domain_motifs",
+    _motif_scan="scan_motifs read_motif_matrix",
     _regions="region_markers",
 )
 _WHERE.update({"train": "..model._model", "FactVAE": "..model._model",
