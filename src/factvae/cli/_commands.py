@@ -28,8 +28,6 @@ from ._output import (
 )
 from ._training import TIMES, TrainingInterrupted, _resume_command, _stage_line, run_pipeline
 
-DEMO_EPOCHS = 100  # the simulated tissue converges well before the authors' 300
-
 
 def _load(args):
     from ..io._load import load_paired
@@ -342,8 +340,8 @@ def cmd_regulation(args) -> int:
 
 
 def cmd_motifs(args) -> int:
-    from ..tl._motifs import domain_motifs, motif_deviations
     from ..tl._motif_scan import read_motif_matrix, scan_motifs
+    from ..tl._motifs import domain_motifs, motif_deviations
 
     # chromVAR's z-score divides by the spread of the background sets: two at least
     _at_least("--backgrounds", args.backgrounds, 2, fix="use e.g. --backgrounds 50 (the default).")

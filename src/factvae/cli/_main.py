@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import FactVAEInputError
+from . import _commands
 from ._messages import EXIT_INPUT, EXIT_INTERNAL, _one_line_warnings, _say
 from ._parser import build_parser
 from ._training import TrainingInterrupted
@@ -18,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.debug:
         _one_line_warnings()
     try:
-        return args.func(args)
+        return getattr(_commands, f"cmd_{args.func}")(args)  # the parser names the command
     except FactVAEInputError as err:
         if args.debug:
             raise

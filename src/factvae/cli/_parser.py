@@ -5,20 +5,9 @@ from __future__ import annotations
 import argparse
 
 from ..keys import REGION_KINDS
-from ._commands import (
-    DEMO_EPOCHS,
-    cmd_augment,
-    cmd_check,
-    cmd_demo,
-    cmd_domains,
-    cmd_markers,
-    cmd_motifs,
-    cmd_regulation,
-    cmd_run,
-    cmd_simulate,
-    cmd_train,
-)
 from ._training import CHECKPOINT_MINUTES
+
+DEMO_EPOCHS = 100  # the simulated tissue converges well before the authors' 300
 
 
 def _add_input_args(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -105,7 +94,7 @@ def _add_simulate(sub) -> None:
     p.add_argument("--n-motifs", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true")
-    p.set_defaults(func=cmd_simulate)
+    p.set_defaults(func="simulate")
 
 
 
@@ -113,17 +102,17 @@ def _add_check(sub) -> None:
     """The sub-command `check`."""
     p = sub.add_parser("check", help="validate an input and summarise it")
     _add_input_args(p)
-    p.set_defaults(func=cmd_check)
+    p.set_defaults(func="check")
 
 
 
 def _add_run_and_train(sub) -> None:
     """The sub-command `run` (the whole job) and `train` (no domains)."""
-    for name, func, text in (
-            ("run", cmd_run, "validate, preprocess, build the prior, train; write RESULT.h5mu, "
-                             "RESULT.model.pt and RESULT.png"),
-            ("train", cmd_train, "validate, preprocess (unless done), build the prior, train; "
-                                 "write RESULT.h5mu and RESULT.model.pt")):
+    for name, text in (
+            ("run", "validate, preprocess, build the prior, train; write RESULT.h5mu, "
+                    "RESULT.model.pt and RESULT.png"),
+            ("train", "validate, preprocess (unless done), build the prior, train; "
+                      "write RESULT.h5mu and RESULT.model.pt")):
         p = sub.add_parser(name, help=text)
         _add_input_args(p)
         _add_model_args(p)
@@ -137,7 +126,7 @@ def _add_run_and_train(sub) -> None:
                             "store's elements are kept; --sdata X --out X --overwrite replaces "
                             "only its tables)")
         p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-        p.set_defaults(func=func)
+        p.set_defaults(func=name)
 
 
 
@@ -152,7 +141,7 @@ def _add_domains(sub) -> None:
     p.add_argument("--seed", type=int, default=None,
                    help="clustering seed (default: the training seed stored in the file)")
     p.add_argument("--overwrite", action="store_true")
-    p.set_defaults(func=cmd_domains)
+    p.set_defaults(func="domains")
 
 
 
@@ -172,7 +161,7 @@ def _add_markers(sub) -> None:
     p.add_argument("--n-top", type=int, default=50, help="rows per kind (0: all; default 50)")
     p.add_argument("--tsv", required=True, metavar="MARKERS.tsv")
     p.add_argument("--overwrite", action="store_true")
-    p.set_defaults(func=cmd_markers)
+    p.set_defaults(func="markers")
 
 
 
@@ -194,7 +183,7 @@ def _add_regulation(sub) -> None:
     p.add_argument("--out", metavar="OUT.h5mu", help="also write the result (the table in uns)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true")
-    p.set_defaults(func=cmd_regulation)
+    p.set_defaults(func="regulation")
 
 
 
@@ -211,7 +200,7 @@ def _add_motifs(sub) -> None:
     p.add_argument("--out", metavar="OUT.h5mu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true")
-    p.set_defaults(func=cmd_motifs)
+    p.set_defaults(func="motifs")
 
 
 
@@ -225,7 +214,7 @@ def _add_augment(sub) -> None:
     p.add_argument("--raw", action="store_true", help="add the raw values beside")
     p.add_argument("--table", required=True, metavar="TABLE.tsv|.csv")
     p.add_argument("--overwrite", action="store_true")
-    p.set_defaults(func=cmd_augment)
+    p.set_defaults(func="augment")
 
 
 
@@ -236,7 +225,7 @@ def _add_demo(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an earlier demo there")
     _add_model_args(p)
     p.add_argument("--n-domains", type=int, default=5, metavar="K")
-    p.set_defaults(func=cmd_demo, epochs=DEMO_EPOCHS)
+    p.set_defaults(func="demo", epochs=DEMO_EPOCHS)
 
 
 
