@@ -4,7 +4,7 @@ For each dataset and training seed, one run of `--epochs` epochs with the held-o
 default early stopping (5 %) but no stopping (patience larger than the run): every epoch its
 held-out loss, every `--every` epochs the domain ARI of the joint code (Leiden and K-means with
 the true number of domains, as benchmarks 6). Training is deterministic for a seed and a
-preview never changes it (tests/test_stopping.py), so the run an early-stopping rule would have
+preview never changes it (tests/model/test_stopping.py), so the run an early-stopping rule would have
 made is this run's prefix: `summary` applies the default rule (and others) to the curves and
 reads the ARI at the stop, beside the paper-length run of the same seed (300 epochs, float32,
 every spot: benchmarks/results/science_*.csv from bench_science.py, benchmarks 6).

@@ -51,7 +51,8 @@ JOINT_KEY = "factvae_joint"             # table.uns: which obs/obsm/uns entries 
 SPOTS = "spots"                         # the shapes element our tables annotate
 REGION_KEY = "region"                   # table.obs: the element a row annotates (scverse)
 INSTANCE_KEY = "spot_id"                # table.obs: the row's instance in that element
-DOMAIN_COLUMNS = (DOMAIN_KEY, "domain")  # obs columns drawn as domains, first found wins
+DOMAIN_COLUMNS = (DOMAIN_KEY, "domain")
+SPATIAL_GRAPH_KEY = "spatial"             # obsp['spatial_connectivities'] etc. (squidpy's)  # obs columns drawn as domains, first found wins
 
 # annotations a user may bring (motifs/)
 MOTIF_KEY = "motif"                     # atac.varm: peaks x motifs, 0/1

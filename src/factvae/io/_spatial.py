@@ -55,6 +55,15 @@ class TissueView:
     spot_diameter: float           # in image pixels
     diameter_from_data: bool = False  # no spot_diameter_fullres given: half the pitch, a guess
 
+    @property
+    def drawn_diameter(self) -> float:
+        """The diameter spots are drawn with, in napari and in the static pictures alike: the
+        assay's when the scale factors give it, else the pitch (guessed spots that touch, as
+        a grid of cells looks, rather than half-size dots with gaps)."""
+        if not self.diameter_from_data:
+            return self.spot_diameter
+        return spot_pitch(self.spots_xy) or self.spot_diameter
+
 
 def first_library(uns) -> tuple[str, dict] | None:
     """(library_id, entry) of the first library in an `uns['spatial']` mapping, if any."""

@@ -37,7 +37,7 @@ def _spots_axes(ax, fig_size=(7, 6)):
 
 
 def _marker_size(ax, view) -> float:
-    return max(2.0, (view.spot_diameter * 72 / ax.figure.dpi) ** 2 * 0.6)
+    return max(2.0, (view.drawn_diameter * 72 / ax.figure.dpi) ** 2 * 0.6)
 
 
 def _finish_tissue(ax, view):

@@ -8,7 +8,8 @@ markers, motifs).
 
 Private modules: `_graph` (the kNN, UMAP and spatial neighbour graphs), `_cluster` (Leiden,
 K-means, mixtures, the silhouette suggestion, refinement), `_domains`, `_markers`, `_augment`,
-`_motifs` (deviations) with `_motif_scan` (which peaks hold which motifs), `_regions` (markers of a drawn region), `_regulation` with `_regulation_scores` and
+`_motifs` (deviations) with `_motif_scan` (which peaks hold which motifs), `_regions` (markers of a drawn region), `_neighbourhood` (the spatial graph in squidpy's
+layout, squidpy's neighbourhood enrichment of the domains), `_regulation` with `_regulation_scores` and
 `_regulation_null` (the scores and their nulls)."""
 
 from .._lazy import lazy_names, table
@@ -22,6 +23,7 @@ _WHERE = table(
     _motifs="motif_deviations domain_motifs",
     _motif_scan="scan_motifs read_motif_matrix",
     _regions="region_markers",
+    _neighbourhood="spatial_neighbors domain_enrichment",
 )
 _WHERE.update({"train": "..model._model", "FactVAE": "..model._model",
                "FactVAEConfig": "..config"})

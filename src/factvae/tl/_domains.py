@@ -7,6 +7,8 @@ default (pynndescent 0.7 with scipy 1.17) crashes from 8,192 spots on.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -185,11 +187,15 @@ def find_domains(mdata, *, n_domains: int | None = None, resolution: float | Non
                                      n_neighbors=n_neighbors,
                                      n_spatial_neighbors=n_spatial_neighbors, use_rep=use_rep,
                                      seed=seed, flavor=flavor)
-    store_domains(mdata, labels, record, key_added=key_added if key is None else key)
+    if key is not None:
+        warnings.warn("find_domains(key=) is now key_added=", DeprecationWarning, stacklevel=2)
+        key_added = key
+    store_domains(mdata, labels, record, key_added=key_added)
     return record
 
 
-def rename_domains(mdata, mapping: dict, *, key: str = DOMAIN_KEY) -> None:
+def rename_domains(mdata, mapping: dict, *, groupby: str = DOMAIN_KEY,
+                   key: str | None = None) -> None:
     """Rename domains by hand; giving two domains the same new name merges them.
 
     Colours follow the first domain of each new name.
@@ -201,8 +207,10 @@ def rename_domains(mdata, mapping: dict, *, key: str = DOMAIN_KEY) -> None:
     mapping : dict
         {old name: new name}; domains not in it keep their name. New names are stored as
         strings.
-    key : str, default 'factvae_domain'
-        The obs column of the domains.
+    groupby : str, default 'factvae_domain'
+        The obs column of the domains (`groupby`, as for `domain_markers`).
+    key : str, optional
+        The old name of `groupby` (deprecated: elsewhere `key` meant `key_added`).
 
     Returns
     -------
@@ -215,9 +223,13 @@ def rename_domains(mdata, mapping: dict, *, key: str = DOMAIN_KEY) -> None:
 
     Notes
     -----
-    Sets `mdata.obs[key]` (categorical, the new names in the order of the old domains) and
-    `mdata.uns[f'{key}_colors']`.
+    Sets `mdata.obs[groupby]` (categorical, the new names in the order of the old domains) and
+    `mdata.uns[f'{groupby}_colors']`.
     """
+    if key is not None:
+        warnings.warn("rename_domains(key=) is now groupby=", DeprecationWarning, stacklevel=2)
+        groupby = key
+    key = groupby
     cat = mdata.obs[key].astype("category")
     old = list(cat.cat.categories)
     colours = dict(zip(old, mdata.uns.get(f"{key}_colors", palette(len(old)))))

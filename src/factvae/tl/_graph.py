@@ -150,18 +150,30 @@ def expression_graph(X: np.ndarray, n_neighbors: int = 15, seed: int = 0) -> sp.
 
 
 def spatial_graph(coords: np.ndarray, n_neighbors: int = 6) -> sp.csr_matrix:
-    """Symmetric 0/1 graph of each spot's nearest spatial neighbours (itself excluded), as
-    squidpy's generic `spatial_neighbors` builds it, without importing squidpy (4 s)."""
-    from sklearn.neighbors import NearestNeighbors
+    """Symmetric 0/1 graph of each spot's spatial neighbours (itself excluded).
 
-    coords = np.asarray(coords, np.float64)
-    n = coords.shape[0]
-    k = min(n_neighbors + 1, n)
-    _, idx = NearestNeighbors(n_neighbors=k).fit(coords).kneighbors(coords)
-    rows = np.repeat(np.arange(n), k)
-    keep = idx.ravel() != rows
-    A = sp.csr_matrix((np.ones(keep.sum(), np.float32), (rows[keep], idx.ravel()[keep])),
-                      shape=(n, n))
+    The one definition of spatial neighbours: those of `spatial_neighbor_index` (the k nearest
+    within 1.5 x the median nearest-spot distance), as the model's spatial read-out and the
+    refinement of domains use them, made symmetric.
+
+    Parameters
+    ----------
+    coords : numpy.ndarray
+        spots x 2 coordinates.
+    n_neighbors : int, default 6
+        Neighbours per spot before symmetrising.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        spots x spots, 1 where two spots are neighbours.
+    """
+    idx = spatial_neighbor_index(coords, n_neighbors)
+    n = idx.shape[0]
+    rows = np.repeat(np.arange(n), idx.shape[1])
+    cols = idx.ravel()
+    keep = cols >= 0
+    A = sp.csr_matrix((np.ones(keep.sum(), np.float32), (rows[keep], cols[keep])), shape=(n, n))
     A = A.maximum(A.T).tocsr()
     A.data[:] = 1.0
     return A

@@ -64,8 +64,8 @@ def spot_layers(obj, *, name: str = "", build_pyramid: bool = True) -> list[tupl
     if levels:
         layers.append(image_layer(levels, f"{prefix}tissue"))
     features = spot_table(obj)
-    # the assay's spot size from the scale factors; without one, the pitch: spots that touch
-    state = new_state(view.spots_xy, None if view.diameter_from_data else view.spot_diameter,
+    # the size the engine's pictures draw too (the assay's, else the pitch: spots that touch)
+    state = new_state(view.spots_xy, view.drawn_diameter,
                       bool(levels) or pending is not None)
     kwargs = {"name": f"{prefix}spots", "size": state.geometry.spot_size,
               "features": features, "border_width": 0, "opacity": 0.9,

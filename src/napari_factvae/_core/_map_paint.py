@@ -126,7 +126,7 @@ def rename(viewer, mdata, mapping: dict) -> None:
     from factvae.tl._domains import rename_domains
 
     key = domain_key(mdata)
-    rename_domains(mdata, mapping, key=key)
+    rename_domains(mdata, mapping, groupby=key)
     state = _state(viewer, mdata)
     if state is not None:
         state.hidden = {str(mapping.get(c, c)) for c in state.hidden}

@@ -86,6 +86,16 @@ def test_rename_and_merge(trained):
         rename_domains(trained, {"nope": "x"})
 
 
+def test_key_means_key_added_or_groupby_only_through_a_deprecated_alias(trained):
+    with pytest.warns(DeprecationWarning, match="key_added"):
+        find_domains(trained, n_domains=3, key="coarse")
+    assert "coarse" in trained.obs and "factvae_domain" not in trained.obs
+    rename_domains(trained, {"0": "core"}, groupby="coarse")
+    with pytest.warns(DeprecationWarning, match="groupby"):
+        rename_domains(trained, {"1": "rim"}, key="coarse")
+    assert list(trained.obs["coarse"].cat.categories) == ["core", "rim", "2"]
+
+
 def test_markers_table(trained):
     find_domains(trained, n_domains=4)
     table = domain_markers(trained, n_top=5)

@@ -245,7 +245,7 @@ def test_a_full_disk_while_the_model_is_written_is_the_disk_full_line(tmp_path):
     limit is per process); the model write then fails with one line and leaves nothing."""
     script = f"""
 import resource, signal, sys
-sys.path.insert(0, {str(Path(__file__).parent)!r})
+sys.path.insert(0, {str(Path(__file__).parents[1])!r})  # tests/: the shared helpers
 import factvae
 from factvae.errors import FactVAEInputError
 from _tissue import prepared_tissue
