@@ -9,18 +9,20 @@ from factvae.errors import FactVAEInputError
 from factvae.tl._graph import spatial_graph, spatial_neighbor_index
 
 
-def test_the_joint_graph_and_the_refinement_use_the_same_neighbours():
+def test_the_joint_graph_and_the_refinement_share_one_neighbour_definition():
     rng = np.random.default_rng(0)
     xy = np.c_[np.repeat(np.arange(12), 12), np.tile(np.arange(12), 12)].astype(float)
     xy = np.r_[xy, [[40.0, 40.0]]]  # an isolated spot: no neighbour within 1.5 x the pitch
     xy += rng.normal(0, 0.01, xy.shape)
     idx = spatial_neighbor_index(xy, 6)
-    A = spatial_graph(xy, 6)
+    A = spatial_graph(xy, 6, cutoff=1.5)
     expected = {(i, j) for i, row in enumerate(idx) for j in row if j >= 0}
     expected |= {(j, i) for i, j in expected}
     assert set(zip(*A.nonzero())) == expected
     assert A[len(xy) - 1].nnz == 0  # the far spot is joined to nothing (kNN alone would join it)
     assert (A != A.T).nnz == 0 and A.diagonal().sum() == 0
+    knn = spatial_graph(xy, 6)  # the joint graph's: the 6 nearest whatever their distance
+    assert knn[len(xy) - 1].nnz >= 6 and set(zip(*A.nonzero())) <= set(zip(*knn.nonzero()))
 
 
 def test_spatial_neighbors_writes_squidpys_keys(trained):

@@ -14,9 +14,10 @@ import scipy.sparse as sp
 from ..errors import FactVAEInputError
 
 
-def spatial_neighbor_index(coords: np.ndarray, k: int = 6, cutoff: float = 1.5) -> np.ndarray:
+def spatial_neighbor_index(coords: np.ndarray, k: int = 6,
+                           cutoff: float | None = 1.5) -> np.ndarray:
     """An int64 array (spots x k): the k nearest other spots within `cutoff` x the median
-    nearest-neighbour distance, nearest first; -1 where there are fewer."""
+    nearest-neighbour distance (None: no cutoff), nearest first; -1 where there are fewer."""
     from sklearn.neighbors import NearestNeighbors
 
     coords = np.asarray(coords, dtype=np.float64)
@@ -51,7 +52,7 @@ def spatial_neighbor_index(coords: np.ndarray, k: int = 6, cutoff: float = 1.5) 
         raise FactVAEInputError("all spots share one position: no spatial neighbourhood exists.",
                                 field="obsm['spatial']",
                                 fix="check the coordinates, or train without spatial context (--spatial off, spatial=False).")
-    keep = np.isfinite(dist) & (dist <= cutoff * scale)
+    keep = np.isfinite(dist) & (dist <= (np.inf if cutoff is None else cutoff) * scale)
     out[:, :m - 1] = np.where(keep, idx, -1)
     return out
 
@@ -149,12 +150,15 @@ def expression_graph(X: np.ndarray, n_neighbors: int = 15, seed: int = 0) -> sp.
     return umap_connectivities(idx, dist)
 
 
-def spatial_graph(coords: np.ndarray, n_neighbors: int = 6) -> sp.csr_matrix:
+def spatial_graph(coords: np.ndarray, n_neighbors: int = 6,
+                  cutoff: float | None = None) -> sp.csr_matrix:
     """Symmetric 0/1 graph of each spot's spatial neighbours (itself excluded).
 
-    The one definition of spatial neighbours: those of `spatial_neighbor_index` (the k nearest
-    within 1.5 x the median nearest-spot distance), as the model's spatial read-out and the
-    refinement of domains use them, made symmetric.
+    The neighbours of `spatial_neighbor_index`, the one definition, made symmetric. The joint
+    graph of `find_domains` keeps the k nearest whatever their distance (`cutoff=None`, as
+    squidpy's generic graph); the model's read-out and the refinement keep those within 1.5 x
+    the median nearest-spot distance. The cutoff in the joint graph measured worse on the
+    simulator (docs/benchmarks.md 9), so the two uses differ only by this argument.
 
     Parameters
     ----------
@@ -162,13 +166,15 @@ def spatial_graph(coords: np.ndarray, n_neighbors: int = 6) -> sp.csr_matrix:
         spots x 2 coordinates.
     n_neighbors : int, default 6
         Neighbours per spot before symmetrising.
+    cutoff : float, optional
+        Keep only neighbours within `cutoff` x the median nearest-spot distance.
 
     Returns
     -------
     scipy.sparse.csr_matrix
         spots x spots, 1 where two spots are neighbours.
     """
-    idx = spatial_neighbor_index(coords, n_neighbors)
+    idx = spatial_neighbor_index(coords, n_neighbors, cutoff)
     n = idx.shape[0]
     rows = np.repeat(np.arange(n), idx.shape[1])
     cols = idx.ravel()

@@ -15,12 +15,12 @@ from ..keys import DOMAIN_KEY, SPATIAL_GRAPH_KEY
 from ._graph import spatial_graph
 
 
-def spatial_neighbors(mdata, *, n_neighbors: int = 6, key_added: str = SPATIAL_GRAPH_KEY,
-                      copy: bool = False):
+def spatial_neighbors(mdata, *, n_neighbors: int = 6, cutoff: float | None = 1.5,
+                      key_added: str = SPATIAL_GRAPH_KEY, copy: bool = False):
     """Store the spots' spatial graph as squidpy's `sq.gr.spatial_neighbors` does.
 
-    The neighbours are the model's and the refinement's (`spatial_graph`: the k nearest within
-    1.5 x the median nearest-spot distance, symmetric).
+    By default the neighbours are the model's and the refinement's (`spatial_graph`: the k
+    nearest within 1.5 x the median nearest-spot distance, symmetric).
 
     Parameters
     ----------
@@ -28,6 +28,9 @@ def spatial_neighbors(mdata, *, n_neighbors: int = 6, key_added: str = SPATIAL_G
         With spot coordinates in `mdata.obsm['spatial']`.
     n_neighbors : int, default 6
         Neighbours per spot before symmetrising.
+    cutoff : float or None, default 1.5
+        Keep only neighbours within `cutoff` x the median nearest-spot distance; None keeps
+        the k nearest (the joint graph of `find_domains`).
     key_added : str, default 'spatial'
         The prefix of the keys written (squidpy's `key_added`).
     copy : bool, default False
@@ -55,7 +58,7 @@ def spatial_neighbors(mdata, *, n_neighbors: int = 6, key_added: str = SPATIAL_G
         raise FactVAEInputError("is missing: the spots have no coordinates.",
                                 field="obsm['spatial']", fix="give x, y per spot.")
     xy = np.asarray(mdata.obsm["spatial"], np.float64)[:, :2]
-    A = spatial_graph(xy, n_neighbors).tocoo()
+    A = spatial_graph(xy, n_neighbors, cutoff).tocoo()
     d = np.linalg.norm(xy[A.row] - xy[A.col], axis=1)
     graph = {f"{key_added}_connectivities": A.tocsr(),
              f"{key_added}_distances": sp.csr_matrix((d, (A.row, A.col)), shape=A.shape)}
@@ -67,7 +70,8 @@ def spatial_neighbors(mdata, *, n_neighbors: int = 6, key_added: str = SPATIAL_G
         "connectivities_key": f"{key_added}_connectivities",
         "distances_key": f"{key_added}_distances",
         "params": {"n_neighbors": int(n_neighbors), "coord_type": "generic",
-                   "cutoff": "1.5 x median nearest-spot distance", "made_by": "factvae"}}
+                   "cutoff_x_median_distance": -1.0 if cutoff is None else float(cutoff),
+                   "made_by": "factvae"}}
     return mdata if copy else None
 
 
