@@ -151,7 +151,6 @@ def map_section(app, viewer, out):
     ops = {}
     ops["open (add image, raster, spots; fit; legend)"] = stall(
         app, lambda: show_dataset(viewer, big, "big", layers), settle=2.0)
-    spots = viewer.layers["big spots"]
     legend = next(w for w in (d.inner_widget() for d in viewer.window._wrapped_dock_widgets.values())
                   if isinstance(w, LegendWidget))
     camera = viewer.scene.camera

@@ -19,7 +19,6 @@ simulator with a weak domain effect, shallow counts and 10 % of spots relabelled
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys

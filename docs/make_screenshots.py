@@ -129,7 +129,6 @@ def main():
     shot("5_regulation", reg)
 
     # region markers: a polygon around one simulated domain, its top gene painted
-    import numpy as np
     from shapely.geometry import MultiPoint
 
     from napari_factvae._qt._region_widget import RegionMarkersWidget

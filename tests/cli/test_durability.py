@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from factvae.cli import main
 from factvae.cli._messages import EXIT_INPUT

@@ -347,7 +347,6 @@ def test_a_store_given_as_mudata_points_to_sdata(store, capsys):
 
 def test_rgb_images_have_named_channels(store, tmp_path):
     """napari-spatialdata shows an RGB image as colour only when its channels are r, g, b."""
-    import spatialdata as sd
     from spatialdata.models import Image2DModel
 
     from factvae.io._spatialdata_write import _named_channels

@@ -98,7 +98,6 @@ def test_saved_spatial_model_reloads_with_its_design(prepared, tmp_path):
 
 
 def test_neighbour_index_and_refinement_at_20k_spots_stay_sparse():
-    rng = np.random.default_rng(0)
     side = 142
     xy = np.stack(np.meshgrid(np.arange(side), np.arange(side)), -1).reshape(-1, 2)[:20000]
     xy = xy.astype(float)  # an exact grid, as DBiT and Visium arrays are

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-import factvae
 from factvae.config import FactVAEConfig
 from factvae.model._model import FactVAE, training_data
 from factvae.model._module import FactVAEModule, kl_normal, regulatory_loss

@@ -2,7 +2,6 @@
 a legend that follows every rename, merge and recolour, overlays with a colour bar."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 PITCH = 20.0  # micrometres, DBiT-like
