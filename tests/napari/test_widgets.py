@@ -156,6 +156,19 @@ def test_train_widget_exposes_the_paper_mode(viewer, tiny):
     assert w.params()["spatial"] is False and w.params()["spatial_design"] == "aggregate"
 
 
+def test_domains_widget_takes_its_choices_and_ranges_from_the_engines_declaration(shown):
+    from factvae.tl import _params
+    from napari_factvae._qt._domains_widget import DomainsWidget
+
+    viewer, _ = shown
+    w = DomainsWidget(viewer)
+    opt = {o.name: o for o in _params.DomainParams.options("gui")}
+    assert list(w.method.choices) == list(_params.DOMAIN_METHODS)
+    assert (w.spatial_weight.min, w.spatial_weight.max) == (opt["spatial_weight"].min,
+                                                            opt["spatial_weight"].max)
+    assert w.refine.min == opt["refine"].min and w.method.tooltip == opt["method"].help
+
+
 @pytest.mark.parametrize("method", ["kmeans", "gmm"])
 def test_domains_widget_methods_refinement_and_suggestion(shown, qtbot, method):
     from napari_factvae._qt._domains_widget import DomainsWidget

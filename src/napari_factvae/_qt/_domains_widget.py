@@ -9,7 +9,9 @@ from magicgui.widgets import (ComboBox, Container, FileEdit, FloatSpinBox, Label
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QTableWidget, QTableWidgetItem
 
+from factvae.errors import FactVAEInputError
 from factvae.keys import DOMAIN_KEY, EMBEDDING_KEY
+from factvae.tl._params import DomainParams
 
 from .._core import _dataset_model, _map_paint, _map_state, _viewer_datasets
 from .._core._domain_table import write_domain_table
@@ -32,17 +34,23 @@ class DomainsWidget(Container):
     def __init__(self, napari_viewer):
         super().__init__(labels=True)
         self.viewer = napari_viewer
-        self.method = ComboBox(label="Method", choices=["leiden", "kmeans", "gmm"], value="leiden",
-                               tooltip="Leiden on the embedding's neighbour graph, K-means, or a "
-                                       "Gaussian mixture")
+        # labels, choices, ranges and help from the declaration the engine checks with
+        opt = {o.name: o for o in DomainParams.options("gui")}
+        self.method = ComboBox(label="Method", choices=list(opt["method"].choices),
+                               value=opt["method"].default, tooltip=opt["method"].help)
         self.mode = RadioButtons(label="Choose by",
                                  choices=["number of domains", "resolution", "suggest a number"],
                                  value="number of domains")
-        self.n_domains = SpinBox(label="Domains", value=7, min=2, max=200)
-        self.resolution = FloatSpinBox(label="Resolution", value=1.0, min=0.01, max=20.0, step=0.1)
-        self.spatial_weight = FloatSpinBox(label="Spatial weight", value=0.0, min=0.0, max=1.0, step=0.1)
-        self.refine = SpinBox(label="Refinement rounds", value=0, min=0, max=10,
-                              tooltip="spatial majority vote: a spot takes the domain of most of "
+        self.n_domains = SpinBox(label="Domains", value=7, min=2, max=200,
+                                 tooltip=opt["n_domains"].help)
+        self.resolution = FloatSpinBox(label=opt["resolution"].label, value=1.0, min=0.01,
+                                       max=20.0, step=0.1, tooltip=opt["resolution"].help)
+        w = opt["spatial_weight"]
+        self.spatial_weight = FloatSpinBox(label=w.label, value=w.default, min=w.min, max=w.max,
+                                           step=w.step, tooltip=w.help)
+        self.refine = SpinBox(label=opt["refine"].label, value=opt["refine"].default,
+                              min=opt["refine"].min, max=10,
+                              tooltip=opt["refine"].help + ": a spot takes the domain of most of "
                                       "its neighbours")
         self.compute_button = PushButton(text="Find domains")
         self.info = Label(value="")
@@ -77,10 +85,17 @@ class DomainsWidget(Container):
         if self.mode.value == "resolution" and self.method.value != "leiden":
             show_error("A resolution applies to Leiden only: choose a number of domains.")
             return
-        self.mdata = mdata
         n = {"number of domains": self.n_domains.value, "resolution": None,
              "suggest a number": "auto"}[self.mode.value]
         resolution = self.resolution.value if self.mode.value == "resolution" else None
+        try:  # the engine's own checks, said before the worker starts
+            DomainParams(method=self.method.value, n_domains=None if n == "auto" else n,
+                         resolution=resolution, refine=self.refine.value,
+                         spatial_weight=self.spatial_weight.value).validate()
+        except FactVAEInputError as err:
+            show_error(str(err))
+            return
+        self.mdata = mdata
         self.compute_button.enabled = False
         self.info.value = "Computing..."
         self.worker = _workers.start(compute_domains, mdata, n, resolution,
