@@ -11,7 +11,8 @@ from magicgui.widgets import ComboBox, Container, FileEdit, Label, LineEdit, Pus
 from napari.utils.notifications import show_error, show_info
 
 from factvae.keys import DOMAIN_KEY, FEATURE_KEY
-from factvae.tl._regulation import DEFAULT_SCORE, SCORE_HELP, SCORES, SPOT_SCORES
+from factvae.tl._params import (DEFAULT_SCORE, SCORE_HELP, SCORES, SPOT_SCORES,
+                                RegulationParams)
 
 from .._core import _viewer_datasets
 from . import _workers
@@ -33,7 +34,10 @@ class RegulationWidget(Container):
                               tooltip="\n".join(f"{k}: {v}" for k, v in SCORE_HELP.items()))
         self.domain = ComboBox(label="Spots", choices=[ALL_SPOTS], value=ALL_SPOTS,
                                tooltip="score with one domain's activity and correlation")
-        self.window = SpinBox(label="Window (kb)", value=150, min=1, max=10_000)
+        window = next(o for o in RegulationParams.options("gui") if o.name == "window")
+        # in kb here; the declaration's range (bp) and help
+        self.window = SpinBox(label="Window (kb)", value=window.default // 1000, min=1,
+                              max=window.max // 1000, tooltip=window.help)
         self.run_button = PushButton(text="Rank peaks")
         self.info = Label(value="")
         self.export_file = FileEdit(label="Export", mode="w", filter="*.tsv *.bedpe")
