@@ -1,6 +1,7 @@
 """The model, in scvi-tools' shape: `_module` the network and its loss terms (a dict), `_zinb`
 the likelihood, `_trainer` the training plan (the two-phase loop, early stopping), `_data` and
-`_device` what it trains on and where, `_model` the user-facing `FactVAE` class and `train`."""
+`_device` what it trains on and where, `_model` the user-facing `FactVAE` class and `train`
+(its results and checkpoints as mixins in `_results` and `_checkpoint`)."""
 
 from .._lazy import lazy_names, table
 
