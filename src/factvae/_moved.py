@@ -80,4 +80,5 @@ class MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         module.__all__ = sorted({n for h in module._homes for n in vars(import_module(h))
                                  if not n.startswith("_")})
         warnings.warn(f"{module.__name__} moved: import from {public} (the module paths of "
-                      "0.1 will be removed in a later version)", DeprecationWarning, stacklevel=3)
+                      "0.1 will be removed in a later version)", DeprecationWarning,
+                      stacklevel=2)  # warn skips importlib's frames: 2 is the importer
