@@ -22,10 +22,10 @@ def _docstrings(tree):
                 yield body[0].value
 
 
-def key_literals(path: Path) -> list[str]:
+def key_literals(path: Path, root: Path = SRC) -> list[str]:
     tree = ast.parse(path.read_text())
     docs = {id(c) for c in _docstrings(tree)}
-    return [f"{path.relative_to(SRC)}:{node.lineno}: {node.value!r}" for node in ast.walk(tree)
+    return [f"{path.relative_to(root)}:{node.lineno}: {node.value!r}" for node in ast.walk(tree)
             if isinstance(node, ast.Constant) and isinstance(node.value, str)
             and id(node) not in docs and KEY.match(node.value) and node.value != "factvae"]
 
@@ -40,12 +40,7 @@ def test_no_key_is_spelled_outside_the_keys_module():
 def test_the_check_finds_a_literal(tmp_path):
     (tmp_path / "m.py").write_text('"""factvae_domain in a docstring is fine."""\n'
                                    'x = adata.obs["factvae_domain"]\n')
-    global SRC
-    old, SRC = SRC, tmp_path
-    try:
-        assert key_literals(tmp_path / "m.py") == ["m.py:2: 'factvae_domain'"]
-    finally:
-        SRC = old
+    assert key_literals(tmp_path / "m.py", root=tmp_path) == ["m.py:2: 'factvae_domain'"]
 
 
 @pytest.mark.parametrize("name", ["FEATURE_KINDS", "PALETTE", "DOMAIN_KEY", "SDATA_KEY"])

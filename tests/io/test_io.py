@@ -268,3 +268,18 @@ def test_a_users_own_qc_columns_are_not_renamed_on_reading(tiny_mdata, tmp_path)
     back = load_paired(tmp_path / "raw.h5mu")
     assert "total_counts" in back.mod["rna"].obs and "factvae_total_counts" not in back.mod["rna"].obs
     assert "lognorm" in back.mod["rna"].layers
+
+
+@pytest.mark.parametrize("suffix", [".h5mu", ".zarr"])
+def test_read_and_write_choose_the_format_by_suffix(tiny_mdata, tmp_path, suffix):
+    import factvae.io
+    from factvae.io._store import is_spatialdata_store
+
+    path = tmp_path / f"result{suffix}"
+    assert factvae.io.write(tiny_mdata, path) == path
+    assert is_spatialdata_store(path) == (suffix == ".zarr")  # a store, or one .h5mu file
+    back = factvae.io.read(path)
+    assert list(back.obs_names) == list(tiny_mdata.obs_names)
+    assert back.mod["atac"].n_vars == tiny_mdata.mod["atac"].n_vars
+    with pytest.raises(FactVAEInputError, match="already exists"):
+        factvae.io.write(tiny_mdata, path)

@@ -4,7 +4,7 @@ its flags from them and the widgets their ranges, so the three cannot disagree."
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from .._options import check_declared, declared_options, option
 from ..errors import FactVAEInputError
@@ -66,9 +66,6 @@ class DomainParams:
                                     field="--n-domains / --resolution" if by_flag
                                     else "n_domains / resolution", fix="drop one of the two.")
         return self
-
-    def as_kwargs(self) -> dict:
-        return asdict(self)
 
 
 @dataclass

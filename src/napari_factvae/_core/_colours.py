@@ -6,15 +6,13 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.colors import to_rgba_array
 
+from factvae.keys import domain_colours
+
 
 def category_colours(mdata, key: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(codes, RGBA per category, categories) of a categorical obs column."""
     cat = mdata.obs[key].astype("category")
     cats = [str(c) for c in cat.cat.categories]
-    colours = [str(c) for c in mdata.uns.get(f"{key}_colors", [])]
-    if len(colours) < len(cats):
-        from factvae.keys import palette
-
-        colours = palette(len(cats))
-    return cat.cat.codes.to_numpy(), to_rgba_array(colours[:len(cats)]), cats
+    colours = domain_colours(mdata.uns, key, len(cats))  # the engine's pictures' fallback too
+    return cat.cat.codes.to_numpy(), to_rgba_array(colours), cats
 
