@@ -25,6 +25,7 @@ _WHERE = table(**{
     "tl._domains": "find_domains",
     "errors": "FactVAEDataWarning FactVAEInputError",
     "io._load": "load_paired",
+    "io._sections": "load_sections",
     "io._write": "write_h5mu",
     "model._model": "FactVAE train",
     "tl._motifs": "motif_deviations",

@@ -64,6 +64,8 @@ def declared_options(cls, where: str = "cli") -> list[Option]:
         if not m or (where == "gui" and not m["gui"]):
             continue
         kind = type(f.default) if not m["choices"] else object
+        if f.default is None and not m["choices"]:  # an optional value: a number when ranged
+            kind = (float if isinstance(m["min"], float) else int) if m["min"] is not None else str
         out.append(Option(f.name, kind, f.default, m["help"], m["flag"], m["label"], m["min"],
                           m["max"], m["step"], m["choices"], m["gui_choices"], m["gui"],
                           m["run_level"], m["metavar"], m.get("fix"), m.get("above", False)))

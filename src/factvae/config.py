@@ -105,6 +105,21 @@ class FactVAEConfig:
         one), within 1.5 x the median nearest-spot distance.
     w_smooth : float, default 1.0
         Weight of the smoothness term of the 'smooth' design.
+    batch_key : str, optional
+        The obs column naming each spot's tissue section; default `obs['sample']` when it
+        names several sections. Each section gets a learned offset per gene and per peak in the
+        decoders' logits (the covariate of scVI / MultiVI, for a factorized decoder), so the
+        codes need not carry the section; spatial neighbours never cross sections. With one
+        section there is no offset and the model is exactly the one-section model.
+    sections : tuple of str
+        Resolved from the data when the model is built: the sections' names (empty for one).
+    section_offsets : bool, default True
+        False keeps the sections' own spatial neighbourhoods but gives the decoders no section
+        offsets (the benchmarks' model "without the covariate").
+    joint : str, default 'weighted'
+        The joint code `obsm['X_factvae']`: 'weighted' (each spot's RNA and ATAC codes
+        weighed by weighted nearest neighbours, `factvae.tl.joint_code`) or 'concat' (the
+        paper's [z_atac, z_rna]).
     precision : str, default 'auto'
         'auto', 'float32' or 'bfloat16': the format of the three spots x features products of
         each decoder (the rest of the model, the likelihood and the optimiser stay float32).
@@ -169,6 +184,16 @@ class FactVAEConfig:
                                      label="Spatial neighbours", minimum=1, maximum=64,
                                      metavar="K")
     w_smooth: float = 1.0
+    batch_key: str | None = _option(None, "obs column naming each spot's tissue section (default: "
+                                    "obs['sample'] when it names several); the section enters "
+                                    "the decoders as a covariate", flag="--batch-key",
+                                    metavar="COLUMN", gui=False)
+    sections: tuple[str, ...] = ()      # resolved from the data: the sections' names, in order
+    section_offsets: bool = True        # False: sections without their decoder offsets (ablation)
+    joint: str = _option("weighted", "joint code of the two modalities: weighted (per-spot "
+                         "modality weights, weighted nearest neighbours) or concat (the paper's "
+                         "concatenation)", flag="--joint", label="Joint code",
+                         choices=("weighted", "concat"))
     precision: str = _option("auto", "number format of the decoders' spots x features products: "
                              "auto (bfloat16 on a CPU with native bf16 instructions, else "
                              "float32), float32 or bfloat16", flag="--precision",
@@ -177,7 +202,8 @@ class FactVAEConfig:
 
     # parameters that change the network's shape: a checkpoint must agree on these
     ARCHITECTURE = ("n_latent", "rna_hidden", "atac_hidden", "dispersion", "spatial",
-                    "spatial_design", "spatial_neighbors")
+                    "spatial_design", "spatial_neighbors", "sections",
+                    "section_offsets")
     ENCODER_INITS = ("xavier", "torch")
     SPATIAL_DESIGNS = ("bilateral", "bilateral_train", "attention", "aggregate", "smooth")
     TRAINED_SPATIAL_DESIGNS = ("bilateral_train", "attention", "aggregate", "smooth")
@@ -250,6 +276,8 @@ class FactVAEConfig:
         d = asdict(self)
         d["rna_hidden"] = list(self.rna_hidden)
         d["atac_hidden"] = list(self.atac_hidden)
+        d["sections"] = list(self.sections)
+        d["batch_key"] = self.batch_key or ""  # h5ad cannot store None
         return d
 
     @classmethod
@@ -259,6 +287,10 @@ class FactVAEConfig:
         for k in ("rna_hidden", "atac_hidden"):
             if k in kw:
                 kw[k] = tuple(int(v) for v in kw[k])
+        if "sections" in kw:
+            kw["sections"] = tuple(str(v) for v in kw["sections"])
+        if "batch_key" in kw:
+            kw["batch_key"] = kw["batch_key"] or None
         return cls(**kw)
 
     def updated(self, **overrides) -> "FactVAEConfig":

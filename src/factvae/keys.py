@@ -12,7 +12,7 @@ Functions that write a result take scanpy's `key_added` and keep their parameter
 """
 
 # model outputs (model.py)
-EMBEDDING_KEY = "X_factvae"             # obsm: z per modality; mdata.obsm: concat(z_a, z_r)
+EMBEDDING_KEY = "X_factvae"             # obsm: z per modality; mdata.obsm: the joint code
 OWN_EMBEDDING_KEY = "X_factvae_own"     # mod obsm, spatial mode: each spot's code alone
 FEATURE_KEY = "factvae_feature"         # mod varm: gene / peak embeddings
 LSE_KEY = "factvae_lse"                 # atac obs: log-sum-exp for augmentation on demand
@@ -48,11 +48,20 @@ REGION_MARKERS_KEY = "factvae_region_markers"  # uns: {'params', 'table'} of a d
 INPUT_KEY = "factvae_input"             # uns: the files a dataset was read from, its spot count
 SDATA_KEY = "factvae_sdata"             # uns: where the data came from (store, tables, elements)
 JOINT_KEY = "factvae_joint"             # table.uns: which obs/obsm/uns entries are the MuData's
+KEPT_KEY = "factvae_kept"               # table obs/var: the spots/features with results (QC
+                                        # dropped the others: kept in the table, results missing)
+WRITTEN_KEY = "factvae_written"         # table.uns: the obs/obsm/var/varm/layers entries we wrote
 SPOTS = "spots"                         # the shapes element our tables annotate
 REGION_KEY = "region"                   # table.obs: the element a row annotates (scverse)
 INSTANCE_KEY = "spot_id"                # table.obs: the row's instance in that element
 DOMAIN_COLUMNS = (DOMAIN_KEY, "domain")
 SPATIAL_GRAPH_KEY = "spatial"             # obsp['spatial_connectivities'] etc. (squidpy's)  # obs columns drawn as domains, first found wins
+
+# several tissue sections (io/_sections.py, tl/_sections.py)
+SAMPLE_KEY = "sample"                   # obs: the section of each spot (the column users name)
+SECTIONS_KEY = "factvae_sections"       # uns: the sections, their spot counts, the feature merge
+COMPOSITION_KEY = "factvae_domain_composition"  # uns: {'params', 'table'} domain x section
+RNA_WEIGHT_KEY = "factvae_rna_weight"   # obs: each spot's RNA weight in the joint code
 
 # annotations a user may bring (motifs/)
 MOTIF_KEY = "motif"                     # atac.varm: peaks x motifs, 0/1
@@ -135,6 +144,13 @@ def domain_colours(uns, key: str, n: int) -> list[str]:
     for the static pictures, napari and the exported tables."""
     stored = [str(c) for c in uns.get(colors_key(key), [])]
     return stored[:n] if len(stored) >= n else palette(n)
+
+
+def is_result_key(name) -> bool:
+    """Whether a key is one of ours: the `factvae` prefix (obs, var, uns, varm, layers) or
+    `X_factvae` (obsm embeddings). A table written into the user's store replaces these and
+    leaves every other entry as the user had it."""
+    return str(name).startswith((UNS_KEY, "X_" + UNS_KEY))
 
 
 def params_of(uns, key: str) -> dict:

@@ -27,8 +27,10 @@ def test_outputs_have_the_documented_keys_and_shapes(data):
     model = factvae.train(data, epochs=2, n_latent=12, **FAST)
     rna, atac = data.mod["rna"], data.mod["atac"]
     assert rna.obsm["X_factvae"].shape == (240, 12) and atac.obsm["X_factvae"].shape == (240, 12)
-    np.testing.assert_array_equal(data.obsm["X_factvae"],
-                                  np.hstack([atac.obsm["X_factvae"], rna.obsm["X_factvae"]]))
+    # the default joint code: per-spot weights, stored for users to paint
+    w = data.obs["factvae_rna_weight"].to_numpy()
+    assert w.shape == (240,) and ((w >= 0) & (w <= 1)).all()
+    assert data.obsm["X_factvae"].shape == (240, 24)
     genes = rna.varm["factvae_feature"]
     assert genes.shape == (rna.n_vars, 12)
     hvg = rna.var["highly_variable"].to_numpy()
@@ -136,8 +138,8 @@ def test_a_model_loaded_to_read_results_builds_no_optimiser_and_moves_no_counts(
     loaded = FactVAE.load(path, data, device="cpu", n_threads=1)
     loaded.write_results()
     assert not loaded.trainer.optimisers_built and loaded.trainer._source is None
-    np.testing.assert_array_equal(data.obsm["X_factvae"],
-                                  np.c_[first.latent("atac"), first.latent("rna")])
+    np.testing.assert_array_equal(data.mod["atac"].obsm["X_factvae"], first.latent("atac"))
+    np.testing.assert_array_equal(data.mod["rna"].obsm["X_factvae"], first.latent("rna"))
     # saved again untouched: the optimiser states go through as they were loaded
     again = FactVAE.load(loaded.save(tmp_path / "again.pt"), data, device="cpu", n_threads=1)
     a, b = first.trainer.opt.state_dict(), again.trainer.opt.state_dict()

@@ -16,7 +16,14 @@ def _check_trainable(mdata, args) -> None:
     """What preprocessing and training would refuse, said before any work (and by `check`)."""
     from ..pp._preprocess import check_trainable
 
-    check_trainable(mdata, file=args.mudata or f"{args.rna} / {args.atac}")
+    from ..tl._sections import section_key
+
+    file = args.mudata or args.sdata or f"{args.rna} / {args.atac}"
+    check_trainable(mdata, file=file)
+    try:  # the section column, before preprocessing and training
+        section_key(mdata, getattr(args, "batch_key", None))
+    except FactVAEInputError as err:
+        raise err.with_file(file) from None
 
 
 def _given_model_params(args) -> dict:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import FactVAEInputError
 from ..io._suffix import write
-from ..keys import DOMAIN_KEY, PREPROCESS_KEY, REGION_MARKERS_KEY
+from ..keys import COMPOSITION_KEY, DOMAIN_KEY, PREPROCESS_KEY, REGION_MARKERS_KEY
 from ._checks import (
     _at_least,
     _check_domain_args,
@@ -15,6 +15,7 @@ from ._checks import (
     _check_model_args,
     _check_trainable,
 )
+from ._inputs import input_paths, load_sections
 from ._messages import _say, _summary
 from ._output import (
     PICTURE_SUFFIXES,
@@ -32,6 +33,8 @@ from ._training import TIMES, TrainingInterrupted, _resume_command, _stage_line,
 def _load(args):
     from ..io._load import load_paired
 
+    if getattr(args, "sections", None):
+        return load_sections(args)
     sdata = getattr(args, "sdata", None)
     given = [f for f, v in (("--mudata", args.mudata), ("--sdata", sdata)) if v]
     if not (given or args.rna or args.atac):
@@ -121,6 +124,11 @@ def _domains(mdata, args) -> None:
         how += f", {rec['refine']} refinement round(s)"
     TIMES["domains"] = time.perf_counter() - t0
     _say(f"factvae: {rec['reached']} domains ({how}) in {TIMES['domains']:.1f} s")
+    if COMPOSITION_KEY in mdata.uns and rec.get("batch_key"):
+        table = mdata.uns[COMPOSITION_KEY]["table"].drop(columns="total")
+        for name in table.columns:
+            counts = ", ".join(f"{d}: {n}" for d, n in table[name].items() if n)
+            _say(f"factvae:   section {name}: {counts}")
 
 
 def cmd_train(args, *, picture: bool = False) -> int:
@@ -144,9 +152,9 @@ def _train_command(args, *, picture: bool = False) -> int:
         outputs["picture"] = out.with_suffix(".png")
     # resuming a model into its own file (with --overwrite) continues it in place: allowed
     resume_in_place = args.resume and Path(args.resume).resolve() == model_file.resolve()
-    _check_outputs(outputs, [args.mudata, args.sdata, args.rna, args.atac, args.image, args.genes,
+    _check_outputs(outputs, [*input_paths(args), args.image, args.genes,
                              None if resume_in_place else args.resume], args.overwrite,
-                   sdata_in=args.sdata)
+                   sdata_in=None if args.sections else args.sdata)
     if ckpt.exists() and Path(args.resume or "").resolve() != ckpt.resolve() and not args.overwrite:
         raise FactVAEInputError("a checkpoint of an interrupted run is here.", file=str(ckpt),
                                 field="checkpoint",

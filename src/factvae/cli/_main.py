@@ -8,6 +8,7 @@ import sys
 from ..errors import FactVAEInputError
 from . import _commands
 from ._messages import EXIT_INPUT, EXIT_INTERNAL, _one_line_warnings, _say
+from ._inputs import normalise
 from ._parser import build_parser
 from ._training import TrainingInterrupted
 
@@ -19,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.debug:
         _one_line_warnings()
     try:
+        normalise(args)
         return getattr(_commands, f"cmd_{args.func}")(args)  # the parser names the command
     except FactVAEInputError as err:
         if args.debug:

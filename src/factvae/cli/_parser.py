@@ -11,17 +11,27 @@ DEMO_EPOCHS = 100  # the simulated tissue converges well before the authors' 300
 
 
 def _add_input_args(p: argparse.ArgumentParser, required: bool = True) -> None:
-    src = p.add_argument_group("input (one .h5mu, one SpatialData .zarr, or two .h5ad files)")
-    src.add_argument("--mudata", metavar="DATA.h5mu", help="MuData with modalities 'rna' and 'atac'")
-    src.add_argument("--sdata", metavar="DATA.zarr", help="SpatialData store: spots (shapes or "
-                     "points), tables 'rna' and 'atac' (or one with var['modality']), image")
+    src = p.add_argument_group("input (one .h5mu, one SpatialData .zarr, or two .h5ad files; "
+                               "several of one kind for several tissue sections)")
+    src.add_argument("--mudata", nargs="+", metavar="DATA.h5mu",
+                     help="MuData with modalities 'rna' and 'atac' (several: one per section)")
+    src.add_argument("--sdata", nargs="+", metavar="DATA.zarr",
+                     help="SpatialData store: spots (shapes or points), tables 'rna' and 'atac' "
+                          "(or one with var['modality']), image (several: one per section)")
     src.add_argument("--tables", nargs=2, metavar=("RNA", "ATAC"),
                      help="with --sdata: the names of the RNA and ATAC tables")
     src.add_argument("--image-element", metavar="NAME", help="with --sdata: which image element")
     src.add_argument("--coordinate-system", metavar="CS",
                      help="with --sdata: the coordinate system joining spots and image")
-    src.add_argument("--rna", metavar="RNA.h5ad", help="RNA counts (spots x genes)")
-    src.add_argument("--atac", metavar="ATAC.h5ad", help="ATAC counts (spots x peaks)")
+    src.add_argument("--rna", nargs="+", metavar="RNA.h5ad", help="RNA counts (spots x genes)")
+    src.add_argument("--atac", nargs="+", metavar="ATAC.h5ad", help="ATAC counts (spots x peaks)")
+    src.add_argument("--sample-names", nargs="+", metavar="NAME",
+                     help="with several inputs: the sections' names, in order (default: the "
+                          "files' names); stored in obs['sample']")
+    src.add_argument("--join", choices=("inner", "outer"), default="inner",
+                     help="with several inputs: keep the genes and merged peaks every section "
+                          "has (inner, default) or all of them (outer: zero where a section "
+                          "lacks one)")
     src.add_argument("--image", metavar="IMAGE", help="tissue image (PNG/JPEG/TIFF); replaces any "
                      "image stored in the files")
     src.add_argument("--image-scale", type=float, default=1.0, metavar="S",

@@ -25,6 +25,7 @@ class TrainingData:
     gene_idx: np.ndarray
     peak_idx: np.ndarray
     neighbors: np.ndarray | None = None   # spatial mode: spots x k neighbour index, -1 = none
+    sections: np.ndarray | None = None    # several sections: each spot's section code
     _source: "BatchSource | None" = field(default=None, repr=False)
 
     def __post_init__(self):
@@ -88,6 +89,8 @@ class BatchSource:
         self.row_nnz = (np.diff(data.counts_rna.indptr), np.diff(data.counts_atac.indptr))
         self.nbr = None if data.neighbors is None else torch.as_tensor(
             np.asarray(data.neighbors, dtype=np.int64), device=device)
+        self.sections = None if data.sections is None else torch.as_tensor(
+            np.asarray(data.sections, dtype=np.int64), device=device)
 
     def batch(self, idx: np.ndarray) -> Batch:
         raise NotImplementedError
@@ -103,6 +106,9 @@ class BatchSource:
 
     def _dense(self, t: torch.Tensor) -> tuple:
         return (self.x_rna[t], self.x_atac[t], self.ls_rna[t], self.ls_atac[t])
+
+    def _sections(self, t: torch.Tensor) -> dict:
+        return {} if self.sections is None else {"section": self.sections[t]}
 
 
 class ResidentSource(BatchSource):
@@ -132,7 +138,8 @@ class ResidentSource(BatchSource):
         t = torch.as_tensor(idx, dtype=torch.long).to(self.device, non_blocking=True)
         totals = [int(nnz[idx].sum()) for nnz in self.row_nnz]   # known on the host
         return Batch(*self._dense(t), self._gather(self.csr[0], t, totals[0]),
-                     self._gather(self.csr[1], t, totals[1]), **self.neighbor_inputs(t))
+                     self._gather(self.csr[1], t, totals[1]), **self.neighbor_inputs(t),
+                     **self._sections(t))
 
 
 class StreamedSource(BatchSource):
@@ -156,4 +163,5 @@ class StreamedSource(BatchSource):
     def batch(self, idx: np.ndarray) -> Batch:
         t = torch.as_tensor(idx, dtype=torch.long).to(self.device, non_blocking=True)
         return Batch(*self._dense(t), self._cut(self.data.counts_rna, idx),
-                     self._cut(self.data.counts_atac, idx), **self.neighbor_inputs(t))
+                     self._cut(self.data.counts_atac, idx), **self.neighbor_inputs(t),
+                     **self._sections(t))

@@ -40,6 +40,7 @@ from ..keys import (  # noqa: F401
 from ..pp._preprocess import LOG_SIZE_KEY
 from ..pp._prior import g2p_matrix
 from ..tl._graph import spatial_neighbor_index
+from ..tl._sections import section_codes, section_key, section_names
 from ._checkpoint import CHECKPOINT_FORMAT, CheckpointMixin  # noqa: F401  (0.1 name)
 from ._data import TrainingData
 from ._device import available_cpus, pick_device
@@ -171,7 +172,9 @@ class FactVAE(ResultsMixin, CheckpointMixin):
     -----
     `write_results` sets (a stable contract): `mod['rna'].obsm['X_factvae']` = z_r and
     `mod['atac'].obsm['X_factvae']` = z_a (means; in the spatial mode with each spot's spatial
-    context), `mdata.obsm['X_factvae']` = concat(z_a, z_r); in the spatial mode
+    context), `mdata.obsm['X_factvae']` = the joint code (`joint`: 'weighted', each spot's
+    unit-length codes weighed by `obs['factvae_rna_weight']`, or 'concat', the paper's
+    concat(z_a, z_r)); in the spatial mode
     `mod[*].obsm['X_factvae_own']` (each spot's code alone, the paper's) and
     `mod[*].obs['factvae_self_weight']` (the share of its code each spot keeps for itself, for
     the designs that have one); `mod['rna'].varm['factvae_feature']` and
@@ -201,15 +204,25 @@ class FactVAE(ResultsMixin, CheckpointMixin):
             np.ones(rna.n_vars, bool)
         self.genes = rna.var_names[hvg]
         self.peaks = mdata.mod["atac"].var_names.copy()
+        sections = section_names(mdata, self.config.batch_key)
+        if self.config.sections and list(self.config.sections) != sections:
+            raise FactVAEInputError(
+                f"the model was built for the sections {list(self.config.sections)}, the data "
+                f"has {sections or 'one section'}.", field=f"obs['{self.config.batch_key}']",
+                fix="load the model with the data it was trained on, or train a new model.")
         self.config = self.config.updated(spatial=resolve_spatial(self.config, mdata),
-                                          precision=resolve_precision(self.config, self.device))
+                                          precision=resolve_precision(self.config, self.device),
+                                          sections=tuple(sections),
+                                          batch_key=section_key(mdata, self.config.batch_key))
         torch.manual_seed(self.config.seed)
         data = training_data(mdata, self.genes, self.peaks)
+        data.sections = section_codes(mdata, self.config.batch_key)
         c = self.config
         # spatial neighbours: seen by the encoders in training (trained designs) or only when
         # the codes are read out ('bilateral')
         self.neighbors = spatial_neighbor_index(np.asarray(mdata.obsm["spatial"]),
-                                                c.spatial_neighbors) if c.spatial else None
+                                                c.spatial_neighbors, groups=data.sections
+                                                ) if c.spatial else None
         trained_design = c.spatial and c.spatial_design in c.TRAINED_SPATIAL_DESIGNS
         if trained_design:
             data.neighbors = self.neighbors
@@ -218,7 +231,8 @@ class FactVAE(ResultsMixin, CheckpointMixin):
                                     atac_hidden=c.atac_hidden, dropout_rate=c.dropout_rate,
                                     dispersion=c.dispersion, encoder_init=c.encoder_init,
                                     spatial=c.spatial_design if trained_design else None,
-                                    spatial_neighbors=c.spatial_neighbors)
+                                    spatial_neighbors=c.spatial_neighbors,
+                                    n_sections=max(len(c.sections), 1) if c.section_offsets else 1)
         dtype = torch.bfloat16 if c.precision == "bfloat16" else None
         self.module.rna.decoder.matmul_dtype = self.module.atac.decoder.matmul_dtype = dtype
         self.trainer = Trainer(self.module, data, c, self.device)

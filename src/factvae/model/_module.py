@@ -141,7 +141,8 @@ SPATIAL_DESIGNS = FactVAEConfig.TRAINED_SPATIAL_DESIGNS  # designs that change t
 class FactorizedDecoder(nn.Module):
     """ZINB parameters from z times learned feature embeddings (no hidden layers, no biases)."""
 
-    def __init__(self, n_features: int, n_latent: int, dispersion: str = "feature"):
+    def __init__(self, n_features: int, n_latent: int, dispersion: str = "feature",
+                 n_sections: int = 1):
         super().__init__()
         if dispersion not in DISPERSIONS:
             raise ValueError(f"dispersion must be one of {DISPERSIONS}, got {dispersion!r}")
@@ -152,6 +153,11 @@ class FactorizedDecoder(nn.Module):
             self.disp = nn.Parameter(nn.init.xavier_normal_(torch.empty(n_features, n_latent)))
         else:
             self.log_theta = nn.Parameter(torch.zeros(n_features))
+        # several sections: a learned offset per section and feature in the mean's logits (the
+        # section's capture efficiency of each gene or peak); none for one section, so the
+        # parameters, and the random draws that initialise them, are the one-section model's
+        if n_sections > 1:
+            self.section_offset = nn.Parameter(torch.zeros(n_sections, n_features))
 
     # the dtype of the three spots x features products (None: float32); bfloat16 halves their
     # cost on CPUs with native bf16 (docs/benchmarks.md 4d); everything after them is float32
@@ -162,8 +168,17 @@ class FactorizedDecoder(nn.Module):
             return z @ W.T
         return (z.to(self.matmul_dtype) @ W.to(self.matmul_dtype).T).float()
 
-    def forward(self, z, log_size):
-        log_mu = log_size[:, None] + F.log_softmax(self._product(z, self.feature), dim=1)
+    def _offset(self, section):
+        """The logits' offset of each spot's section; none without sections given: the
+        section-free decoder, the one augmentation and regulation read from the feature
+        embeddings."""
+        if section is None or not hasattr(self, "section_offset"):
+            return 0.0
+        return self.section_offset[section]
+
+    def forward(self, z, log_size, section=None):
+        logits = self._product(z, self.feature) + self._offset(section)
+        log_mu = log_size[:, None] + F.log_softmax(logits, dim=1)
         if self.dispersion == "paper":
             # theta = exp(softmax(.)), eq. 7
             log_theta = F.softmax(self._product(z, self.disp), dim=1)
@@ -174,7 +189,7 @@ class FactorizedDecoder(nn.Module):
 
 class ModalityVAE(nn.Module):
     def __init__(self, n_input, n_features, hidden, n_latent, dropout, dispersion, init="xavier",
-                 spatial=None, k=6):
+                 spatial=None, k=6, n_sections=1):
         super().__init__()
         if spatial == "bilateral_train":
             self.encoder = BilateralEncoder(n_input, hidden, n_latent, dropout, init)
@@ -185,7 +200,7 @@ class ModalityVAE(nn.Module):
         else:  # None (the paper, and 'bilateral', which averages after the network) or
                # 'smooth' (a plain encoder and a smoothness term)
             self.encoder = Encoder(n_input, hidden, n_latent, dropout, init)
-        self.decoder = FactorizedDecoder(n_features, n_latent, dispersion)
+        self.decoder = FactorizedDecoder(n_features, n_latent, dispersion, n_sections)
 
 
 def kl_normal(mean, log_var):
@@ -225,6 +240,8 @@ class Batch:
     x_rna_nbr: torch.Tensor | None = None
     x_atac_nbr: torch.Tensor | None = None
     nbr_mask: torch.Tensor | None = None
+    # several sections: each spot's section code (B)
+    section: torch.Tensor | None = None
 
     def inputs(self, modality: str):
         return (getattr(self, f"x_{modality}"), getattr(self, f"x_{modality}_nbr"), self.nbr_mask)
@@ -236,12 +253,12 @@ class FactVAEModule(nn.Module):
     def __init__(self, n_input_rna, n_genes, n_input_atac, n_peaks, *, n_latent=50,
                  rna_hidden=(512, 256), atac_hidden=(256,), dropout_rate=0.2,
                  dispersion="feature", encoder_init="xavier", spatial=None,
-                 spatial_neighbors=6):
+                 spatial_neighbors=6, n_sections=1):
         super().__init__()
         if spatial is not None and spatial not in SPATIAL_DESIGNS:
             raise ValueError(f"spatial design must be one of {SPATIAL_DESIGNS}, got {spatial!r}")
         self.spatial = spatial
-        kw = dict(init=encoder_init, spatial=spatial, k=spatial_neighbors)
+        kw = dict(init=encoder_init, spatial=spatial, k=spatial_neighbors, n_sections=n_sections)
         self.rna = ModalityVAE(n_input_rna, n_genes, rna_hidden, n_latent, dropout_rate, dispersion,
                                **kw)
         self.atac = ModalityVAE(n_input_atac, n_peaks, atac_hidden, n_latent, dropout_rate,
@@ -268,7 +285,7 @@ class FactVAEModule(nn.Module):
             elif getattr(vae.encoder, "last_self_weight", None) is not None:
                 terms[f"self_weight_{name}"] = vae.encoder.last_self_weight.mean()
             z = self._sample(mean, log_var)
-            log_mu, log_theta, pi_logits = vae.decoder(z, log_size)
+            log_mu, log_theta, pi_logits = vae.decoder(z, log_size, batch.section)
             terms[f"nll_{name}"] = zinb_nll_sparse(
                 *nz, log_mu, log_theta, pi_logits,
                 theta_bounded=vae.decoder.dispersion == "paper").mean()  # softmax: in (0, 1)
@@ -293,7 +310,7 @@ class FactVAEModule(nn.Module):
                 ("rna", self.rna, batch.log_size_rna, batch.rna_nz),
                 ("atac", self.atac, batch.log_size_atac, batch.atac_nz)):
             mean, log_var = vae.encoder(*batch.inputs(name))
-            log_mu, log_theta, pi_logits = vae.decoder(mean, log_size)
+            log_mu, log_theta, pi_logits = vae.decoder(mean, log_size, batch.section)
             nll = zinb_nll_sparse(*nz, log_mu, log_theta, pi_logits,
                                   theta_bounded=vae.decoder.dispersion == "paper").sum()
             total = total + weights[f"nll_{name}"] * nll + weights[f"kl_{name}"] * kl_normal(

@@ -12,9 +12,11 @@ from ..keys import (
     FEATURE_KEY,
     LSE_KEY,
     OWN_EMBEDDING_KEY,
+    RNA_WEIGHT_KEY,
     SELF_WEIGHT_KEY,
     UNS_KEY,
 )
+from ..tl._joint import joint_code
 
 
 class ResultsMixin:
@@ -96,14 +98,16 @@ class ResultsMixin:
         dict
             {(modality or None for the MuData itself, slot, key): value}: the keys listed in
             the class's Notes; `obsm['X_factvae_own']` and `obs['factvae_self_weight']` are
-            None (removed) without spatial context, the weight also for designs without one.
+            None (removed) without spatial context, the weight also for designs without one;
+            `obs['factvae_rna_weight']` is None with the paper's concatenation.
         """
         m = self.mdata
         rna, atac = m.mod["rna"], m.mod["atac"]
         codes = {name: self._codes(name) for name in ("rna", "atac")}
         z_r, z_a = codes["rna"][0], codes["atac"][0]
+        joint, rna_weight = joint_code(z_r, z_a, method=self.config.joint)
         out = {("rna", "obsm", EMBEDDING_KEY): z_r, ("atac", "obsm", EMBEDDING_KEY): z_a,
-               (None, "obsm", EMBEDDING_KEY): np.concatenate([z_a, z_r], axis=1)}
+               (None, "obsm", EMBEDDING_KEY): joint, (None, "obs", RNA_WEIGHT_KEY): rna_weight}
         d = self.config.n_latent
         for name, mod, names in (("rna", rna, self.genes), ("atac", atac, self.peaks)):
             full = np.full((mod.n_vars, d), np.nan, np.float32)

@@ -7,7 +7,7 @@ Private module: `_plots` (the colours live in `factvae.keys`)."""
 
 from .._lazy import lazy_names, table
 
-_WHERE = table(_plots="domains feature loss plot_domains")
+_WHERE = table(_plots="domains feature loss plot_domains section_grid")
 _WHERE.update(PALETTE="..keys", palette="..keys")  # one home: factvae.keys
 __all__ = ["domains", "feature", "loss", "palette"]
 __getattr__, __dir__ = lazy_names(__name__, _WHERE)

@@ -220,14 +220,71 @@ def loss(mdata, *, ax=None, relative: bool = True):
     return ax
 
 
-def plot_domains(mdata, path: str | Path, *, key: str | None = None, title: str | None = None) -> Path:
-    """`domains` written to a picture file (the format from its suffix), atomically."""
-    import matplotlib
+def section_grid(mdata, *, key: str | None = None, ncols: int | None = None,
+                 title: str | None = None):
+    """`domains` of every tissue section side by side, each on its own image, one legend.
+
+    Parameters
+    ----------
+    mdata : MuData
+        With several sections (`factvae.tl.section_key`); each section's image is
+        `uns['spatial'][section]` when present.
+    key : str, optional
+        As for `domains`.
+    ncols : int, optional
+        Sections per row; default: up to 3.
+    title : str, optional
+        The figure's title; default: '<key> in N sections'.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (one Axes per section).
+    """
+    from matplotlib.lines import Line2D
+
+    from ..tl._sections import section_key
 
     plt = _pyplot()
-    ax = domains(mdata, key=key, title=title)
-    fig = ax.figure
-    fig.tight_layout()
+    batch = section_key(mdata)
+    names = [str(c) for c in mdata.obs[batch].astype("category").cat.categories]
+    key = key or _colour_key(mdata)
+    ncols = ncols or min(3, len(names))
+    nrows = int(np.ceil(len(names) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols + 1.5, 4.0 * nrows), dpi=110,
+                             squeeze=False)
+    images = dict(mdata.uns.get("spatial", {}) or {})
+    for ax, name in zip(axes.ravel(), names):
+        part = mdata[(mdata.obs[batch].astype(str) == name).to_numpy()].copy()
+        part.uns["spatial"] = {name: images[name]} if name in images else {}
+        domains(part, key=key, ax=ax, title=name, legend=False)
+    for ax in axes.ravel()[len(names):]:
+        ax.set_axis_off()
+    if key is not None:
+        cat = mdata.obs[key].astype("category")
+        colours = domain_colours(mdata.uns, key, len(cat.cat.categories))
+        handles = [Line2D([], [], marker="o", ls="", color=c, label=str(n))
+                   for n, c in zip(cat.cat.categories, colours)]
+        fig.legend(handles=handles, title=key, loc="center right", frameon=False)
+        fig.subplots_adjust(right=0.85)
+    fig.suptitle(title or f"{key or 'spots'} in {len(names)} sections")
+    return fig
+
+
+def plot_domains(mdata, path: str | Path, *, key: str | None = None, title: str | None = None) -> Path:
+    """`domains` written to a picture file (the format from its suffix), atomically; several
+    sections as `section_grid`."""
+    import matplotlib
+
+    from ..tl._sections import section_key
+
+    plt = _pyplot()
+    if section_key(mdata) is not None:
+        fig = section_grid(mdata, key=key, title=title)
+    else:
+        fig = domains(mdata, key=key, title=title).figure
+    if section_key(mdata) is None:
+        fig.tight_layout()
     path = Path(path)
     try:  # the format from the real name: the file is written as NAME.partial, then renamed
         fmt = path.suffix[1:].lower() or matplotlib.rcParams["savefig.format"]

@@ -2,7 +2,8 @@
 
 `factvae.tl.train`, `.FactVAE`, `.find_domains`, `.rename_domains`, `.domain_markers`,
 `.suggest_n_domains`, `.infer_regulation`, `.augment_atac`, `.iter_augmented_atac`,
-`.gene_activity`, `.motif_deviations`, `.domain_motifs`, `.scan_motifs`, `.region_markers`.
+`.gene_activity`, `.motif_deviations`, `.domain_motifs`, `.scan_motifs`, `.region_markers`,
+`.joint_code`, `.modality_weights`, `.domain_composition`.
 Functions that add a result take `key_added` where a user may want two side by side (domains,
 markers, motifs).
 
@@ -10,7 +11,9 @@ Private modules: `_graph` (the kNN, UMAP and spatial neighbour graphs), `_cluste
 K-means, mixtures, the silhouette suggestion, refinement), `_domains`, `_markers`, `_augment`,
 `_motifs` (deviations) with `_motif_scan` (which peaks hold which motifs), `_regions` (markers of a drawn region), `_neighbourhood` (the spatial graph in squidpy's
 layout, squidpy's neighbourhood enrichment of the domains), `_regulation` with `_regulation_scores` and
-`_regulation_null` (the scores and their nulls)."""
+`_regulation_null` (the scores and their nulls), `_joint` (the joint code: the paper's
+concatenation or per-spot modality weights), `_sections` (several tissue sections: their
+column, codes and the domain x section composition)."""
 
 from .._lazy import lazy_names, table
 
@@ -24,6 +27,8 @@ _WHERE = table(
     _motif_scan="scan_motifs read_motif_matrix",
     _regions="region_markers",
     _neighbourhood="spatial_neighbors domain_enrichment",
+    _joint="joint_code modality_weights",
+    _sections="domain_composition section_codes section_key section_names",
 )
 _WHERE.update({"train": "..model._model", "FactVAE": "..model._model",
                "FactVAEConfig": "..config"})

@@ -194,7 +194,8 @@ def refine_labels(labels: np.ndarray, neighbors: np.ndarray, rounds: int = 1) ->
 def cluster(X: np.ndarray, *, method: str = "leiden", n_domains: int | None = None,
             resolution: float | None = None, coords: np.ndarray | None = None,
             spatial_weight: float = 0.0, n_neighbors: int = 15, n_spatial_neighbors: int = 6,
-            refine: int = 0, seed: int = 0, flavor: str = "igraph") -> tuple[np.ndarray, dict]:
+            refine: int = 0, seed: int = 0, flavor: str = "igraph",
+            groups: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     """Domains of the rows of X: Leiden, K-means or a Gaussian mixture, optionally refined.
 
     Leiden (graph of X, optionally joined with the spatial graph), K-means or a Gaussian
@@ -231,6 +232,9 @@ def cluster(X: np.ndarray, *, method: str = "leiden", n_domains: int | None = No
         Seed of every random step.
     flavor : str, default 'igraph'
         Leiden's implementation: 'igraph' or 'leidenalg'.
+    groups : numpy.ndarray, optional
+        One section code per row (several tissue sections): the spatial graph and the
+        refinement never join two sections; the domains are shared.
 
     Returns
     -------
@@ -293,7 +297,7 @@ def cluster(X: np.ndarray, *, method: str = "leiden", n_domains: int | None = No
         record.update(record_suggest)
     if method == "leiden":
         G = joint_graph(X, coords, spatial_weight=spatial_weight, n_neighbors=n_neighbors,
-                        n_spatial_neighbors=n_spatial_neighbors, seed=seed)
+                        n_spatial_neighbors=n_spatial_neighbors, seed=seed, groups=groups)
         if n_domains is not None:
             labels, res, exact = leiden_n(G, n_domains, seed, flavor=flavor)
             if not exact:
@@ -316,7 +320,8 @@ def cluster(X: np.ndarray, *, method: str = "leiden", n_domains: int | None = No
     if refine:
         from ._graph import spatial_neighbor_index
 
-        labels = refine_labels(labels, spatial_neighbor_index(coords, n_spatial_neighbors), refine)
+        labels = refine_labels(labels, spatial_neighbor_index(coords, n_spatial_neighbors,
+                                                              groups=groups), refine)
     labels = _by_size(labels)
     k = int(labels.max() + 1)
     record.update(reached=k, exact=bool(n_domains is None or k == n_domains))

@@ -15,6 +15,7 @@ import pandas as pd
 from ..errors import FactVAEInputError
 from ..keys import DOMAIN_KEY, EMBEDDING_KEY, UNS_KEY, colors_key, palette, params_of
 from ._cluster import cluster
+from ._sections import composition_key, domain_composition, section_codes, section_key
 
 
 def compute_domains(mdata, *, n_domains: int | None = None, resolution: float | None = None,
@@ -62,11 +63,14 @@ def compute_domains(mdata, *, n_domains: int | None = None, resolution: float | 
     if seed is None:  # the training seed, so one seed reproduces the whole run (CLI and GUI)
         seed = int(params_of(mdata.uns, UNS_KEY).get("seed", 0))
     coords = np.asarray(mdata.obsm["spatial"]) if "spatial" in mdata.obsm else None
+    groups = section_codes(mdata)  # several sections: no spatial edge between two of them
     labels, record = cluster(np.asarray(mdata.obsm[use_rep]), method=method, n_domains=n_domains,
                              resolution=resolution, coords=coords, spatial_weight=spatial_weight,
                              n_neighbors=n_neighbors, n_spatial_neighbors=n_spatial_neighbors,
-                             refine=refine, seed=seed, flavor=flavor)
+                             refine=refine, seed=seed, flavor=flavor, groups=groups)
     record["use_rep"] = use_rep
+    if groups is not None:
+        record["batch_key"] = section_key(mdata)
     return labels, record
 
 
@@ -95,12 +99,15 @@ def store_domains(mdata, labels: np.ndarray, record: dict, *, key_added: str = D
     -----
     Sets `mdata.obs[key_added]` (categorical, categories '0'..'k-1'),
     `mdata.uns[f'{key_added}_colors']` (`palette(k)`) and `mdata.uns[key_added] =
-    {'params': record}`.
+    {'params': record}`; with several sections also `mdata.uns[f'{key_added}_composition']`
+    (`domain_composition`).
     """
     k = int(record["reached"])
     mdata.obs[key_added] = pd.Categorical.from_codes(labels, categories=[str(i) for i in range(k)])
     mdata.uns[colors_key(key_added)] = palette(k)
     mdata.uns[key_added] = {"params": record}
+    if section_key(mdata) is not None:  # several sections: how many spots of each where
+        domain_composition(mdata, groupby=key_added, key_added=composition_key(key_added))
 
 
 def find_domains(mdata, *, n_domains: int | None = None, resolution: float | None = None,

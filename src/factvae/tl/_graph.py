@@ -14,13 +14,24 @@ import scipy.sparse as sp
 from ..errors import FactVAEInputError
 
 
-def spatial_neighbor_index(coords: np.ndarray, k: int = 6,
-                           cutoff: float | None = 1.5) -> np.ndarray:
+def spatial_neighbor_index(coords: np.ndarray, k: int = 6, cutoff: float | None = 1.5,
+                           groups: np.ndarray | None = None) -> np.ndarray:
     """An int64 array (spots x k): the k nearest other spots within `cutoff` x the median
-    nearest-neighbour distance (None: no cutoff), nearest first; -1 where there are fewer."""
+    nearest-neighbour distance (None: no cutoff), nearest first; -1 where there are fewer.
+
+    `groups` (one section code per spot): neighbours are found within each section only, with
+    each section's own median distance, so no spatial edge joins two sections."""
+    coords = np.asarray(coords, dtype=np.float64)
+    if groups is not None and len(np.unique(groups)) > 1:
+        groups = np.asarray(groups)
+        out = np.full((coords.shape[0], k), -1, dtype=np.int64)
+        for g in np.unique(groups):
+            rows = np.flatnonzero(groups == g)
+            sub = spatial_neighbor_index(coords[rows], k, cutoff)
+            out[rows] = np.where(sub >= 0, rows[np.maximum(sub, 0)], -1)
+        return out
     from sklearn.neighbors import NearestNeighbors
 
-    coords = np.asarray(coords, dtype=np.float64)
     if coords.ndim != 2 or coords.shape[1] < 2:
         raise FactVAEInputError(f"spot coordinates must be spots x 2, got shape {coords.shape}.",
                                 field="obsm['spatial']", fix="store x, y per spot.")
@@ -151,7 +162,7 @@ def expression_graph(X: np.ndarray, n_neighbors: int = 15, seed: int = 0) -> sp.
 
 
 def spatial_graph(coords: np.ndarray, n_neighbors: int = 6,
-                  cutoff: float | None = None) -> sp.csr_matrix:
+                  cutoff: float | None = None, groups: np.ndarray | None = None) -> sp.csr_matrix:
     """Symmetric 0/1 graph of each spot's spatial neighbours (itself excluded).
 
     The neighbours of `spatial_neighbor_index`, the one definition, made symmetric. The joint
@@ -168,13 +179,15 @@ def spatial_graph(coords: np.ndarray, n_neighbors: int = 6,
         Neighbours per spot before symmetrising.
     cutoff : float, optional
         Keep only neighbours within `cutoff` x the median nearest-spot distance.
+    groups : numpy.ndarray, optional
+        One section code per spot: no edge joins two sections.
 
     Returns
     -------
     scipy.sparse.csr_matrix
         spots x spots, 1 where two spots are neighbours.
     """
-    idx = spatial_neighbor_index(coords, n_neighbors, cutoff)
+    idx = spatial_neighbor_index(coords, n_neighbors, cutoff, groups)
     n = idx.shape[0]
     rows = np.repeat(np.arange(n), idx.shape[1])
     cols = idx.ravel()
@@ -186,8 +199,10 @@ def spatial_graph(coords: np.ndarray, n_neighbors: int = 6,
 
 
 def joint_graph(X, coords=None, *, spatial_weight: float = 0.0, n_neighbors: int = 15,
-                n_spatial_neighbors: int = 6, seed: int = 0) -> sp.csr_matrix:
-    """(1 - w) * expression connectivities + w * spatial graph (each scaled to a maximum of 1)."""
+                n_spatial_neighbors: int = 6, seed: int = 0,
+                groups: np.ndarray | None = None) -> sp.csr_matrix:
+    """(1 - w) * expression connectivities + w * spatial graph (each scaled to a maximum of 1);
+    `groups`: the spatial graph has no edge between two sections."""
     if not 0.0 <= spatial_weight <= 1.0:
         raise FactVAEInputError(f"spatial weight must be in [0, 1], got {spatial_weight}.",
                                 field="spatial_weight", fix="use 0 (expression only) to 1.")
@@ -196,5 +211,6 @@ def joint_graph(X, coords=None, *, spatial_weight: float = 0.0, n_neighbors: int
         if coords is None:
             raise FactVAEInputError("a spatial weight was given but the spots have no coordinates.",
                                     field="obsm['spatial']", fix="use --spatial-weight 0.")
-        G = (1 - spatial_weight) * G + spatial_weight * spatial_graph(coords, n_spatial_neighbors)
+        G = (1 - spatial_weight) * G + spatial_weight * spatial_graph(coords, n_spatial_neighbors,
+                                                                  groups=groups)
     return sp.csr_matrix(G)
