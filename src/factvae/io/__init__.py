@@ -18,6 +18,7 @@ _WHERE = table(
     _store="damaged_element is_spatialdata_store open_store",
     _spatialdata_write="channel_names result_tables to_spatialdata write_spatialdata",
     _suffix="read write RESULT_SUFFIXES",
+    _layout="section_layout SectionLayout SectionPlacement",
     _sections="concat_sections load_sections merged_peaks describe_sections",
     _spatial="attach_image read_image tissue_view TissueView default_spot_diameter spot_pitch",
 )

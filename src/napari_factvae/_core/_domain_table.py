@@ -1,4 +1,4 @@
-"""The spots' domains as a table (spot, x, y, domain, colour), as they are now (after renames,
+"""The spots' domains as a table (spot, [section,] x, y, domain, colour), as they are now (after renames,
 merges and recolouring in the Legend): what the napari writer saves as .csv and the Domains
 widget exports."""
 
@@ -13,9 +13,19 @@ from ._map_state import domain_key
 
 
 def domain_table(mdata) -> pd.DataFrame:
-    """One row per spot: name, x, y (obsm['spatial']), domain and its colour."""
+    """One row per spot: name, its section (several sections: their coordinates overlap), x, y
+    (obsm['spatial']), domain and its colour."""
+    from factvae.errors import FactVAEInputError
+    from factvae.tl._sections import section_key
+
     key = domain_key(mdata)
     table = pd.DataFrame({"spot": np.asarray(mdata.obs_names, dtype=str)})
+    try:
+        batch = section_key(mdata)
+    except FactVAEInputError:  # an obs['sample'] that names spots: no sections to say
+        batch = None
+    if batch is not None:
+        table[batch] = mdata.obs[batch].astype(str).to_numpy()
     if "spatial" in mdata.obsm:
         xy = np.asarray(mdata.obsm["spatial"])
         table["x"], table["y"] = xy[:, 0], xy[:, 1]
