@@ -10,6 +10,11 @@ code averaged with its look-alike neighbours), as `factvae run` stores them.
         e13_mix sim_hard --configs paper --seeds 0 1 2 --epochs 300 --jobs 2
     python benchmarks/bench_joint.py            # evaluate, tables on stdout
 
+    # what SSA and the code size do to the halves (snare_cellline):
+    python benchmarks/bench_science.py train --datasets snare_cellline --configs paper_no_ssa \
+        paper_d16 --seeds 0 1 2 --epochs 300 --jobs 1
+    python benchmarks/bench_joint.py --datasets snare_cellline --config paper_no_ssa  # _d16 too
+
 Results: benchmarks/results/joint.csv (ARI per dataset, seed, embedding and method),
 benchmarks/results/joint_weights.csv (histogram of the RNA weights per dataset and seed) and
 benchmarks/results/joint_halves.csv (scale and dimension of each half, the SSA agreement).
@@ -34,13 +39,13 @@ DATASETS = ["snare_cellline", "e13_coherent", "misar_e15", "e13_mix", "sim_hard"
 BINS = np.linspace(0, 1, 11)
 
 
-def codes(dataset: str, seed: int, epochs: int, coords):
+def codes(dataset: str, seed: int, epochs: int, coords, config: str = "paper"):
     """(z_r, z_a) as the product stores them: with the bilateral read-out on spatial sets."""
     import torch
 
     from factvae.tl._graph import bilateral_mean, spatial_neighbor_index
 
-    f = dict(np.load(bs.emb_path(dataset, "paper", seed, epochs)))
+    f = dict(np.load(bs.emb_path(dataset, config, seed, epochs)))
     z_r, z_a = f["z_r"], f["z_a"]
     if coords is not None:
         nbr = spatial_neighbor_index(coords, 8)
@@ -97,6 +102,8 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=300)
     p.add_argument("--methods", nargs="+", default=["leiden", "kmeans"])
     p.add_argument("--cluster-seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--config", default="paper", help="bench_science's training configuration "
+                   "(paper_no_ssa, paper_d16: what SSA and the code size do to the halves)")
     args = p.parse_args()
     warnings.filterwarnings("ignore")
     rows, hist, half = [], [], []
@@ -109,10 +116,10 @@ def main() -> None:
         embs = {("baseline", -1, "input concat"): base["concat"],
                 ("baseline", -1, "RNA PCA"): base["RNA PCA"]}
         for s in args.seeds:
-            if not bs.emb_path(d, "paper", s, args.epochs).exists():
+            if not bs.emb_path(d, args.config, s, args.epochs).exists():
                 print(f"missing: {d} seed {s}", flush=True)
                 continue
-            z_r, z_a = codes(d, s, args.epochs, coords)
+            z_r, z_a = codes(d, s, args.epochs, coords, args.config)
             weighted, w = joint_code(z_r, z_a, method="weighted")
             embs[("factvae", s, "concat (paper)")] = joint_code(z_r, z_a, method="concat")[0]
             embs[("factvae", s, "weighted")] = weighted
@@ -130,13 +137,37 @@ def main() -> None:
                 rows.append({"dataset": d, "kind": kind, "seed": s, "embedding": name, **r})
         print(f"evaluated {d}", flush=True)
     out = ROOT / "benchmarks" / "results"
+    tag = "" if args.config == "paper" else f"_{args.config}"
     df = pd.DataFrame(rows)
-    df.to_csv(out / "joint.csv", index=False)
-    pd.DataFrame(hist).to_csv(out / "joint_weights.csv", index=False)
-    pd.DataFrame(half).to_csv(out / "joint_halves.csv", index=False)
+    df.to_csv(out / f"joint{tag}.csv", index=False)
+    pd.DataFrame(hist).to_csv(out / f"joint_weights{tag}.csv", index=False)
+    pd.DataFrame(half).to_csv(out / f"joint_halves{tag}.csv", index=False)
     table(df)
+    if not tag:
+        plot_weights(pd.DataFrame(hist), ROOT / "docs" / "images" / "joint_weights.png")
     print(pd.DataFrame(hist).groupby("dataset").mean(numeric_only=True).round(3).to_string())
     print(pd.DataFrame(half).groupby("dataset").mean(numeric_only=True).round(3).to_string())
+
+
+def plot_weights(hist: pd.DataFrame, path: Path) -> None:
+    """One histogram of the per-spot RNA weights per dataset (spots per bin, mean over seeds)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bins = [c for c in hist.columns if "-" in c]
+    sets = list(dict.fromkeys(hist["dataset"]))
+    fig, axes = plt.subplots(1, len(sets), figsize=(3 * len(sets), 2.6), dpi=110, sharex=True)
+    for ax, d in zip(np.atleast_1d(axes), sets):
+        counts = hist[hist["dataset"] == d][bins].mean()
+        ax.bar(BINS[:-1] + 0.05, counts / counts.sum(), width=0.09, color="#4477aa")
+        ax.set_title(d, fontsize=9)
+        ax.set_xlabel("RNA weight per spot", fontsize=8)
+    np.atleast_1d(axes)[0].set_ylabel("share of spots", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def table(df: pd.DataFrame) -> None:

@@ -47,6 +47,7 @@ CONFIGS = {
     # the paper's model with all three (the authors' inputs and training), no space
     "paper": {**FIDELITY, "spatial": False},
     "paper_no_ssa": {**FIDELITY, "spatial": False, "ssa": False},
+    "paper_d16": {**FIDELITY, "spatial": False, "n_latent": 16},   # issue 23: the halves' size
     # spatial designs on top of the paper mode
     "spatial_bilateral": {**FIDELITY, "spatial": True, "spatial_design": "bilateral"},
     "spatial_bilateral_train": {**FIDELITY, "spatial": True, "spatial_design": "bilateral_train"},
