@@ -60,8 +60,14 @@ def test_two_sections_train_with_the_covariate_and_share_labels(two):
     table = domain_composition(m, copy=True)
     assert list(table.columns) == ["a", "b", "total"]
     assert table["total"].sum() == m.n_obs and set(table.index) == {"0", "1", "2"}
-    domain_composition(m)
-    assert m.uns["factvae_domain_composition"]["params"]["batch_key"] == "sample"
+    assert m.uns["factvae_domain_composition"]["table"].equals(table)  # stored by find_domains
+    # markers over all sections and within each
+    markers = factvae.tl.domain_markers(m, by_section=True, n_top=5)
+    assert set(markers["section"]) == {"all", "a", "b"}
+    for name, part in markers.groupby("section"):
+        assert set(part["domain"]) <= set(table.index[table[name if name != "all" else "total"] >= 2])
+    plain = factvae.tl.domain_markers(m, n_top=5)
+    assert "section" not in plain and len(plain) == (markers["section"] == "all").sum()
 
 
 def test_the_covariate_is_trained(two):
