@@ -74,6 +74,7 @@ LAYER_MAP_KEY = "factvae_map"           # layer.metadata: the domain map of a sp
 LAYER_DOMAINS_OF_KEY = "factvae_domains_of"  # layer.metadata: the spots layer a raster belongs to
 LAYER_VALUES_OF_KEY = "factvae_values_of"    # layer.metadata: the layer an overlay paints
 LAYER_PENDING_IMAGE_KEY = "factvae_pending_image"  # layer.metadata: a pyramid still being built
+LAYER_SECTION_KEY = "factvae_section"  # napari image / label layers: the section(s) shown
 
 # the kinds of per-spot value an overlay, a region test or `factvae.get.spot_values` reads:
 # kind -> (what, which values)

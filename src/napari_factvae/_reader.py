@@ -24,7 +24,11 @@ def watch_current_viewer():
 
 
 def get_reader(path):
-    """A reader function for a spatial .h5mu/.h5ad, or None (quickly, never raising) otherwise."""
+    """A reader function for a .h5mu/.h5ad file or a SpatialData .zarr store, or None (quickly,
+    never raising) otherwise. Any existing file of those names is taken, even a damaged or
+    mislabelled one: reading it says what is wrong (napari's message for a refused file names
+    no cause). A folder that is not a SpatialData store is left to other readers (napari
+    offers them)."""
     if isinstance(path, (list, tuple)):
         if len(path) != 1:
             return None
@@ -36,60 +40,55 @@ def get_reader(path):
         return read_spatial if is_spatialdata_store(p) else None
     if p.suffix.lower() not in SUFFIXES or not p.is_file():
         return None
-    try:
-        import h5py
-
-        if not h5py.is_hdf5(p):
-            return None
-        with h5py.File(p, "r") as f:
-            if p.suffix.lower() == ".h5mu" and "mod" not in f:
-                return None
-            if p.suffix.lower() == ".h5ad" and "obs" not in f:
-                return None
-    except OSError:
-        return None
     return read_spatial
 
 
+# npe2's "read, nothing to add": the reason is in a notification (an empty list would make
+# napari raise "returned no data" on top of it)
+NOTHING = [(None,)]
+
+
+def _read(p: Path):
+    """The dataset or result at `p`; every failure a FactVAEInputError naming the file."""
+    if p.is_dir():  # a SpatialData store: validated as the Load widget does
+        import factvae
+
+        return factvae.load_paired(sdata=p)
+    from factvae.io._read import _read_h5
+
+    # not HDF5 (a renamed text file), truncated, damaged, not AnnData/MuData: one line each;
+    # a result saved by an older version gets today's keys
+    return _read_h5(p, "mudata" if p.suffix.lower() == ".h5mu" else "anndata")
+
+
 def read_spatial(path):
-    """Layers for one file: tissue image (if any) and spots with the spot table as features."""
+    """Layers for one file or store: tissue image (if any) and spots with the spot table as
+    features; NOTHING (after a notification saying why) when it cannot be read or has no
+    spot coordinates."""
+    from napari.utils.notifications import show_error, show_warning
+
+    from factvae.errors import FactVAEInputError
+
     if isinstance(path, (list, tuple)):
         path = path[0]
     p = Path(str(path).rstrip("/\\"))
-    if p.is_dir():  # a SpatialData store: validated as the Load widget does
-        import factvae
-        from factvae.errors import FactVAEInputError
-        from napari.utils.notifications import show_error
-
-        try:
-            obj = factvae.load_paired(sdata=p)
-        except FactVAEInputError as err:
-            show_error(str(err))
-            return []
-    elif p.suffix.lower() == ".h5mu":
-        import mudata
-
-        from factvae.keys import upgrade
-
-        obj = mudata.read_h5mu(p)
-        upgrade(obj)  # a result saved by an older version: today's keys
-    else:
-        import anndata
-
-        obj = anndata.read_h5ad(p)
+    try:
+        obj = _read(p)
+    except FactVAEInputError as err:
+        show_error(str(err))
+        return NOTHING
     layers = spot_layers(obj, name=p.stem, build_pyramid=False)  # readers run on the GUI thread
+    if not layers:
+        show_warning(f"{p.name}: no spot coordinates (obsm['spatial']); nothing to draw.")
+        return NOTHING
     watch_current_viewer()
-    pending = layers[-1][1]["metadata"].get(PENDING_IMAGE_KEY) if layers else None
+    pending = layers[-1][1]["metadata"].get(PENDING_IMAGE_KEY)
     if pending is not None:
         from ._qt._tissue_pyramid import build_tissue_later
 
         build_tissue_later(*pending)
-    elif layers and layers[0][1].get("multiscale"):
+    elif layers[0][1].get("multiscale"):
         from ._qt._show_dataset import suggest_async_rendering
 
         suggest_async_rendering()
-    if not layers:
-        from napari.utils.notifications import show_warning
-
-        show_warning(f"{p.name}: no spot coordinates (obsm['spatial']); nothing to draw.")
     return layers

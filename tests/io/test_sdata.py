@@ -372,3 +372,169 @@ def test_a_damaged_element_is_named(store, tmp_path):
     with pytest.raises(FactVAEInputError, match="the element tables/rna is damaged") as err:
         factvae.load_paired(sdata=copy)
     assert "broken.zarr" in str(err.value) and "upgrade" not in str(err.value)
+
+
+@pytest.fixture(scope="module")
+def lossy_store(store, tmp_path_factory):
+    """The store, with what QC and pairing drop: 3 spots without ATAC counts, 1 spot in the RNA
+    table only, a gene seen nowhere (and peaks seen in fewer than 3 spots); plus the user's own
+    obs column, var column and layer."""
+    import scipy.sparse as sp
+    import spatialdata as sd
+
+    src = sd.read_zarr(store[1])
+    rna, atac = src.tables["rna"].copy(), src.tables["atac"].copy()
+    keep_gene = np.ones(rna.n_vars)
+    keep_gene[0] = 0
+    rna.X = sp.csr_matrix(rna.X @ sp.diags(keep_gene))
+    rna.X.eliminate_zeros()
+    rna.obs["batch"] = np.where(np.arange(rna.n_obs) % 2, "b1", "b2")
+    rna.var["note"] = [f"gene note {i}" for i in range(rna.n_vars)]
+    rna.layers["user_layer"] = rna.X.copy()
+    keep_spot = np.ones(atac.n_obs)
+    keep_spot[[5, 6, 7]] = 0
+    atac.X = sp.csr_matrix(sp.diags(keep_spot) @ atac.X)
+    atac.X.eliminate_zeros()
+    atac = atac[np.arange(atac.n_obs) != 9].copy()  # spot 9: RNA only
+    new = sd.SpatialData(images=dict(src.images), shapes=dict(src.shapes),
+                         tables={"rna": rna, "atac": atac})
+    return _write(new, tmp_path_factory.mktemp("lossy") / "lossy.zarr")
+
+
+@pytest.mark.parametrize("into", ["itself", "another store"])
+def test_a_store_keeps_every_spot_and_feature_it_had(lossy_store, tmp_path, into):
+    """QC drops spots and features from the analysis, never from the user's store: the tables
+    written keep every row and column, X, layers, obs and var as they were, with the results
+    on the spots analysed (missing on the others) and which ones those are."""
+    import warnings
+
+    import spatialdata as sd
+
+    from factvae.cli import main
+    from factvae.errors import FactVAEDataWarning
+    from factvae.keys import KEPT_KEY
+
+    src = tmp_path / "in.zarr"
+    shutil.copytree(lossy_store, src)
+    out = src if into == "itself" else tmp_path / "out.zarr"
+    before = {t: sd.read_zarr(src).tables[t] for t in ("rna", "atac")}
+    argv = ["run", "--sdata", str(src), "--out", str(out), "--epochs", "2", "--n-domains", "2",
+            "--threads", "1"]
+    assert main(argv + (["--overwrite"] if into == "itself" else [])) == 0
+    after = sd.read_zarr(out).tables
+    assert set(after) == {"rna", "atac"} and not list(tmp_path.glob("*.zarr.*"))
+    for t, old in before.items():
+        new = after[t]
+        assert list(new.obs_names) == list(old.obs_names), t
+        assert list(new.var_names) == list(old.var_names), t
+        assert (new.X != old.X).nnz == 0, t
+        for col in old.obs.columns:
+            assert list(new.obs[col]) == list(old.obs[col]), (t, col)
+        for col in old.var.columns:
+            assert list(new.var[col]) == list(old.var[col]), (t, col)
+        for key in old.layers:
+            assert (new.layers[key] != old.layers[key]).nnz == 0, (t, key)
+    rna, atac = after["rna"], after["atac"]
+    kept = rna.obs[KEPT_KEY].to_numpy(bool)
+    assert (~kept).sum() == 4 and not kept[[5, 6, 7, 9]].any()
+    assert atac.obs[KEPT_KEY].to_numpy(bool).sum() == kept.sum()
+    domain = rna.obs["factvae_domain"]
+    assert domain[~kept].isna().all() and domain[kept].notna().all()
+    emb = rna.obsm["X_factvae"]
+    assert emb.shape[0] == rna.n_obs
+    assert np.isnan(emb[~kept]).all() and np.isfinite(emb[kept]).all()
+    np.testing.assert_allclose(rna.obsm["spatial"], before["rna"].obsm["spatial"])
+    peaks = atac.var[KEPT_KEY].to_numpy(bool)
+    genes = rna.var[KEPT_KEY].to_numpy(bool)
+    assert not genes[0] and genes[1:].all() and 0 < peaks.sum() < atac.n_vars
+    feature = atac.varm["factvae_feature"]
+    assert np.isnan(feature[~peaks]).all() and np.isfinite(feature[peaks]).all()
+    lognorm = rna.layers["factvae_lognorm"]
+    assert lognorm.shape == rna.shape and lognorm[~kept].nnz == 0  # sparse, zero where none
+    # read again: the spots and features analysed, with their results, nothing dropped coming
+    # back as data to train on
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FactVAEDataWarning)  # no spot in one modality only
+        back = factvae.load_paired(sdata=out)
+    assert back.n_obs == kept.sum() and back.mod["atac"].n_vars == peaks.sum()
+    assert back.mod["rna"].n_vars == genes.sum()
+    assert list(back.obs_names) == list(rna.obs_names[kept])
+    assert back.obs["factvae_domain"].notna().all()
+    assert KEPT_KEY not in back.mod["rna"].obs and KEPT_KEY not in back.mod["atac"].var
+    np.testing.assert_allclose(back.obsm["X_factvae"], emb[kept])
+    if into == "itself":  # and a second run in place keeps all of it again
+        assert main(argv + ["--overwrite"]) == 0
+        again = sd.read_zarr(out).tables["rna"]
+        assert list(again.obs_names) == list(before["rna"].obs_names)
+        assert (again.X != before["rna"].X).nnz == 0
+        assert again.obs[KEPT_KEY].to_numpy(bool).sum() == kept.sum()
+
+
+@pytest.mark.parametrize("field", ["indices", "indptr"])
+def test_a_missing_chunk_of_a_sparse_matrix_is_one_clear_error(store, tmp_path, capsys, field):
+    """zarr leaves out chunks of fill values, so a deleted chunk of X's index arrays reads as
+    zeros: the matrix would be silently wrong (indptr all 0: no counts; indices all 0: every
+    count on the first gene)."""
+    from factvae.cli import main
+    from factvae.cli._messages import EXIT_INPUT
+
+    copy = _copy(store, tmp_path, "holes.zarr")
+    chunk = next(p for p in sorted((copy / "tables" / "rna" / "X" / field).rglob("*"))
+                 if p.is_file() and p.name not in ("zarr.json", ".zarray", ".zattrs"))
+    chunk.unlink()
+    assert main(["check", "--sdata", str(copy)]) == EXIT_INPUT
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("factvae: error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    line = lines[0]
+    assert f"{copy}: tables/rna/X: " in line and "damaged" in line and "Fix:" in line, line
+    assert "chunk" in line, line
+
+
+def test_a_failed_write_into_the_store_leaves_it_as_it_was(lossy_store, tmp_path):
+    """Each table is written beside the old one and swapped in only when all are complete:
+    a failure (here an uns entry anndata cannot write) leaves the user's tables untouched."""
+    import warnings
+
+    import spatialdata as sd
+
+    src = tmp_path / "in.zarr"
+    shutil.copytree(lossy_store, src)
+    before = sd.read_zarr(src).tables["rna"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = factvae.load_paired(sdata=src)
+    m.uns["unwritable"] = object()
+    with pytest.raises(Exception, match="object"):
+        write_spatialdata(m, src, overwrite=True)
+    after = sd.read_zarr(src)
+    assert set(after.tables) == {"rna", "atac"}
+    assert sorted(p.name for p in (src / "tables").iterdir() if p.is_dir()) == ["atac", "rna"]
+    assert list(after.tables["rna"].obs_names) == list(before.obs_names)
+    assert (after.tables["rna"].X != before.X).nnz == 0
+    assert not list(tmp_path.glob("in.zarr.*"))
+
+
+def test_count_matrices_whose_index_arrays_disagree_are_refused():
+    """Every input's sparse counts get the structural check the damaged store needs; unsorted
+    (but not repeated) entries are fine."""
+    import anndata as ad
+    import scipy.sparse as sp
+
+    from factvae.io._read import counts_matrix, sparse_problem
+
+    good = sp.random(6, 5, density=0.5, format="csr", random_state=0)
+    assert sparse_problem(good) is None and sparse_problem(good.tocsc()) is None
+    unsorted = sp.csr_matrix((np.ones(2), np.array([2, 0]), np.array([0, 2, 2])), shape=(2, 4))
+    assert sparse_problem(unsorted) is None
+    repeated = sp.csr_matrix((np.ones(3), np.array([1, 1, 2]), np.array([0, 3, 3])), shape=(2, 4))
+    with pytest.raises(FactVAEInputError, match=r"1 entries repeat a \(row, column\) pair") as err:
+        counts_matrix(ad.AnnData(repeated), "rna", file="r.h5ad")
+    assert str(err.value).startswith("r.h5ad: rna.X: ") and "Fix:" in str(err.value)
+    assert "but 20 entries are stored" in sparse_problem(good, stored=20)
+    outside = good.copy()
+    outside.indices[0] = 99
+    assert "indices lie outside 0..4" in sparse_problem(outside)
+    falling = good.copy()
+    falling.indptr[2] = falling.indptr[3] + 1
+    assert "indptr decreases at row 2" in sparse_problem(falling)

@@ -77,6 +77,57 @@ def _read_h5(path: Path, role: str):
 MAX_COUNT = 1e9
 
 
+def sparse_problem(X, stored: int | None = None) -> str | None:
+    """What is structurally wrong with a CSR/CSC matrix, or None (also for any other matrix).
+
+    A cheap check of the index arrays: `indptr` has one entry per row (CSC: column) plus one,
+    starts at 0, never decreases and ends at the number of stored entries; `indices` lie in
+    0..n_columns - 1; no (row, column) pair is stored twice. The last is only looked at when
+    scipy's `has_canonical_format` (sorted, no repeats) is False. Such a matrix is what a
+    damaged file gives (a missing zarr chunk of `indptr` or `indices` reads as zeros).
+
+    Parameters
+    ----------
+    X : matrix
+        Any matrix; only scipy CSR/CSC ones are checked.
+    stored : int, optional
+        How many entries the file stores (the length of `indices` on disk): scipy drops those
+        beyond `indptr[-1]` when it builds the matrix, so only the file can tell.
+
+    Returns
+    -------
+    str or None
+        The problem, in words; None when the structure is sound.
+    """
+    if not sp.issparse(X) or X.format not in ("csr", "csc"):
+        return None
+    major, minor = X.shape if X.format == "csr" else X.shape[::-1]
+    what = "row" if X.format == "csr" else "column"
+    indptr, indices = np.asarray(X.indptr), np.asarray(X.indices)
+    if len(indptr) != major + 1:
+        return f"indptr has {len(indptr)} entries for {major} {what}s (expected {major + 1})"
+    if indptr[0] != 0:
+        return f"indptr starts at {int(indptr[0])}, not 0"
+    step = np.diff(indptr)
+    if (step < 0).any():
+        k = int(np.flatnonzero(step < 0)[0])
+        return (f"indptr decreases at {what} {k} ({int(indptr[k])}, then "
+                f"{int(indptr[k + 1])})")
+    n = len(indices) if stored is None else int(stored)
+    if int(indptr[-1]) != n or len(X.data) != len(indices):
+        values = "" if len(X.data) == n else f" ({len(X.data)} values)"
+        return f"indptr ends at {int(indptr[-1])} but {n} entries are stored{values}"
+    if n and (int(indices.min()) < 0 or int(indices.max()) >= minor):
+        bad = int(((indices < 0) | (indices >= minor)).sum())
+        return f"{bad} indices lie outside 0..{minor - 1}"
+    if not X.has_canonical_format:
+        summed = X.copy()
+        summed.sum_duplicates()
+        if summed.nnz < X.nnz:
+            return f"{X.nnz - summed.nnz} entries repeat a (row, column) pair stored before"
+    return None
+
+
 def counts_matrix(adata: ad.AnnData, name: str, *, file: str | None = None,
                   layer: str | None = None) -> sp.csr_matrix:
     """The raw counts of one modality as CSR float32, checked: finite, non-negative, integer.
@@ -104,8 +155,9 @@ def counts_matrix(adata: ad.AnnData, name: str, *, file: str | None = None,
     Raises
     ------
     FactVAEInputError
-        If the layer is missing, there is no matrix, or a value is NaN, infinite, negative,
-        not an integer or above `MAX_COUNT`.
+        If the layer is missing, there is no matrix, a sparse matrix's index arrays disagree
+        (`sparse_problem`), or a value is NaN, infinite, negative, not an integer or above
+        `MAX_COUNT`.
     """
     if layer is None:
         layer = "counts" if "counts" in adata.layers else None
@@ -117,6 +169,13 @@ def counts_matrix(adata: ad.AnnData, name: str, *, file: str | None = None,
     if X is None:
         raise FactVAEInputError("has no matrix.", file=file, field=where,
                                 fix="store raw counts in X or layers['counts'].")
+    broken = sparse_problem(X)
+    if broken is not None:
+        raise FactVAEInputError(f"is not a sound sparse matrix: {broken}.", file=file,
+                                field=where,
+                                fix="re-export the file from the original data (it may be "
+                                    "damaged); if entries are repeated on purpose, add them up "
+                                    "first (X.sum_duplicates()).")
     X = sp.csr_matrix(X, dtype=np.float32) if not sp.issparse(X) or X.format != "csr" else X
     data = X.data
     if not np.isfinite(data).all():
@@ -149,6 +208,67 @@ def counts_matrix(adata: ad.AnnData, name: str, *, file: str | None = None,
         X = X.astype(np.float32)
     X.sort_indices()
     return X
+
+
+def check_stored_matrices(store: str | Path, sdata, names) -> None:
+    """Refuse a table whose sparse X or layer is damaged on disk, naming store, element, field.
+
+    zarr leaves out chunks that hold only the fill value, so a chunk file deleted from a store
+    is read back as zeros without a word: a missing chunk of `indptr` empties the matrix, one
+    of `indices` moves its counts to the first feature. Each sparse matrix of the tables
+    `names` is checked with `factvae.io._read.sparse_problem`, against the length of `indices`
+    written in the store's metadata (no chunk is read again).
+
+    Parameters
+    ----------
+    store : str or Path
+        The .zarr folder `sdata` was read from.
+    sdata : SpatialData
+        As read from it (tables in memory).
+    names : iterable of str
+        The tables to check.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    FactVAEInputError
+        For the first damaged matrix: the store, 'tables/NAME/X' (or '.../layers/KEY') and the
+        fix.
+    """
+    store = Path(store)
+    for name in dict.fromkeys(names):
+        table = sdata.tables[name]
+        fields = {"X": table.X, **{f"layers/{k}": v for k, v in table.layers.items()}}
+        for field, X in fields.items():
+            if not hasattr(X, "indptr"):
+                continue
+            where = f"tables/{name}/{field}"
+            broken = sparse_problem(X, stored=_stored_length(store / where / "indices"))
+            if broken is not None:
+                raise FactVAEInputError(
+                    f"the sparse matrix {field} of element tables/{name} is damaged: {broken} "
+                    "(a chunk file of its indptr or indices is probably missing: zarr reads a "
+                    "missing chunk as zeros).", file=str(store), field=where,
+                    fix=f"restore tables/{name} from a backup, or write it again from the "
+                        f"original data (sdata.tables['{name}'] = adata; "
+                        f"sdata.write_element('{name}')).")
+
+
+def _stored_length(array: Path) -> int | None:
+    """The length of a 1-d zarr array from its metadata (v3 zarr.json or v2 .zarray), or None."""
+    import json
+
+    for meta in ("zarr.json", ".zarray"):
+        try:
+            shape = json.loads((array / meta).read_text()).get("shape")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(shape, list) and len(shape) == 1:
+            return int(shape[0])
+    return None
 
 
 def _refuse_duplicated_names(f, path) -> None:

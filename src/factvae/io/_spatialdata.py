@@ -15,7 +15,12 @@ the image itself stays on disk: `uns['spatial'][image]['metadata']` names the st
 Written back (`write_spatialdata`): each modality table gets the joint results (obs columns such
 as `factvae_domain`, obsm embeddings, colours and parameters in uns) as well as its own (varm
 feature embeddings); `uns['factvae_joint']` lists which entries are joint, so reading the store
-again gives the same MuData. The elements are copied unchanged.
+again gives the same MuData. The elements are copied unchanged. A table written into (or from)
+the user's store keeps every spot and feature it had, those QC dropped marked False in
+obs/var['factvae_kept']: read again, only the marked True are read, as they were analysed.
+
+A sparse matrix whose index arrays disagree on disk (a missing chunk of `indptr` or `indices`
+reads as zeros) is refused, naming the table and field (`check_stored_matrices`).
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import FactVAEInputError
-from ..keys import JOINT_KEY
+from ..keys import JOINT_KEY, KEPT_KEY, WRITTEN_KEY
+from ._read import check_stored_matrices
 from ._store import open_store
 
 MODALITIES = ("rna", "atac")
@@ -142,6 +148,57 @@ def _pick_image(sdata, spots_el, image, coordinate_system, file):
     return None, coordinate_system or ("global" if "global" in spot_cs else spot_cs[0])
 
 
+def _to_pixels(sdata, spots_el, image_name, cs):
+    """(affine from the spots' frame to the pixels `obsm['spatial']` holds, the image's scale
+    factor): level-0 pixels of the image through coordinate system `cs` (a plain scale stays a
+    scale factor, scanpy's convention), or `cs` itself without an image."""
+    to_cs = _affine(spots_el, cs)
+    if image_name is None:
+        return to_cs, 1.0
+    to_img = np.linalg.inv(_affine(sdata.images[image_name], cs))
+    lin = to_img[:2, :2]
+    if np.allclose(to_img[:2, 2], 0) and np.isclose(lin[0, 1], 0) and np.isclose(
+            lin[1, 0], 0) and np.isclose(lin[0, 0], lin[1, 1]) and lin[0, 0] > 0:
+        return to_cs, float(lin[0, 0])  # a plain scale: scanpy's convention holds it
+    return to_img @ to_cs, 1.0  # rotation, shear, offset: the spots go into the image's pixels
+
+
+def _analysed_only(table, name, file):
+    """A table `write_spatialdata` wrote keeps the spots and features QC dropped, marked by
+    obs/var['factvae_kept']: read, it gives the ones analysed (as the MuData written), the
+    columns it wrote in their own dtypes again. Any other table: as it is."""
+    rows = _mask(table.obs, name, "obs", file)
+    cols = _mask(table.var, name, "var", file)
+    if rows is None and cols is None:
+        return table.copy()
+    adata = table[slice(None) if rows is None else rows,
+                  slice(None) if cols is None else cols].copy()
+    written = adata.uns.pop(WRITTEN_KEY, None) or {}
+    for axis in ("obs", "var"):
+        df = getattr(adata, axis)
+        df.drop(columns=[KEPT_KEY], inplace=True, errors="ignore")
+        for col in written.get(axis, []):  # nullable on disk only for the rows without results
+            if col in df and isinstance(df[col].dtype, pd.api.extensions.ExtensionDtype) \
+                    and not isinstance(df[col].dtype, pd.CategoricalDtype) \
+                    and not df[col].isna().any():
+                numpy_dtype = getattr(df[col].dtype, "numpy_dtype", None)
+                if numpy_dtype is not None:
+                    df[col] = df[col].to_numpy(dtype=numpy_dtype)
+    return adata
+
+
+def _mask(df, name, axis, file):
+    if KEPT_KEY not in df:
+        return None
+    kept = df[KEPT_KEY]
+    if kept.isna().any() or not kept.isin([True, False]).all():
+        raise FactVAEInputError(f"has values other than True/False in {axis}['{KEPT_KEY}'].",
+                                file=file, field=f"tables['{name}'].{axis}['{KEPT_KEY}']",
+                                fix="leave that column as factvae wrote it (True: analysed), or "
+                                    "delete it to read every row and column.")
+    return kept.to_numpy(bool)
+
+
 def read_sdata(sdata, *, tables=None, image: str | None = None,
                coordinate_system: str | None = None):
     """Read the RNA and ATAC tables, spots and image of a SpatialData object or store.
@@ -155,7 +212,8 @@ def read_sdata(sdata, *, tables=None, image: str | None = None,
     'feature_types'. The spots are a shapes (circles or polygons) or points element; the
     modalities are paired by instance id and named as in the RNA table. Spot centres are
     placed in the chosen image's level-0 pixels; the image itself stays on disk (a display
-    copy is taken only of a SpatialData object held in memory).
+    copy is taken only of a SpatialData object held in memory). A table `write_spatialdata`
+    wrote gives only its spots and features with results (obs/var['factvae_kept'] True).
 
     Parameters
     ----------
@@ -185,16 +243,19 @@ def read_sdata(sdata, *, tables=None, image: str | None = None,
     FactVAEInputError
         For each unusable layout: missing tables, a table annotating no or several elements,
         the modalities annotating different elements, rows naming spots that are absent,
-        no transformation linking image and spots, most spots outside the image.
+        no transformation linking image and spots, most spots outside the image; and (read
+        from a path) a damaged sparse matrix in a table.
     """
-    path = None
-    if isinstance(sdata, (str, Path)):
+    path, opened = None, isinstance(sdata, (str, Path))
+    if opened:
         path = Path(sdata)
         sdata = open_store(path)
     elif getattr(sdata, "path", None) is not None:
         path = Path(sdata.path)
     file = str(path) if path else None
     chosen = _tables(sdata, tables, file)
+    if opened:  # a chunk missing on disk reads as zeros: said before any slicing
+        check_stored_matrices(path, sdata, [t for t, _ in chosen.values()])
     regions = {}
     for m, (t, table) in chosen.items():
         region, region_key, instance_key = _attrs(table, t, file)
@@ -233,7 +294,10 @@ def read_sdata(sdata, *, tables=None, image: str | None = None,
                                     f"(e.g. {list(ids[pos < 0][:3])}).", file=file,
                                     field=f"tables['{t}'].obs['{instance_key}']",
                                     fix=f"keep only rows of spots present in '{element}'.")
-        adata = table.copy()
+        keep = _mask(table.obs, t, "obs", file)
+        if keep is not None:
+            ids, pos = ids[keep], pos[keep]
+        adata = _analysed_only(table, t, file)
         adata.uns.pop("spatialdata_attrs", None)
         adata.obsm["spatial"] = xy[pos]
         # the modalities are paired by spot (instance id), named as in the RNA table
@@ -244,21 +308,12 @@ def read_sdata(sdata, *, tables=None, image: str | None = None,
         adata.obs_names = [names.get(i, f"{element}-{i}") for i in ids]
         mods[m] = adata
     image_name, cs = _pick_image(sdata, spots_el, image, coordinate_system, file)
-    to_cs = _affine(spots_el, cs)
     library = None
     record = {"store": str(path.resolve()) if path else "", "spots": element,
               "tables": [chosen[m][0] for m in MODALITIES], "image": image_name or "",
               "coordinate_system": cs, "region_key": regions["rna"][1],
               "instance_key": regions["rna"][2]}
-    to_px, img_scale = to_cs, 1.0
-    if image_name is not None:
-        to_img = np.linalg.inv(_affine(sdata.images[image_name], cs))
-        lin = to_img[:2, :2]
-        if np.allclose(to_img[:2, 2], 0) and np.isclose(lin[0, 1], 0) and np.isclose(
-                lin[1, 0], 0) and np.isclose(lin[0, 0], lin[1, 1]) and lin[0, 0] > 0:
-            img_scale = float(lin[0, 0])  # a plain scale: scanpy's convention holds it
-        else:  # rotation, shear, offset: the spots go into the image's pixels
-            to_px = to_img @ to_cs
+    to_px, img_scale = _to_pixels(sdata, spots_el, image_name, cs)
     px_per_unit = float(np.sqrt(abs(np.linalg.det(to_px[:2, :2]))))
     for m in MODALITIES:
         mods[m].obsm["spatial"] = _apply(to_px, mods[m].obsm["spatial"])

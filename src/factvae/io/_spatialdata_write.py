@@ -12,12 +12,22 @@ import pandas as pd
 from ..errors import FactVAEInputError
 from ..keys import INPUT_KEY, INSTANCE_KEY, JOINT_KEY, REGION_KEY, SDATA_KEY, SPOTS
 from ._read import MODALITIES
+from ._spatialdata_tables import onto_source, replace_tables, source_tables, spot_pixels
 from ._store import open_store
 
 
 def _portable_uns(d: dict) -> dict:
-    """uns entries zarr/anndata can store: arrays of images are left out (they are elements)."""
-    return {k: v for k, v in d.items() if k not in ("spatial", SDATA_KEY, INPUT_KEY)}
+    """uns entries zarr/anndata can store: arrays of images are left out (they are elements),
+    tuples become lists (anndata has no way to write a tuple)."""
+    return {k: _listed(v) for k, v in d.items() if k not in ("spatial", SDATA_KEY, INPUT_KEY)}
+
+
+def _listed(value):
+    if isinstance(value, dict):
+        return {k: _listed(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_listed(v) for v in value]
+    return value
 
 
 def result_tables(mdata, *, region: str = SPOTS, region_key: str = REGION_KEY,
@@ -195,12 +205,17 @@ def write_spatialdata(mdata, out: str | Path, *, overwrite: bool = False) -> Pat
     """Write `mdata` with its results as a SpatialData store.
 
     When it was read from a store (uns['factvae_sdata']), that store's elements are kept and
-    its modality tables replaced by the result tables (same names, same spots element);
-    otherwise one is built (`to_spatialdata`). Writing into the store read from needs
-    `overwrite`: only its tables are replaced. Elsewhere the store is written to `out.partial`
-    and renamed. A source store with one table for both modalities keeps it and gets one result
-    table per modality besides, named 'rna' and 'atac'. With `overwrite`, an existing store at
-    `out` is removed only once the new one is complete.
+    each modality table gets the results (same names, same spots element); otherwise one is
+    built (`to_spatialdata`). A table written from a store keeps every spot and feature it had,
+    with its X, layers, obs and var as they were: the results of the spots and features QC
+    dropped are missing (NaN, a missing category), obs/var['factvae_kept'] says which have
+    results and uns['factvae_written'] lists what was written (reading the store again gives
+    the analysed spots and features only). Writing into the store read from needs `overwrite`:
+    only its tables change, each written beside the old one first and swapped in when complete.
+    Elsewhere the store is written to `out.partial` and renamed. A source store with one table
+    for both modalities keeps it and gets one result table per modality besides, named 'rna'
+    and 'atac'. With `overwrite`, an existing store at `out` is removed only once the new one
+    is complete.
 
     Parameters
     ----------
@@ -234,21 +249,30 @@ def write_spatialdata(mdata, out: str | Path, *, overwrite: bool = False) -> Pat
                                 fix="choose another path or pass --overwrite (a store read from "
                                     "gets its tables replaced, nothing else).")
     if source is not None and source.exists():
+        from spatialdata.models import TableModel
+
+        from ._write import portable_strings
+
         src = open_store(source)
         rows = mdata.mod["rna"].obs[record["instance_key"]].to_numpy()
         names = tuple(record["tables"])
+        sources = source_tables(src, record, str(source))
         if names[0] == names[1]:  # one table for both modalities: kept; results per modality
             names = MODALITIES  # (the layout read first next time)
-        tables = result_tables(mdata, region=record["spots"], region_key=record["region_key"],
-                               instance_key=record["instance_key"], rows=rows, names=names)
+        results = result_tables(mdata, region=record["spots"], region_key=record["region_key"],
+                                instance_key=record["instance_key"], rows=rows, names=names)
+        spots = spot_pixels(src, record)
+        tables = {}
+        for m, name in zip(MODALITIES, names):  # the user's rows and columns, all of them
+            table = onto_source(results[name], sources[m], instance_key=record["instance_key"],
+                                 region_key=record["region_key"], spots=spots, file=str(source))
+            table.uns.pop("spatialdata_attrs", None)
+            portable_strings(table)
+            tables[name] = TableModel.parse(table, region=record["spots"],
+                                            region_key=record["region_key"],
+                                            instance_key=record["instance_key"])
         if out.resolve() == source.resolve():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # zarr's notes on future defaults
-                for name, table in tables.items():
-                    src.tables[name] = table
-                    if name in _on_disk_tables(source):
-                        src.delete_element_from_disk(name)
-                    src.write_element(name)
+            replace_tables(src, source, tables)
             return out
         elements = {"images": {k: _named_channels(v) for k, v in src.images.items()},
                     "labels": dict(src.labels),
@@ -281,8 +305,3 @@ def write_spatialdata(mdata, out: str | Path, *, overwrite: bool = False) -> Pat
     else:
         tmp.rename(out)
     return out
-
-
-def _on_disk_tables(store: Path) -> list[str]:
-    tables = store / "tables"
-    return [p.name for p in tables.iterdir()] if tables.is_dir() else []

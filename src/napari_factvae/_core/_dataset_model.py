@@ -22,6 +22,8 @@ class SessionEvents:
 
 
 events = SessionEvents()
+RENAME_WAITS = ("New domains are being computed: rename or merge once they are shown (the "
+                "current ones, renamed now, would be replaced by them).")
 _DATASETS: dict[int, "Dataset"] = {}   # id(mdata) -> its Dataset, dropped with the MuData
 
 
@@ -30,6 +32,9 @@ class Dataset:
 
     def __init__(self, mdata):
         self.mdata = mdata
+        # new domains are being computed (a worker): renaming or merging the current ones now
+        # would be lost when the new ones are stored, so the widgets refuse it until then
+        self.finding_domains = False
 
     # --- changes, each on the main thread, each announced -----------------------------------
     def _announce(self, what: str) -> None:

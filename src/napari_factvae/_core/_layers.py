@@ -10,12 +10,12 @@ import pandas as pd
 from factvae.errors import FactVAEDataWarning, FactVAEInputError
 from factvae.io._images import PyramidPending, tissue_levels
 from factvae.io._layout import section_layout, section_view
-from factvae.keys import LAYER_PENDING_IMAGE_KEY
+from factvae.keys import LAYER_PENDING_IMAGE_KEY, LAYER_SECTION_KEY
 
 from ._map_state import DOMAIN_KEYS, MAP_KEY, MUDATA_KEY, domain_key, new_state
 
 PENDING_IMAGE_KEY = LAYER_PENDING_IMAGE_KEY  # spots metadata: a tissue pyramid being built
-SECTION_KEY = "factvae_section"  # image / label layer metadata: the section(s) it shows
+SECTION_KEY = LAYER_SECTION_KEY  # image / label layer metadata: the section(s) it shows
 
 
 def spot_table(obj) -> pd.DataFrame:

@@ -96,18 +96,21 @@ class DomainsWidget(Container):
             show_error(str(err))
             return
         self.mdata = mdata
-        self.compute_button.enabled = False
+        self.compute_button.enabled = self.rename_button.enabled = False
         self.info.value = "Computing..."
+        dataset = _dataset_model.dataset_of(mdata)
+        dataset.finding_domains = True  # renames wait (see Dataset); cleared even if we are gone
         self.worker = _workers.start(compute_domains, mdata, n, resolution,
                                      self.spatial_weight.value, self.method.value,
-                                     self.refine.value, on_return=self._done,
-                                     on_error=self._failed)
+                                     self.refine.value, owner=self, on_return=self._done,
+                                     on_error=self._failed, on_abort=self._stopped,
+                                     cleanup=lambda: setattr(dataset, "finding_domains", False))
         self.worker.start()
 
     def _done(self, result):
         labels, record = result
         _dataset_model.dataset_of(self.mdata).store_domains(labels, record)
-        self.compute_button.enabled = True
+        self.compute_button.enabled = self.rename_button.enabled = True
         exact = "" if record["exact"] else " (closest reached)"
         how = (f"resolution {record['resolution']:.3g}" if record["method"] == "leiden"
                else record["method"])
@@ -116,12 +119,19 @@ class DomainsWidget(Container):
         if record.get("refine"):
             how += f", refined {record['refine']}x"
         self.info.value = f"{record['reached']} domains{exact} ({how})"
+        if _viewer_datasets.spots_of(self.viewer, self.mdata) is None:
+            self.info.value += ("; not painted: the dataset's spots layer was removed while "
+                                "they were computed")
         self.repaint()
         show_info(self.info.value)
 
     def _failed(self, error):
-        self.compute_button.enabled = True
+        self.compute_button.enabled = self.rename_button.enabled = True
         self.info.value = f"Failed: {error}"
+
+    def _stopped(self):
+        self.compute_button.enabled = self.rename_button.enabled = True
+        self.info.value = "Stopped; the domains are as they were."
 
     def repaint(self):
         spots = _viewer_datasets.spots_of(self.viewer, self.mdata)
@@ -149,6 +159,10 @@ class DomainsWidget(Container):
 
         if self.mdata is None or KEY not in self.mdata.obs:
             show_error("Find domains first.")
+            return
+        if _dataset_model.dataset_of(self.mdata).finding_domains:
+            show_error(_dataset_model.RENAME_WAITS)
+            self._fill_table()
             return
         mapping = {}
         for i in range(self.table.rowCount()):

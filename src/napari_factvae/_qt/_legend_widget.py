@@ -128,6 +128,12 @@ class LegendWidget(Container):
 
     # edits ---------------------------------------------------------------------------------
     def rename(self, old: str, new: str):
+        from .._core._dataset_model import RENAME_WAITS, dataset_of
+
+        if self.mdata is not None and dataset_of(self.mdata).finding_domains:
+            show_error(RENAME_WAITS)
+            self.refresh()
+            return
         try:
             _map_paint.rename(self.viewer, self.mdata, {old: new})
         except Exception as err:  # noqa: BLE001 - the engine's message says what to fix

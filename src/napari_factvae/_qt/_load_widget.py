@@ -91,8 +91,9 @@ class LoadWidget(Container):
             kwargs["rna"] = kwargs["atac"] = None
         self.load_button.enabled = False
         self.info.value = "Loading..."
-        self.worker = _workers.start(load_dataset, **kwargs, on_return=self._loaded,
-                                     on_error=self._failed)
+        self.worker = _workers.start(load_dataset, **kwargs, owner=self, on_return=self._loaded,
+                                     on_error=self._failed,
+                                     on_abort=lambda: self._failed("stopped."))
         self.worker.start()
 
     def _loaded(self, result):
@@ -124,7 +125,7 @@ class LoadWidget(Container):
             show_info(f"Not saved: {target} is kept as it was.")
             return
         self.save_button.enabled = False  # written in a worker: the viewer stays usable
-        self.save_worker = worker = _workers.start(save_job, mdata, target, overwrite,
+        self.save_worker = worker = _workers.start(save_job, mdata, target, overwrite, owner=self,
                                 on_return=lambda p: show_info(f"Saved {p}"),
                                 on_finish=lambda: setattr(self.save_button, "enabled", True))
         worker.start()

@@ -150,7 +150,7 @@ class OverlayWidget(Container):
         augmented = EMBEDDING_KEY in mdata.mod["atac"].obsm
         # computed in the worker, stored here on the main thread
         self.worker = _workers.start(motif_deviations, mdata, augmented=augmented, store=False,
-                                     on_return=lambda r: self._motifs_done(mdata, r),
+                                     owner=self, on_return=lambda r: self._motifs_done(mdata, r),
                                      on_error=lambda e: setattr(self.motif_button, "enabled", True))
         self.worker.start()
 

@@ -94,7 +94,7 @@ class RegionMarkersWidget(Container):
         self.run_button.enabled = False
         self.info.value = f"Testing {int(region.sum())} spots..."
         self.worker = _workers.start(compute_region_markers, mdata, region, reference=reference,
-                                     on_return=lambda r: self._done(mdata, r),
+                                     owner=self, on_return=lambda r: self._done(mdata, r),
                                      on_error=self._failed)
         self.worker.start()
 

@@ -99,7 +99,7 @@ class RegulationWidget(Container):
         self.mdata = mdata
         self.worker = _workers.start(infer_regulation, mdata, gene, score=self.score.value,
                                      window=self.window.value * 1000, domain=domain,
-                                     on_return=self._done, on_error=self._failed)
+                                     owner=self, on_return=self._done, on_error=self._failed)
         self.worker.start()
 
     def _done(self, table):
