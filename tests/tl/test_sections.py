@@ -155,3 +155,31 @@ def test_bad_section_input_gives_one_clear_error(section, two):
         concat_sections([section], ["a"])
     with pytest.raises(FactVAEInputError, match="is not a column of obs"):
         factvae.train(two.copy(), epochs=1, batch_key="slide", **FAST)
+
+
+def test_spatialdata_with_one_coordinate_system_per_section_round_trips(two, tmp_path):
+    import spatialdata as sd
+    from spatialdata.transformations import get_transformation
+
+    m = two.copy()
+    m.obs["factvae_domain"] = pd.Categorical(np.where(np.arange(m.n_obs) % 2, "1", "0"))
+    out = factvae.write_spatialdata(m, tmp_path / "two.zarr")
+    store = sd.read_zarr(out)
+    assert set(store.shapes) == {"spots_a", "spots_b"} and set(store.images) == {"image_a", "image_b"}
+    assert set(get_transformation(store.shapes["spots_b"], get_all=True)) == {"b"}
+    assert set(get_transformation(store.images["image_b"], get_all=True)) == {"b"}
+    table = store.tables["rna"]
+    assert table.uns["spatialdata_attrs"]["region"] == ["spots_a", "spots_b"]
+    assert (table.obs["region"].astype(str).to_numpy()
+            == np.where(m.obs["sample"] == "a", "spots_a", "spots_b")).all()
+    back = factvae.load_paired(sdata=out)
+    assert list(back.obs["sample"].cat.categories) == ["a", "b"]
+    assert set(back.uns["spatial"]) == {"a", "b"}
+    for name in ("a", "b"):
+        mine = (m.obs["sample"] == name).to_numpy()
+        theirs = (back.obs["sample"] == name).to_numpy()
+        np.testing.assert_allclose(back.obsm["spatial"][theirs], m.obsm["spatial"][mine])
+        assert (back.obs["factvae_domain"].astype(str).to_numpy()[theirs]
+                == m.obs["factvae_domain"].astype(str).to_numpy()[mine]).all()
+        np.testing.assert_array_equal(back.uns["spatial"][name]["images"]["hires"].shape,
+                                      m.uns["spatial"][name]["images"]["hires"].shape)

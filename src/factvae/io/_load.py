@@ -90,6 +90,10 @@ def load_paired(mudata: str | Path | None = None, *, rna: str | Path | None = No
                                 "(sdata=...), or both rna=... and atac=... .h5ad files.",
                                 field="input", fix="see `factvae run --help`.")
     top_uns, top_obsm, record = None, None, None
+    if sdata is not None and tables is None and image_element is None:
+        several = _sections_of_store(sdata, counts_layer)
+        if several is not None:
+            return several
     if sdata is not None:
         from ._spatialdata import read_sdata
 
@@ -180,3 +184,25 @@ def load_paired(mudata: str | Path | None = None, *, rna: str | Path | None = No
     else:
         check_spots_on_image(tissue_view(mdata), file=str(image) if image else files[0])
     return mdata
+
+
+def _sections_of_store(sdata, counts_layer):
+    """A store whose tables annotate one spots element per section: the sections joined
+    (`concat_sections`), else None."""
+    from ._sections import concat_sections
+    from ._sections_sdata import section_regions, split_by_region
+    from ._store import is_spatialdata_store, open_store
+
+    path = Path(sdata) if isinstance(sdata, (str, Path)) else None
+    if path is not None and not is_spatialdata_store(path):
+        return None  # read_sdata says what is wrong with it
+    obj = open_store(path) if path is not None else sdata
+    try:
+        if not section_regions(obj):
+            return None
+    except FactVAEInputError:
+        return None  # not a layout of ours: read_sdata names the fault with the file
+    parts = split_by_region(obj)
+    loaded = [load_paired(sdata=sub, counts_layer=counts_layer) for _, sub in parts]
+    file = str(path) if path is not None else None
+    return concat_sections(loaded, [name for name, _ in parts], files=[file] * len(parts))

@@ -80,7 +80,8 @@ def result_tables(mdata, *, region: str = SPOTS, region_key: str = REGION_KEY,
         obs = mod.obs.drop(columns=[c for c in (region_key, instance_key) if c in mod.obs]).copy()
         for col in joint_obs:
             obs[col] = mdata.obs[col].values  # categories kept
-        obs[region_key] = pd.Categorical([region] * mod.n_obs)
+        obs[region_key] = pd.Categorical([region] * mod.n_obs if isinstance(region, str)
+                                         else np.asarray(region))  # one element per section
         obs[instance_key] = rows
         obsm = {k: np.asarray(mdata.obsm[k]) for k in joint_obsm}
         obsm.update((k, v) for k, v in mod.obsm.items() if k != "spatial")
@@ -91,7 +92,8 @@ def result_tables(mdata, *, region: str = SPOTS, region_key: str = REGION_KEY,
                            uns={**_portable_uns(dict(mod.uns)), **_portable_uns(dict(mdata.uns))})
         table.uns[JOINT_KEY] = {"obs": joint_obs, "obsm": joint_obsm, "uns": joint_uns}
         portable_strings(table)
-        out[name] = TableModel.parse(table, region=region, region_key=region_key,
+        out[name] = TableModel.parse(table, region=region if isinstance(region, str) else
+                                     list(pd.unique(np.asarray(region))), region_key=region_key,
                                      instance_key=instance_key)
     return out
 
@@ -137,6 +139,13 @@ def to_spatialdata(mdata, *, spots: str = SPOTS, coordinate_system: str = "globa
     if "spatial" not in mdata.obsm:
         raise FactVAEInputError("has no spot coordinates, so no SpatialData spots.",
                                 field="obsm['spatial']", fix="store spot centres (x, y) first.")
+    from ..tl._sections import section_key
+
+    batch = section_key(mdata)
+    if batch is not None:  # one spots element, image and coordinate system per section
+        from ._sections_sdata import sections_to_spatialdata
+
+        return sections_to_spatialdata(mdata, batch)
     xy = np.asarray(mdata.obsm["spatial"], float)
     lib = first_library(mdata.uns)
     sf = lib[1].get("scalefactors", {}) if lib else {}
