@@ -112,3 +112,23 @@ def test_threads_are_reported_and_bad_parameters_are_one_clear_error(prepared):
         FactVAE(prepared.copy(), device="cpu", n_threads=-1)
     with pytest.raises(FactVAEInputError, match="device"):
         FactVAE(prepared.copy(), device="nonsense")
+
+
+def test_an_error_inside_an_epoch_leaves_the_last_finished_epoch(prepared, monkeypatch):
+    model = FactVAE(prepared.copy(), device="cpu", n_threads=1, batch_size=64, seed=0)
+    list(model.trainer.run(1, keep_last_epoch=True))
+    after_one = {k: v.clone() for k, v in model.module.state_dict().items()}
+    real, calls = model.trainer.train_step, []
+
+    def failing(batch):  # two good steps of epoch 2, then out of memory
+        calls.append(1)
+        if len(calls) > 2:
+            raise MemoryError("simulated")
+        return real(batch)
+
+    monkeypatch.setattr(model.trainer, "train_step", failing)
+    with pytest.raises(MemoryError):
+        list(model.trainer.run(2, keep_last_epoch=True))
+    assert len(calls) == 3 and model.trainer.epoch == 1
+    for k, v in model.module.state_dict().items():
+        assert torch.equal(v, after_one[k]), k

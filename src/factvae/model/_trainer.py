@@ -296,8 +296,9 @@ class Trainer:
         """Train until `epochs` epochs are done in total (resuming from `self.epoch`).
         Yields a Progress at most every `progress_interval` seconds within an epoch (0: after
         every mini-batch) and after every epoch. With `cancel` (or `keep_last_epoch`) the state
-        at the end of each epoch is kept, so a cancel or a diverged loss (TrainingDiverged) sets
-        the model back to its last finished epoch."""
+        at the end of each epoch is kept, so a cancel, a diverged loss (TrainingDiverged) or any
+        error inside an epoch (out of memory, ...) sets the model back to its last finished
+        epoch."""
         # the state at the end of the last finished epoch, for cancel, divergence and close
         self._last_epoch = self._snapshot() if cancel is not None or keep_last_epoch else None
         self.cancelled = False
@@ -314,6 +315,15 @@ class Trainer:
             if self._last_epoch is not None:
                 self.load_state_dict(self._last_epoch)
                 self.cancelled = True
+            raise
+        except Exception:
+            # out of memory, a lost GPU, ...: the model kept is the last finished epoch, not one
+            # with half an epoch's steps in it (TrainingDiverged has set it back already)
+            if self._last_epoch is not None:
+                try:
+                    self.load_state_dict(self._last_epoch)
+                except Exception:  # noqa: BLE001 - the device itself may be gone: say the first error
+                    pass
             raise
         finally:
             if self.device.type == "cpu":
