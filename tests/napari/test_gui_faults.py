@@ -431,9 +431,6 @@ def test_a_large_store_image_while_training_builds_its_pyramid_once(viewer, qtbo
     assert not notes("error")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="engine: pipeline.prepare(copy=True) deep-copies "
-                   "uns['spatial'] with the tissue image (a 30,000 px RGB image: 2.7 GB more "
-                   "while the Train widget trains); to be fixed in factvae, not the plugin")
 def test_training_from_the_gui_does_not_copy_the_tissue_image(tmp_path):
     import factvae
     from factvae.io._spatial import first_library
