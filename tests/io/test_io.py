@@ -283,3 +283,12 @@ def test_read_and_write_choose_the_format_by_suffix(tiny_mdata, tmp_path, suffix
     assert back.mod["atac"].n_vars == tiny_mdata.mod["atac"].n_vars
     with pytest.raises(FactVAEInputError, match="already exists"):
         factvae.io.write(tiny_mdata, path)
+
+
+def test_a_file_in_place_of_a_folder_is_one_clear_error(tiny_mdata, tmp_path):
+    from factvae.io import write
+
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(FactVAEInputError, match="afile is a file, not a folder"):
+        write(tiny_mdata, tmp_path / "afile" / "sub" / "x.h5mu")
+    assert (tmp_path / "afile").read_text() == "x"

@@ -39,7 +39,14 @@ def write_atomically(path: str | Path, write, *, field: str = "output") -> Path:
         If writing fails with an OSError (nothing is left behind).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):  # a file where a folder of the path should be
+        blocker = next((p for p in [path.parent, *path.parent.parents] if p.is_file()),
+                       path.parent)
+        raise FactVAEInputError(f"cannot be written: {blocker} is a file, not a folder.",
+                                file=str(path), field=field,
+                                fix="choose a path whose folders are folders.") from None
     tmp = path.with_name(path.name + ".partial")
     try:
         write(tmp)
