@@ -44,6 +44,10 @@ def normalise(args) -> None:
                                     "pairs.")
     else:
         args.sections = next(iter(several.values()))
+    if names:  # said before anything is read
+        from ..io._sections import _names
+
+        _names(names, len(args.sections), [None] * len(args.sections))
 
 
 def input_paths(args) -> list[str]:
