@@ -21,27 +21,6 @@ from .keys import PREPROCESS_KEY, PRIOR_PAIRS_KEY
 RESUME_OPTIONS = ("early_stopping", "patience", "precision")
 
 
-def copy_sharing_images(mdata):
-    """`mdata.copy()` whose tissue images (`uns['spatial'][lib]['images']`) are the same arrays
-    as the original's: nothing in FactVAE writes to them, and a 30,000 px RGB image would cost
-    2.7 GB more. The original's image dicts are set aside during the copy and put back."""
-    libraries = mdata.uns.get("spatial")
-    held = {}
-    if hasattr(libraries, "items"):
-        for lib, entry in libraries.items():
-            if hasattr(entry, "get") and entry.get("images"):
-                held[lib] = entry["images"]
-                entry["images"] = {}
-    try:
-        out = mdata.copy()
-    finally:
-        for lib, images in held.items():
-            libraries[lib]["images"] = images
-    for lib, images in held.items():
-        out.uns["spatial"][lib]["images"] = dict(images)  # the same arrays, in a dict of its own
-    return out
-
-
 def prepare(mdata, *, seed: int = 0, alpha: float = 1.0, genes=None, promoter: int = 2000,
             on_stage: Callable[[str], None] | None = None, copy: bool = False):
     """Make a MuData ready to train: preprocess it and build the gene-peak prior, if needed.
@@ -91,6 +70,8 @@ def prepare(mdata, *, seed: int = 0, alpha: float = 1.0, genes=None, promoter: i
     stage = on_stage or (lambda text: None)
     needs_prior = genes is not None or (alpha and PRIOR_PAIRS_KEY not in mdata.uns)
     if copy and (PREPROCESS_KEY not in mdata.uns or needs_prior):
+        from .io._images import copy_sharing_images
+
         mdata = copy_sharing_images(mdata)
     if PREPROCESS_KEY not in mdata.uns:
         stage("preprocessing")

@@ -42,7 +42,7 @@ def test_run_with_two_sections_writes_one_result_with_shared_domains(two_files, 
 
 
 def test_bad_section_input_is_refused_before_any_work(two_files, tmp_path, capsys, monkeypatch):
-    from factvae.io import _sections
+    from factvae.io import _load
 
     a, b = str(two_files / "a.h5mu"), str(two_files / "b.h5mu")
     out = str(tmp_path / "r.h5mu")
@@ -51,7 +51,7 @@ def test_bad_section_input_is_refused_before_any_work(two_files, tmp_path, capsy
              (["--mudata", a, "--sample-names", "x"], "names samples, but one input"),
              (["--mudata", a, b, "--image", a], "applies to one section only"),
              (["--mudata", a, b, "--sample-names", "x", "x"], "sample names repeat")]
-    monkeypatch.setattr(_sections, "load_sections",
+    monkeypatch.setattr(_load, "load_sections",
                         lambda *a, **k: pytest.fail("the inputs were read"))
     for args, line in cases:
         assert main(["run", *args, "--epochs", "1", "--out", out]) == EXIT_INPUT

@@ -63,7 +63,8 @@ def load_sections(args):
     import warnings
 
     from ..errors import FactVAEDataWarning
-    from ..io._sections import describe_sections, load_sections
+    from ..io._load import load_sections
+    from ..io._sections import describe_sections
     from ..keys import SECTIONS_KEY
 
     for flag in ("image", "tables", "image_element", "coordinate_system"):

@@ -36,7 +36,7 @@ def technical_copy(mdata, *, depth: float = 0.5, feature_sd: float = 0.3, flip: 
         The sd of the log capture factor of each feature.
     flip : bool, default True
         Mirror the section left to right.
-    prefix : str, default 'copy_'
+    prefix : str, default ``'copy_'``
         Prepended to the spot names.
     seed : int, default 0
         Seeds the factors and the thinning.

@@ -225,3 +225,24 @@ def small_view(mdata, max_side: int = 2000):
     image, f = fitting_level(levels, max_side)
     return replace(view, image=image, scale=view.scale * f, spots_xy=view.spots_xy * f,
                    spot_diameter=view.spot_diameter * f)
+
+
+def copy_sharing_images(mdata):
+    """`mdata.copy()` whose tissue images (`uns['spatial'][lib]['images']`) are the same arrays
+    as the original's: nothing in FactVAE writes to them, and a 30,000 px RGB image would cost
+    2.7 GB more. The original's image dicts are set aside during the copy and put back."""
+    libraries = mdata.uns.get("spatial")
+    held = {}
+    if hasattr(libraries, "items"):
+        for lib, entry in libraries.items():
+            if hasattr(entry, "get") and entry.get("images"):
+                held[lib] = entry["images"]
+                entry["images"] = {}
+    try:
+        out = mdata.copy()
+    finally:
+        for lib, images in held.items():
+            libraries[lib]["images"] = images
+    for lib, images in held.items():
+        out.uns["spatial"][lib]["images"] = dict(images)  # the same arrays, in a dict of its own
+    return out

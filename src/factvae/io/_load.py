@@ -206,3 +206,46 @@ def _sections_of_store(sdata, counts_layer):
     loaded = [load_paired(sdata=sub, counts_layer=counts_layer) for _, sub in parts]
     file = str(path) if path is not None else None
     return concat_sections(loaded, [name for name, _ in parts], files=[file] * len(parts))
+
+
+def load_sections(inputs: list, names: list[str] | None = None, *, join: str = "inner",
+                  **load_kwargs):
+    """Load several sections and join them (`concat_sections`).
+
+    Parameters
+    ----------
+    inputs : list
+        Per section: an .h5mu path, a .zarr SpatialData store, or a (rna.h5ad, atac.h5ad) pair.
+    names : list of str, optional
+        The sections' names (default: the files' stems).
+    join : str, default 'inner'
+        As for `concat_sections`.
+    **load_kwargs
+        Passed to `load_paired` for each section (e.g. `counts_layer`).
+
+    Returns
+    -------
+    MuData
+        As `concat_sections`.
+
+    Raises
+    ------
+    FactVAEInputError
+        As `load_paired` for each input, and as `concat_sections`.
+    """
+    from ._sections import concat_sections
+    from ._store import is_spatialdata_store
+
+    loaded, files = [], []
+    for item in inputs:
+        if isinstance(item, (tuple, list)):
+            rna, atac = item
+            loaded.append(load_paired(rna=rna, atac=atac, **load_kwargs))
+            files.append(str(rna))
+        elif is_spatialdata_store(Path(item)):
+            loaded.append(load_paired(sdata=item, **load_kwargs))
+            files.append(str(item))
+        else:
+            loaded.append(load_paired(mudata=item, **load_kwargs))
+            files.append(str(item))
+    return concat_sections(loaded, names, join=join, files=files)

@@ -1,12 +1,11 @@
-"""Several tissue sections as one SpatialData store, in the scverse layout: per section a
-shapes element `spots_<section>` and its image, each in a coordinate system named after the
+"""Reading several tissue sections from one SpatialData store, in the scverse layout
+`write_spatialdata` writes them in (`_spatialdata_write.sections_to_spatialdata`): per section
+a shapes element `spots_<section>` and its image, each in a coordinate system named after the
 section; one table per modality annotating all the spots elements (its `region` column says
-which element a row belongs to, its `spot_id` the row's instance there). Reading such a store
-gives the sections back (`obs['sample']`)."""
+which element a row belongs to, its `spot_id` the row's instance there)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from ..keys import SAMPLE_KEY, SPOTS
@@ -17,64 +16,6 @@ PREFIX = f"{SPOTS}_"
 def section_element(name: str) -> str:
     """The shapes element of a section's spots."""
     return f"{PREFIX}{name}"
-
-
-def sections_to_spatialdata(mdata, batch_key: str):
-    """A SpatialData of a MuData holding several sections (see the module docstring).
-
-    Parameters
-    ----------
-    mdata : MuData
-        With the sections in `obs[batch_key]`, each section's coordinates in
-        `obsm['spatial']` and its image in `uns['spatial'][section]` when it has one.
-    batch_key : str
-        The section column.
-
-    Returns
-    -------
-    SpatialData
-        In memory.
-    """
-    import geopandas as gpd
-    import spatialdata as sd
-    from spatialdata.models import Image2DModel, ShapesModel
-    from spatialdata.transformations import Identity, Scale
-
-    from ._images import pyramid_factors
-    from ._spatial import default_spot_diameter
-    from ._spatialdata_write import channel_names, result_tables
-
-    sections = mdata.obs[batch_key].astype(str).to_numpy()
-    names = list(pd.unique(sections))
-    xy_all = np.asarray(mdata.obsm["spatial"], float)[:, :2]
-    libraries = dict(mdata.uns.get("spatial", {}) or {})
-    shapes, images = {}, {}
-    rows = np.zeros(mdata.n_obs, np.int64)
-    for name in names:
-        at = np.flatnonzero(sections == name)
-        rows[at] = np.arange(len(at))
-        xy = xy_all[at]
-        entry = libraries.get(name, {}) or {}
-        sf = entry.get("scalefactors", {}) or {}
-        diameter = float(sf.get("spot_diameter_fullres") or default_spot_diameter(xy))
-        gdf = gpd.GeoDataFrame({"radius": np.full(len(xy), diameter / 2)},
-                               geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]),
-                               index=np.arange(len(xy)))
-        shapes[section_element(name)] = ShapesModel.parse(gdf, transformations={name: Identity()})
-        stored = entry.get("images") or {}
-        if stored:
-            key = "hires" if "hires" in stored else next(iter(stored))
-            arr = np.asarray(stored[key])
-            arr = arr[..., None] if arr.ndim == 2 else arr
-            s = float(sf.get(f"tissue_{key}_scalef", 1.0))
-            images[f"image_{name}"] = Image2DModel.parse(
-                np.moveaxis(arr, -1, 0), dims=("c", "y", "x"),
-                c_coords=channel_names(arr.shape[-1]),
-                scale_factors=pyramid_factors(arr.shape[:2]) or None,
-                transformations={name: Scale([1 / s, 1 / s], axes=("x", "y"))})
-    regions = np.array([section_element(s) for s in sections])
-    tables = result_tables(mdata, region=regions, rows=rows)
-    return sd.SpatialData(images=images, shapes=shapes, tables=tables)
 
 
 def section_regions(sdata, tables=None) -> list[str]:

@@ -143,8 +143,6 @@ def to_spatialdata(mdata, *, spots: str = SPOTS, coordinate_system: str = "globa
 
     batch = section_key(mdata)
     if batch is not None:  # one spots element, image and coordinate system per section
-        from ._sections_sdata import sections_to_spatialdata
-
         return sections_to_spatialdata(mdata, batch)
     xy = np.asarray(mdata.obsm["spatial"], float)
     lib = first_library(mdata.uns)
@@ -314,3 +312,61 @@ def write_spatialdata(mdata, out: str | Path, *, overwrite: bool = False) -> Pat
     else:
         tmp.rename(out)
     return out
+
+
+def sections_to_spatialdata(mdata, batch_key: str):
+    """A SpatialData of a MuData holding several sections (see the module docstring).
+
+    Parameters
+    ----------
+    mdata : MuData
+        With the sections in `obs[batch_key]`, each section's coordinates in
+        `obsm['spatial']` and its image in `uns['spatial'][section]` when it has one.
+    batch_key : str
+        The section column.
+
+    Returns
+    -------
+    SpatialData
+        In memory.
+    """
+    import geopandas as gpd
+    import spatialdata as sd
+    from spatialdata.models import Image2DModel, ShapesModel
+    from spatialdata.transformations import Identity, Scale
+
+    from ._images import pyramid_factors
+    from ._sections_sdata import section_element
+    from ._spatial import default_spot_diameter
+
+    sections = mdata.obs[batch_key].astype(str).to_numpy()
+    names = list(pd.unique(sections))
+    xy_all = np.asarray(mdata.obsm["spatial"], float)[:, :2]
+    libraries = dict(mdata.uns.get("spatial", {}) or {})
+    shapes, images = {}, {}
+    rows = np.zeros(mdata.n_obs, np.int64)
+    for name in names:
+        at = np.flatnonzero(sections == name)
+        rows[at] = np.arange(len(at))
+        xy = xy_all[at]
+        entry = libraries.get(name, {}) or {}
+        sf = entry.get("scalefactors", {}) or {}
+        diameter = float(sf.get("spot_diameter_fullres") or default_spot_diameter(xy))
+        gdf = gpd.GeoDataFrame({"radius": np.full(len(xy), diameter / 2)},
+                               geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]),
+                               index=np.arange(len(xy)))
+        shapes[section_element(name)] = ShapesModel.parse(gdf, transformations={name: Identity()})
+        stored = entry.get("images") or {}
+        if stored:
+            key = "hires" if "hires" in stored else next(iter(stored))
+            arr = np.asarray(stored[key])
+            arr = arr[..., None] if arr.ndim == 2 else arr
+            s = float(sf.get(f"tissue_{key}_scalef", 1.0))
+            images[f"image_{name}"] = Image2DModel.parse(
+                np.moveaxis(arr, -1, 0), dims=("c", "y", "x"),
+                c_coords=channel_names(arr.shape[-1]),
+                scale_factors=pyramid_factors(arr.shape[:2]) or None,
+                transformations={name: Scale([1 / s, 1 / s], axes=("x", "y"))})
+    regions = np.array([section_element(s) for s in sections])
+    tables = result_tables(mdata, region=regions, rows=rows)
+    return sd.SpatialData(images=images, shapes=shapes, tables=tables)
