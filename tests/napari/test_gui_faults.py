@@ -581,9 +581,9 @@ def test_out_of_memory_while_finding_domains_says_what_to_do(viewer, qtbot, trai
 
 def test_a_failed_save_of_the_results_is_a_notification(viewer, qtbot, trained, tmp_path, notes):
     """A worker failure the widget has no text for: one notification, the engine's line for a
-    FactVAEInputError, else napari's error notification with its traceback, as here (before:
+    FactVAEInputError, as here, else napari's error notification with its traceback (before:
     napari's relay was never connected, and the Load widget's save has no status line, so a
-    failed save said nothing at all)."""
+    failed save said nothing at all; the engine's write raised a bare FileExistsError)."""
     from napari_factvae._qt._load_widget import LoadWidget
     from napari_factvae._qt._show_dataset import show_dataset
 
@@ -593,5 +593,6 @@ def test_a_failed_save_of_the_results_is_a_notification(viewer, qtbot, trained, 
     w.save_file.value = tmp_path / "a file" / "res.h5mu"  # its folder is a file
     w.save()
     qtbot.waitUntil(lambda: w.save_button.enabled, timeout=TIMEOUT)
-    (error,) = notes("error")  # (the engine's write raises a bare FileExistsError here)
-    assert "File exists" in error and str(tmp_path / "a file") in error and not notes("info")
+    (error,) = notes("error")
+    assert "is a file, not a folder" in error and str(tmp_path / "a file") in error
+    assert not notes("info")
