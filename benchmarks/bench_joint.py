@@ -78,8 +78,8 @@ def halves(z_r, z_a, y) -> dict:
 
 def evaluate(X, y, k, methods, cluster_seeds) -> list[dict]:
     """ARI of each method, averaged over clustering seeds: Leiden's partition at a searched
-    resolution moves by up to 0.03 ARI when the embedding moves by 1e-7 (float rounding), so
-    one Leiden seed per training seed would mostly measure that."""
+    resolution changes with its seed (docs/benchmarks.md 10), so one Leiden seed per training
+    seed would partly measure the seed."""
     from factvae.tl._cluster import cluster
 
     rows = []

@@ -188,7 +188,7 @@ def _domains(joint, k, cluster_seed):
 
 def evaluate_one(name, config, seed, cluster_seed) -> dict | None:
     """The scores of one trained configuration with one Leiden seed (Leiden's partition at a
-    searched resolution moves with float rounding: docs/benchmarks.md 10)."""
+    searched resolution changes with its seed: docs/benchmarks.md 10)."""
     from sklearn.metrics import adjusted_rand_score as ari
 
     from factvae.keys import LOGNORM_KEY
