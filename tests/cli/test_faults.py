@@ -671,3 +671,14 @@ def test_spatial_weight_without_coordinates_is_refused_before_training(tmp_path,
               "--spatial-weight", "0.3", *FAST], capsys, "no coordinates", "--spatial-weight",
              field="obsm['spatial']")
     assert not (tmp_path / "o.h5mu").exists()
+
+
+def test_the_demo_runs_to_its_results(tmp_path, capsys):
+    """The README's first command: the demo parses a real `run` command and must reach its
+    results (it broke once when `run` gained several inputs)."""
+    from factvae.cli import main
+
+    out = tmp_path / "demo"
+    assert main(["demo", "--out-dir", str(out), "--epochs", "2", "--threads", "1"]) == 0
+    assert (out / "result.h5mu").exists() and (out / "result.png").exists()
+    assert "internal error" not in capsys.readouterr().err

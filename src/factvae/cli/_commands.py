@@ -15,7 +15,7 @@ from ._checks import (
     _check_model_args,
     _check_trainable,
 )
-from ._inputs import input_paths, load_sections
+from ._inputs import input_paths, load_sections, normalise
 from ._messages import _say, _summary
 from ._output import (
     PICTURE_SUFFIXES,
@@ -154,7 +154,7 @@ def _train_command(args, *, picture: bool = False) -> int:
     resume_in_place = args.resume and Path(args.resume).resolve() == model_file.resolve()
     _check_outputs(outputs, [*input_paths(args), args.image, args.genes,
                              None if resume_in_place else args.resume], args.overwrite,
-                   sdata_in=None if args.sections else args.sdata)
+                   sdata_in=None if getattr(args, "sections", None) else args.sdata)
     if ckpt.exists() and Path(args.resume or "").resolve() != ckpt.resolve() and not args.overwrite:
         raise FactVAEInputError("a checkpoint of an interrupted run is here.", file=str(ckpt),
                                 field="checkpoint",
@@ -242,6 +242,7 @@ def cmd_demo(args) -> int:
              if k in vars(run) and k not in ("command", "func", "n_domains", "overwrite")}
     vars(run).update(given, argv=None)
     args = run
+    normalise(args)  # as main does for a command line: one input, its path as a string
     return cmd_run(args)
 
 
