@@ -78,6 +78,17 @@ def _deliver():
     QApplication.processEvents()
 
 
+def _close_while_gated(viewer, gate, qtbot):
+    """Close the viewer while a worker waits at `gate`, let it go on as the application quits,
+    and deliver what it queued: nothing may raise."""
+    with qtbot.captureExceptions() as caught:
+        viewer.close()
+        gate.open.set()
+        _app_quits()
+        _deliver()
+    assert caught == []
+
+
 # --- 1. closing the viewer while a worker runs ------------------------------------------------
 
 def test_closing_the_viewer_while_training_writes_the_checkpoint_in_the_worker_thread(
@@ -127,12 +138,7 @@ def test_closing_the_viewer_while_a_model_is_saved_finishes_the_file(
     w.model_file.value = path = tmp_path / "m.pt"
     w.save_model()
     assert gate.entered.wait(60)  # the worker is writing
-    with qtbot.captureExceptions() as caught:
-        viewer.close()
-        gate.open.set()
-        _app_quits()
-        _deliver()
-    assert caught == []
+    _close_while_gated(viewer, gate, qtbot)
     monkeypatch.undo()
     assert FactVAE.load(path, trained, device="cpu").epochs_done == 1  # complete
     assert not list(tmp_path.glob("*.partial"))
@@ -154,12 +160,7 @@ def test_closing_the_viewer_while_domains_are_found_drops_them_quietly(
     w.n_domains.value = 3
     w.compute()
     assert gate.entered.wait(60)
-    with qtbot.captureExceptions() as caught:
-        viewer.close()
-        gate.open.set()
-        _app_quits()
-        _deliver()
-    assert caught == []
+    _close_while_gated(viewer, gate, qtbot)
     assert "factvae_domain" not in trained.obs  # nothing stored for a closed viewer
     assert trained.obs["domain"].equals(before)
     assert not dataset_of(trained).finding_domains  # the flag is cleared even so

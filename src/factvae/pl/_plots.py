@@ -241,8 +241,12 @@ def section_grid(mdata, *, key: str | None = None, ncols: int | None = None,
     matplotlib.figure.Figure
         The figure (one Axes per section).
     """
+    from types import SimpleNamespace
+
     from matplotlib.lines import Line2D
 
+    from ..io._layout import section_view
+    from ..keys import colors_key
     from ..tl._sections import section_key
 
     plt = _pyplot()
@@ -253,10 +257,15 @@ def section_grid(mdata, *, key: str | None = None, ncols: int | None = None,
     nrows = int(np.ceil(len(names) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols + 1.5, 4.0 * nrows), dpi=110,
                              squeeze=False)
-    images = dict(mdata.uns.get("spatial", {}) or {})
+    sections = mdata.obs[batch].astype(str).to_numpy()
     for ax, name in zip(axes.ravel(), names):
-        part = mdata[(mdata.obs[batch].astype(str) == name).to_numpy()].copy()
-        part.uns["spatial"] = {name: images[name]} if name in images else {}
+        # the section alone, as `domains` reads it, without copying the MuData
+        mask = sections == name
+        part = section_view(mdata, name, mask)
+        part.obs = mdata.obs[mask]
+        part.mod = {"rna": SimpleNamespace(X=mdata.mod["rna"].X[mask])}
+        if key is not None and colors_key(key) in mdata.uns:
+            part.uns[colors_key(key)] = mdata.uns[colors_key(key)]
         domains(part, key=key, ax=ax, title=name, legend=False)
     for ax in axes.ravel()[len(names):]:
         ax.set_axis_off()
